@@ -1,0 +1,193 @@
+/*
+ * tandem context switch: x86-64, System V ABI, ELF, GNU assembler.
+ * The C contract is in include/tandem/context.h; the frame layout in
+ * x86_64_sysv_frame.h.
+ *
+ * Every instruction carries unwind info. tandem_jump builds its frame with
+ * pushes and tears it down with pops, and both contexts' frames have the same
+ * shape, so one set of CFI rules stays true while rsp moves from one stack to
+ * the other: at each instruction it describes whichever frame rsp points at.
+ */
+#include "tandem/context.h"
+#include "x86_64_sysv_frame.h"
+
+/* -fcf-protection defines __CET__: bit 0 for IBT, bit 1 for shadow stacks. */
+#if defined(__CET__) && (__CET__ & 1)
+#define LANDING_PAD endbr64
+#else
+#define LANDING_PAD
+#endif
+
+    .text
+
+/*
+ * tandem_context tandem_make_context(void *stack_top, size_t size,
+ *                                    tandem_entry entry)
+ * rdi = stack_top, rsi = size, rdx = entry. Writes a frame that the first
+ * tandem_jump "returns" through into tandem_context_start.
+ */
+    .globl  tandem_make_context
+    .type   tandem_make_context, @function
+    .p2align 4
+tandem_make_context:
+    .cfi_startproc
+    LANDING_PAD
+
+    /* Bad input gets NULL: no stack, no entry, or too small a stack. */
+    xorl    %eax, %eax
+    testq   %rdi, %rdi
+    jz      1f
+    testq   %rdx, %rdx
+    jz      1f
+    cmpq    $TANDEM_CONTEXT_MIN_SIZE, %rsi
+    jb      1f
+
+#if defined(__CET__) && (__CET__ & 2)
+    /* Shadow stacks on (rdssp reads non-zero): tandem does not switch them
+       yet, and a switch without that would die later in a #CP fault. Stop
+       now with a message instead. rdssp is a no-op on older CPUs. */
+    xorl    %ecx, %ecx
+    rdsspq  %rcx
+    testq   %rcx, %rcx
+    jnz     2f
+#endif
+
+    /* Align the top down to 16 and place the frame below the top pad. */
+    movq    %rdi, %rax
+    andq    $-16, %rax
+    subq    $(TANDEM_FRAME_SIZE + TANDEM_FRAME_TOP_PAD), %rax
+
+    /* The new context starts with its creator's FP control state. */
+    stmxcsr TANDEM_FRAME_MXCSR(%rax)
+    fnstcw  TANDEM_FRAME_X87CW(%rax)
+
+    /* The trampoline finds the entry in rbx; rbp = 0 ends frame-pointer
+       walks; the first jump returns into the trampoline. */
+    movq    %rdx, TANDEM_FRAME_ENTRY(%rax)
+    movq    $0, TANDEM_FRAME_RBP(%rax)
+    leaq    tandem_context_start(%rip), %rcx
+    movq    %rcx, TANDEM_FRAME_RIP(%rax)
+1:
+    ret
+#if defined(__CET__) && (__CET__ & 2)
+2:
+    call    tandem_detail_shadow_stack_unsupported@PLT
+    ud2
+#endif
+    .cfi_endproc
+    .size   tandem_make_context, .-tandem_make_context
+
+/*
+ * tandem_transfer tandem_jump(tandem_context to, void *data)
+ * rdi = to, rsi = data. Returns {from, data} in rax:rdx.
+ */
+    .globl  tandem_jump
+    .type   tandem_jump, @function
+    .p2align 4
+tandem_jump:
+    .cfi_startproc
+    LANDING_PAD
+
+    /* Save the callee-saved GPRs (the layout of x86_64_sysv_frame.h). */
+    pushq   %rbp
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %rbp, 0
+    pushq   %rbx
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %rbx, 0
+    pushq   %r15
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %r15, 0
+    pushq   %r14
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %r14, 0
+    pushq   %r13
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %r13, 0
+    pushq   %r12
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %r12, 0
+
+    /* Save the MXCSR and the x87 control word. */
+    leaq    -8(%rsp), %rsp
+    .cfi_adjust_cfa_offset 8
+    stmxcsr TANDEM_FRAME_MXCSR(%rsp)
+    fnstcw  TANDEM_FRAME_X87CW(%rsp)
+
+    /* Switch stacks: our frame becomes the `from` handle. */
+    movq    %rsp, %rax
+    movq    %rdi, %rsp
+
+    /* Restore the other context's FP control state. */
+    ldmxcsr TANDEM_FRAME_MXCSR(%rsp)
+    fldcw   TANDEM_FRAME_X87CW(%rsp)
+    leaq    8(%rsp), %rsp
+    .cfi_adjust_cfa_offset -8
+
+    /* Restore its callee-saved GPRs. */
+    popq    %r12
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %r12
+    popq    %r13
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %r13
+    popq    %r14
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %r14
+    popq    %r15
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %r15
+    popq    %rbx
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %rbx
+    popq    %rbp
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore %rbp
+
+    /* Hand over data and resume at the other context's return address.
+       `ret`, not pop + indirect jmp: a return needs no endbr64 at its
+       target, so this stays correct under IBT. */
+    movq    %rsi, %rdx
+    ret
+    .cfi_endproc
+    .size   tandem_jump, .-tandem_jump
+
+/*
+ * The first instruction a new context runs, reached by tandem_jump's `ret`
+ * with rax:rdx = {from, data} and the entry in rbx. The return address is
+ * marked undefined, so unwinders and debuggers stop here: this is the
+ * bottom of the context's stack.
+ */
+    .type   tandem_context_start, @function
+    .p2align 4
+tandem_context_start:
+    .cfi_startproc
+    .cfi_undefined %rip
+
+    /* entry(tandem_transfer{from, data}): the struct travels in rdi:rsi. */
+    movq    %rax, %rdi
+    movq    %rdx, %rsi
+    call    *%rbx
+
+    /* The entry returned, which it must never do. */
+    call    tandem_detail_entry_returned@PLT
+    ud2
+    .cfi_endproc
+    .size   tandem_context_start, .-tandem_context_start
+
+/* A non-executable stack, and, under -fcf-protection, the GNU property
+   note that marks this object as IBT and shadow-stack ready. */
+    .section .note.GNU-stack, "", @progbits
+
+#if defined(__CET__)
+    .section .note.gnu.property, "a"
+    .p2align 3
+    .long   4                 /* name size: "GNU\0" */
+    .long   16                /* descriptor size */
+    .long   5                 /* NT_GNU_PROPERTY_TYPE_0 */
+    .asciz  "GNU"
+    .long   0xc0000002        /* GNU_PROPERTY_X86_FEATURE_1_AND */
+    .long   4                 /* data size */
+    .long   __CET__           /* bit 0: IBT, bit 1: SHSTK */
+    .p2align 3
+#endif

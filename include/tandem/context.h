@@ -1,0 +1,83 @@
+/*
+ * tandem/context.h: the context switch, as a plain C ABI.
+ *
+ * A context is a suspended flow of control with its own stack. You make one
+ * on a stack you own, then move between contexts with tandem_jump: it
+ * suspends the caller, resumes another context and hands it a pointer.
+ *
+ *     static void entry(tandem_transfer t) {
+ *         for (;;) t = tandem_jump(t.from, t.data);   // echo back forever
+ *     }
+ *     tandem_context c = tandem_make_context(top, size, entry);
+ *     tandem_transfer t = tandem_jump(c, &value);     // t.data == &value
+ *
+ * Each jump preserves exactly what the platform ABI makes callee-saved:
+ *   x86-64 System V: rbx, rbp, r12-r15, rsp, the MXCSR and the x87 control
+ *                    word (the MXCSR status flags travel with the control
+ *                    bits; the ABI makes them caller-saved, so that is allowed).
+ *   AArch64 AAPCS64: x19-x29, x30 (the return address), sp, d8-d15 and FPCR
+ *                    (FPCR is rewritten only when the two contexts differ).
+ * Everything else is scratch across a jump, as across any function call.
+ *
+ * The assembly carries complete unwind info: debuggers and C++ exceptions
+ * see a clean stack that ends at the context's entry. On AArch64 the saved
+ * return addresses are signed with PAC and every indirect-branch target is
+ * a BTI landing pad; on x86-64 built with -fcf-protection every entry point
+ * starts with endbr64.
+ *
+ * Threads: a context may be resumed on any thread, but only by one at a
+ * time, and only while it is suspended.
+ */
+#ifndef TANDEM_CONTEXT_H
+#define TANDEM_CONTEXT_H
+
+/* The smallest stack tandem_make_context accepts: room for the initial
+   frame and nothing more. A useful entry needs far more (the C++ layer
+   insists on at least tandem::min_stack_size). */
+#define TANDEM_CONTEXT_MIN_SIZE 256
+
+#ifndef __ASSEMBLER__ /* the assembly includes this file for the constant */
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A suspended context: the stack pointer of its saved frame. Each handle is
+   good for exactly one resumption; a jump returns the new handle to use. */
+typedef void *tandem_context;
+
+/* What a jump delivers: the context that jumped here (resume it with this
+   handle next time) and the pointer it passed. */
+typedef struct tandem_transfer {
+    tandem_context from;
+    void *data;
+} tandem_transfer;
+
+/* The function a new context starts in. It must never return: leave it by
+   jumping away. If it returns anyway, the process prints a message on
+   stderr and aborts. */
+typedef void (*tandem_entry)(tandem_transfer);
+
+/* Makes a context that will run entry on the stack of `size` bytes that ends
+   at `stack_top` (the highest address, exclusive). An unaligned stack_top is
+   aligned down as the ABI requires. Nothing runs until the first
+   tandem_jump to the result, which calls entry({caller, data}).
+   Returns NULL if stack_top or entry is NULL or size is below
+   TANDEM_CONTEXT_MIN_SIZE. */
+tandem_context tandem_make_context(void *stack_top, size_t size, tandem_entry entry);
+
+/* Suspends the calling context, resumes `to` and hands it `data`. Returns
+   when some context jumps back here: .from is that context, .data what it
+   passed. `to` must be a handle from tandem_make_context or from a
+   transfer's .from that has not been resumed yet. */
+tandem_transfer tandem_jump(tandem_context to, void *data);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* __ASSEMBLER__ */
+
+#endif /* TANDEM_CONTEXT_H */

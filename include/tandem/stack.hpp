@@ -1,0 +1,100 @@
+// tandem/stack.hpp: guard-paged, pooled coroutine stacks.
+//
+// A tandem::stack is a block of memory a context runs on. It is mmap'ed
+// with MAP_NORESERVE, so pages are committed only when first touched (a
+// coroutine that uses 8 KiB of a 256 KiB stack costs 8 KiB of memory), and
+// a guard page sits below its low end: running off the end faults with
+// SIGSEGV at once instead of overwriting whatever lies below.
+//
+// Pooling. A released stack goes to a cache owned by the releasing thread
+// (up to 64 per size) and the next stack of that size on that thread takes
+// it back, most recently used first: once warm, creating and destroying
+// coroutines in a loop makes no system call and takes no lock. Beyond the
+// cache, stacks go to a process-wide free list and their pages are handed
+// back to the kernel (MADV_DONTNEED); the address space is kept for reuse.
+//
+// A million stacks. Stacks are carved from slabs of 64 MiB, one mapping
+// each. Guard pages are installed in one of two ways, chosen at first use:
+//  - MADV_GUARD_INSTALL (Linux 6.13 and later): the guard lives in the page
+//    tables and does not split the slab's mapping, so every stack is
+//    guarded however many there are.
+//  - mprotect(PROT_NONE), on older kernels: each guard splits a mapping,
+//    and Linux allows vm.max_map_count mappings per process (65,530 by
+//    default). tandem spends at most a quarter of that limit on guards;
+//    stacks made past that budget have no guard page. Their lowest page is
+//    kept untouched instead, and when such a stack is released tandem asks
+//    the kernel (mincore) whether that page was ever touched: if it was,
+//    the coroutine overflowed, and the process prints the stack's range on
+//    stderr and aborts. Such an overflow is detected late (at release, not
+//    at the faulting write), but it is never silent.
+// Setting TANDEM_STACK_GUARD=mprotect in the environment forces the second
+// way, for testing it on a new kernel. Emulators that ignore madvise (as
+// qemu-user does) are detected and get the second way too.
+#pragma once
+
+#include <cstddef>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+namespace tandem {
+
+// Sizes count the bytes a coroutine can use; the guard page is extra.
+// Every size is rounded up to a whole number of pages.
+inline constexpr std::size_t default_stack_size = 256 * 1024;
+inline constexpr std::size_t min_stack_size = 16 * 1024;
+inline constexpr std::size_t max_stack_size = std::size_t{1} << 40;  // 1 TiB
+
+struct stack_options {
+  // Usable bytes. 0 means default_stack_size. Below min_stack_size:
+  // std::invalid_argument. Above max_stack_size, or when the kernel has no
+  // address space left: stack_alloc_error (a std::bad_alloc).
+  std::size_t size = 0;
+};
+
+// A std::bad_alloc that says which stack could not be had, and why.
+class stack_alloc_error : public std::bad_alloc {
+ public:
+  explicit stack_alloc_error(const std::string& message) : message_(message) {}
+  const char* what() const noexcept override { return message_.what(); }
+
+ private:
+  std::runtime_error message_;  // ref-counted text: copies cannot throw
+};
+
+// One stack, owned; it goes back to the pool on destruction. Movable, not
+// copyable; a moved-from stack holds nothing and top() is null.
+class stack {
+ public:
+  explicit stack(stack_options options = {});
+  stack(stack&& other) noexcept;
+  stack& operator=(stack&& other) noexcept;
+  stack(const stack&) = delete;
+  stack& operator=(const stack&) = delete;
+  ~stack();
+
+  void* top() const noexcept;          // highest address, exclusive
+  void* bottom() const noexcept;       // lowest usable address
+  std::size_t size() const noexcept;   // usable bytes
+  bool guarded() const noexcept;       // false only past the mprotect budget
+  explicit operator bool() const noexcept { return base_ != nullptr; }
+
+ private:
+  void release() noexcept;
+
+  std::byte* base_ = nullptr;  // lowest usable byte; the guard page is below
+  std::size_t size_ = 0;
+  bool guarded_ = false;
+};
+
+// What the pool is doing, for tests and diagnostics.
+struct stack_pool_stats {
+  const char* guard_mechanism;  // "madvise" or "mprotect"
+  std::size_t live;             // stacks handed out and not yet released
+  std::size_t guarded;          // stacks ever carved with a guard page
+  std::size_t unguarded;        // stacks ever carved without one
+  std::size_t mprotect_budget;  // guard pages mprotect may add in all
+};
+stack_pool_stats stack_pool_statistics() noexcept;
+
+}  // namespace tandem

@@ -1,0 +1,299 @@
+// The stack pool behind tandem::stack; the design is described in
+// include/tandem/stack.hpp.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tandem/stack.hpp"
+
+namespace tandem {
+namespace {
+
+// From <linux/mman.h> of Linux 6.13; older headers lack it.
+constexpr int madv_guard_install = 102;
+
+constexpr std::size_t slab_bytes = std::size_t{64} << 20;
+constexpr std::size_t thread_cache_per_size = 64;
+
+enum class guard_mechanism { madvise, mprotect };
+
+struct pool_config {
+  std::size_t page;
+  guard_mechanism mechanism;
+  std::size_t mprotect_budget;
+};
+
+// qemu-user, among others, answers every madvise with success without
+// doing anything. A real kernel rejects an advice it does not know.
+bool madvise_is_honest(void* page, std::size_t page_size) {
+  constexpr int no_such_advice = 0x7fff;
+  return ::madvise(page, page_size, no_such_advice) != 0 && errno == EINVAL;
+}
+
+bool guard_install_works(std::size_t page) {
+  void* probe = ::mmap(nullptr, page, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (probe == MAP_FAILED) return false;
+  const bool works = madvise_is_honest(probe, page) &&
+                     ::madvise(probe, page, madv_guard_install) == 0;
+  ::munmap(probe, page);
+  return works;
+}
+
+std::size_t read_max_map_count() {
+  std::ifstream in("/proc/sys/vm/max_map_count");
+  std::size_t n = 0;
+  return (in >> n) ? n : 65530;  // the kernel's default
+}
+
+pool_config detect_config() {
+  pool_config c{};
+  c.page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const char* forced = std::getenv("TANDEM_STACK_GUARD");
+  const bool force_mprotect = forced != nullptr && std::strcmp(forced, "mprotect") == 0;
+  c.mechanism = !force_mprotect && guard_install_works(c.page) ? guard_mechanism::madvise
+                                                               : guard_mechanism::mprotect;
+  c.mprotect_budget = read_max_map_count() / 4;
+  return c;
+}
+
+const pool_config& config() {
+  static const pool_config c = detect_config();
+  return c;
+}
+
+struct slot {
+  std::byte* base;  // lowest usable byte; one page below it is the guard
+  bool guarded;
+};
+
+// All stacks of one usable size: the global free list and the slab being
+// carved.
+struct size_class {
+  std::size_t usable;
+  std::vector<slot> free;
+  std::byte* carve_next = nullptr;
+  std::size_t carve_left = 0;
+};
+
+struct global_pool {
+  std::mutex mutex;
+  std::vector<size_class> classes;
+  std::size_t mprotect_guards = 0;
+  std::atomic<std::size_t> live{0};
+  std::atomic<std::size_t> guarded{0};
+  std::atomic<std::size_t> unguarded{0};
+
+  size_class& class_for(std::size_t usable) {
+    for (auto& c : classes)
+      if (c.usable == usable) return c;
+    return classes.emplace_back(size_class{usable, {}, nullptr, 0});
+  }
+};
+
+// Never destroyed: stacks can be released from other static or
+// thread-local destructors, in any order.
+global_pool& global() {
+  static auto* pool = new global_pool;
+  return *pool;
+}
+
+[[noreturn]] void throw_alloc_error(const std::string& what) { throw stack_alloc_error(what); }
+
+std::string describe_errno(int error) { return std::strerror(error); }
+
+// Puts a guard below `base` if the mechanism and the budget allow.
+bool install_guard(global_pool& g, std::byte* base) {
+  const auto& c = config();
+  std::byte* guard = base - c.page;
+  if (c.mechanism == guard_mechanism::madvise && ::madvise(guard, c.page, madv_guard_install) == 0)
+    return true;
+  if (g.mprotect_guards >= c.mprotect_budget) return false;
+  if (::mprotect(guard, c.page, PROT_NONE) != 0) return false;
+  ++g.mprotect_guards;
+  return true;
+}
+
+slot carve(global_pool& g, size_class& sc) {
+  const std::size_t page = config().page;
+  const std::size_t stride = page + sc.usable;
+  if (sc.carve_left == 0) {
+    const std::size_t count = std::max<std::size_t>(1, slab_bytes / stride);
+    void* slab = ::mmap(nullptr, count * stride, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (slab == MAP_FAILED)
+      throw_alloc_error("tandem::stack: mmap of " + std::to_string(count * stride) +
+                        " bytes for stacks of " + std::to_string(sc.usable) +
+                        " bytes failed: " + describe_errno(errno));
+    sc.carve_next = static_cast<std::byte*>(slab);
+    sc.carve_left = count;
+  }
+  slot s{sc.carve_next + page, false};
+  sc.carve_next += stride;
+  --sc.carve_left;
+  s.guarded = install_guard(g, s.base);
+  (s.guarded ? g.guarded : g.unguarded).fetch_add(1, std::memory_order_relaxed);
+  return s;
+}
+
+// The calling thread's cache of released stacks, per size.
+struct thread_cache {
+  struct bucket {
+    std::size_t usable;
+    std::vector<slot> slots;
+  };
+  std::vector<bucket> buckets;
+
+  bucket& bucket_for(std::size_t usable) {
+    for (auto& b : buckets)
+      if (b.usable == usable) return b;
+    auto& b = buckets.emplace_back(bucket{usable, {}});
+    b.slots.reserve(thread_cache_per_size);
+    return b;
+  }
+  ~thread_cache();
+};
+
+thread_local bool cache_gone = false;  // trivially destructible: safe to read late
+thread_local thread_cache cache;
+
+void give_back(global_pool& g, std::size_t usable, slot s) {
+  // The pages go back to the kernel; the address range stays ours.
+  ::madvise(s.base, usable, MADV_DONTNEED);
+  std::lock_guard lock(g.mutex);
+  g.class_for(usable).free.push_back(s);
+}
+
+thread_cache::~thread_cache() {
+  cache_gone = true;
+  auto& g = global();
+  for (auto& b : buckets)
+    for (auto s : b.slots) give_back(g, b.usable, s);
+}
+
+std::size_t usable_size(stack_options options) {
+  const std::size_t wanted = options.size == 0 ? default_stack_size : options.size;
+  if (wanted < min_stack_size)
+    throw std::invalid_argument("tandem::stack_options::size is " + std::to_string(wanted) +
+                                " bytes; the smallest stack is tandem::min_stack_size (" +
+                                std::to_string(min_stack_size) + " bytes)");
+  if (wanted > max_stack_size)
+    throw_alloc_error("tandem::stack_options::size is " + std::to_string(wanted) +
+                      " bytes; the largest stack is tandem::max_stack_size (" +
+                      std::to_string(max_stack_size) + " bytes)");
+  const std::size_t page = config().page;
+  return (wanted + page - 1) / page * page;
+}
+
+slot acquire(std::size_t usable) {
+  auto& g = global();
+  if (!cache_gone) {
+    auto& b = cache.bucket_for(usable);
+    if (!b.slots.empty()) {
+      slot s = b.slots.back();
+      b.slots.pop_back();
+      g.live.fetch_add(1, std::memory_order_relaxed);
+      return s;
+    }
+  }
+  std::lock_guard lock(g.mutex);
+  auto& sc = g.class_for(usable);
+  slot s;
+  if (!sc.free.empty()) {
+    s = sc.free.back();
+    sc.free.pop_back();
+  } else {
+    s = carve(g, sc);
+  }
+  g.live.fetch_add(1, std::memory_order_relaxed);
+  return s;
+}
+
+// An unguarded stack's lowest page stands in for the guard: nothing may
+// ever touch it. If the kernel says it is resident, the coroutine ran off
+// the end of its stack.
+void check_unguarded(slot s, std::size_t usable) {
+  const std::size_t page = config().page;
+  unsigned char resident = 0;
+  if (::mincore(s.base - page, page, &resident) != 0 || (resident & 1) == 0) return;
+  std::fprintf(stderr,
+               "tandem: stack overflow: a coroutine ran below its stack [%p, %p) of %zu bytes, "
+               "which had no guard page (the mprotect guard budget of %zu, a quarter of "
+               "vm.max_map_count, was spent)\n",
+               static_cast<void*>(s.base), static_cast<void*>(s.base + usable), usable,
+               config().mprotect_budget);
+  std::abort();
+}
+
+void release_slot(slot s, std::size_t usable) noexcept {
+  auto& g = global();
+  if (!s.guarded) check_unguarded(s, usable);
+  g.live.fetch_sub(1, std::memory_order_relaxed);
+  if (!cache_gone) {
+    auto& b = cache.bucket_for(usable);
+    if (b.slots.size() < thread_cache_per_size) {
+      b.slots.push_back(s);  // never reallocates: reserved at creation
+      return;
+    }
+  }
+  give_back(g, usable, s);
+}
+
+}  // namespace
+
+stack::stack(stack_options options) {
+  size_ = usable_size(options);
+  const slot s = acquire(size_);
+  base_ = s.base;
+  guarded_ = s.guarded;
+}
+
+stack::stack(stack&& other) noexcept
+    : base_(std::exchange(other.base_, nullptr)),
+      size_(std::exchange(other.size_, 0)),
+      guarded_(std::exchange(other.guarded_, false)) {}
+
+stack& stack::operator=(stack&& other) noexcept {
+  if (this != &other) {
+    release();
+    base_ = std::exchange(other.base_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    guarded_ = std::exchange(other.guarded_, false);
+  }
+  return *this;
+}
+
+stack::~stack() { release(); }
+
+void stack::release() noexcept {
+  if (base_ != nullptr) release_slot(slot{base_, guarded_}, size_);
+  base_ = nullptr;
+  size_ = 0;
+}
+
+void* stack::top() const noexcept { return base_ == nullptr ? nullptr : base_ + size_; }
+void* stack::bottom() const noexcept { return base_; }
+std::size_t stack::size() const noexcept { return size_; }
+bool stack::guarded() const noexcept { return guarded_; }
+
+stack_pool_stats stack_pool_statistics() noexcept {
+  const auto& c = config();
+  auto& g = global();
+  return {c.mechanism == guard_mechanism::madvise ? "madvise" : "mprotect",
+          g.live.load(std::memory_order_relaxed), g.guarded.load(std::memory_order_relaxed),
+          g.unguarded.load(std::memory_order_relaxed), c.mprotect_budget};
+}
+
+}  // namespace tandem

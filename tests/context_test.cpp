@@ -1,0 +1,303 @@
+// The C ABI context switch: tandem_make_context and tandem_jump.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "context_frame.hpp"
+#include "support/register_state.h"
+#include "tandem/context.h"
+#include "tandem/stack.hpp"
+
+namespace {
+
+tandem_context make(tandem::stack& s, tandem_entry entry) {
+  tandem_context c = tandem_make_context(s.top(), s.size(), entry);
+  if (c == nullptr) throw std::runtime_error("tandem_make_context failed");
+  return c;
+}
+
+// Adds one to every number it is sent and sends it back.
+void increment_forever(tandem_transfer t) {
+  for (;;) {
+    auto* n = static_cast<std::uint64_t*>(t.data);
+    ++*n;
+    t = tandem_jump(t.from, n);
+  }
+}
+
+TEST(Context, DataPassesBothWays) {
+  tandem::stack s;
+  static int seen_first = 0;
+  auto entry = [](tandem_transfer t) {
+    seen_first = *static_cast<int*>(t.data);
+    int reply = seen_first * 2;
+    t = tandem_jump(t.from, &reply);
+    int second = *static_cast<int*>(t.data);
+    reply = second + 1;
+    t = tandem_jump(t.from, &reply);
+    std::abort();  // never resumed again
+  };
+  int v = 21;
+  tandem_transfer t = tandem_jump(make(s, entry), &v);
+  EXPECT_EQ(seen_first, 21);
+  EXPECT_EQ(*static_cast<int*>(t.data), 42);
+  int w = 99;
+  t = tandem_jump(t.from, &w);
+  EXPECT_EQ(*static_cast<int*>(t.data), 100);
+}
+
+TEST(Context, TransferFromIsTheContextToResume) {
+  tandem::stack s;
+  auto entry = [](tandem_transfer t) {
+    // Each resumption hands back the handle of the context that jumped
+    // here; it differs from the one we started from after every jump.
+    for (std::uintptr_t i = 0;; ++i) t = tandem_jump(t.from, reinterpret_cast<void*>(i));
+  };
+  tandem_context c = make(s, entry);
+  for (std::uintptr_t i = 0; i < 100; ++i) {
+    tandem_transfer t = tandem_jump(c, nullptr);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(t.data), i);
+    ASSERT_NE(t.from, nullptr);
+    // The handle points into the context's own stack.
+    EXPECT_GT(t.from, s.bottom());
+    EXPECT_LT(t.from, s.top());
+    c = t.from;
+  }
+}
+
+TEST(Context, TenMillionSwitches) {
+  tandem::stack s;
+  tandem_context c = make(s, increment_forever);
+  std::uint64_t n = 0;
+  constexpr std::uint64_t round_trips = 5'000'000;  // two switches each
+  for (std::uint64_t i = 0; i < round_trips; ++i) c = tandem_jump(c, &n).from;
+  EXPECT_EQ(n, round_trips);
+}
+
+// Each level makes the next context on a stack of its own, jumps into it,
+// and checks the answer that comes back up.
+struct nest_state {
+  int depth;
+  int max_depth;
+};
+
+void nest_entry(tandem_transfer t) {
+  auto* st = static_cast<nest_state*>(t.data);
+  int result = st->depth;
+  if (st->depth < st->max_depth) {
+    tandem::stack inner;
+    nest_state next{st->depth + 1, st->max_depth};
+    tandem_transfer back = tandem_jump(make(inner, nest_entry), &next);
+    result = *static_cast<int*>(back.data) + 1;
+  }
+  tandem_jump(t.from, &result);
+  std::abort();
+}
+
+TEST(Context, NestedContexts) {
+  tandem::stack s;
+  nest_state st{0, 100};
+  tandem_transfer t = tandem_jump(make(s, nest_entry), &st);
+  // The deepest level answers 100; each of the 100 levels above adds one.
+  EXPECT_EQ(*static_cast<int*>(t.data), 200);
+}
+
+TEST(Context, ExceptionThrownAndCaughtInsideAContext) {
+  tandem::stack s;
+  auto entry = [](tandem_transfer t) {
+    std::string caught;
+    try {
+      throw std::runtime_error("inside the context");
+    } catch (const std::exception& e) {
+      caught = e.what();
+    }
+    t = tandem_jump(t.from, &caught);
+    std::abort();
+  };
+  tandem_transfer t = tandem_jump(make(s, entry), nullptr);
+  EXPECT_EQ(*static_cast<std::string*>(t.data), "inside the context");
+}
+
+TEST(Context, ExceptionsOnBothSidesDoNotMix) {
+  tandem::stack s;
+  auto entry = [](tandem_transfer t) {
+    for (int i = 0;; ++i) {
+      try {
+        throw i;
+      } catch (int caught) {
+        t = tandem_jump(t.from, reinterpret_cast<void*>(static_cast<std::intptr_t>(caught)));
+      }
+    }
+  };
+  tandem_context c = make(s, entry);
+  for (int i = 0; i < 10; ++i) {
+    try {
+      throw std::string("caller");
+    } catch (const std::string&) {
+      tandem_transfer t = tandem_jump(c, nullptr);
+      EXPECT_EQ(reinterpret_cast<std::intptr_t>(t.data), i);
+      c = t.from;
+    }
+  }
+}
+
+TEST(Context, EntryReturningAborts) {
+  tandem::stack s;
+  auto entry = [](tandem_transfer) {};
+  EXPECT_DEATH(tandem_jump(make(s, entry), nullptr),
+               "tandem: a context's entry function returned");
+}
+
+TEST(Context, MakeContextRejectsBadInput) {
+  tandem::stack s;
+  EXPECT_EQ(tandem_make_context(nullptr, s.size(), increment_forever), nullptr);
+  EXPECT_EQ(tandem_make_context(s.top(), s.size(), nullptr), nullptr);
+  EXPECT_EQ(tandem_make_context(s.top(), TANDEM_CONTEXT_MIN_SIZE - 1, increment_forever),
+            nullptr);
+  EXPECT_NE(tandem_make_context(s.top(), TANDEM_CONTEXT_MIN_SIZE, increment_forever), nullptr);
+}
+
+// Misaligned stacks show up as a misaligned frame address in the entry.
+std::uintptr_t entry_frame_address = 0;
+
+__attribute__((noinline)) void record_frame_address() {
+  entry_frame_address = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+}
+
+TEST(Context, UnalignedTopIsAlignedDown) {
+  tandem::stack s;
+  auto entry = [](tandem_transfer t) {
+    record_frame_address();
+    tandem_jump(t.from, nullptr);
+    std::abort();
+  };
+  for (std::uintptr_t misalign = 1; misalign < 16; ++misalign) {
+    auto* top = static_cast<char*>(s.top()) - misalign;
+    entry_frame_address = 1;
+    tandem_jump(tandem_make_context(top, s.size() - misalign, entry), nullptr);
+    EXPECT_EQ(entry_frame_address % 16, 0u) << "top misaligned by " << misalign;
+    EXPECT_LT(entry_frame_address, reinterpret_cast<std::uintptr_t>(top));
+  }
+}
+
+TEST(Context, FreshFrameLayout) {
+  tandem::stack s;
+  auto* c = static_cast<tandem::detail::context_frame*>(
+      tandem_make_context(s.top(), s.size(), increment_forever));
+  // The frame sits below the top pad, 16-byte aligned.
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(c) % 16, 0u);
+  EXPECT_EQ(reinterpret_cast<char*>(c) + TANDEM_FRAME_SIZE + TANDEM_FRAME_TOP_PAD,
+            static_cast<char*>(s.top()));
+#if defined(__x86_64__)
+  std::uint32_t mxcsr = 0;
+  std::uint16_t x87_cw = 0;
+  asm volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(mxcsr), "=m"(x87_cw));
+  EXPECT_EQ(c->mxcsr, mxcsr);
+  EXPECT_EQ(c->x87_cw, x87_cw);
+  EXPECT_EQ(c->rbx, reinterpret_cast<std::uint64_t>(&increment_forever));
+  EXPECT_EQ(c->rbp, 0u);
+#elif defined(__aarch64__)
+  std::uint64_t fpcr = 0;
+  asm volatile("mrs %0, fpcr" : "=r"(fpcr));
+  EXPECT_EQ(c->fpcr, fpcr);
+  EXPECT_EQ(c->x19_x28[0], reinterpret_cast<std::uint64_t>(&increment_forever));
+  EXPECT_EQ(c->x29, 0u);
+#endif
+}
+
+// --- Register preservation -------------------------------------------------
+// Both sides load distinct values into every callee-saved register and FP
+// control word right before they jump, and check them right after they are
+// resumed. Removing any single restore from the assembly makes one side see
+// the other side's value.
+
+register_state caller_values() {
+  register_state r{};
+#if defined(__x86_64__)
+  r.rbx = 0x1111111111111111;
+  r.rbp = 0x2222222222222222;
+  r.r12 = 0x3333333333333333;
+  r.r13 = 0x4444444444444444;
+  r.r14 = 0x5555555555555555;
+  r.r15 = 0x6666666666666666;
+  r.mxcsr = 0x1f80 | 0x2000;  // all exceptions masked, round down
+  r.x87_cw = 0x037f | 0x0400; // all exceptions masked, round down
+#elif defined(__aarch64__)
+  for (int i = 0; i < 11; ++i) r.x[i] = 0x1010101010101010ull * static_cast<unsigned>(i + 1);
+  for (int i = 0; i < 8; ++i) r.d[i] = 0x0101010101010101ull * static_cast<unsigned>(i + 1);
+  r.fpcr = 2ull << 22;  // round towards minus infinity
+#endif
+  return r;
+}
+
+register_state context_values() {
+  register_state r{};
+#if defined(__x86_64__)
+  r.rbx = 0xa1a1a1a1a1a1a1a1;
+  r.rbp = 0xa2a2a2a2a2a2a2a2;
+  r.r12 = 0xa3a3a3a3a3a3a3a3;
+  r.r13 = 0xa4a4a4a4a4a4a4a4;
+  r.r14 = 0xa5a5a5a5a5a5a5a5;
+  r.r15 = 0xa6a6a6a6a6a6a6a6;
+  r.mxcsr = 0x1f80 | 0x4000 | 0x8000;  // round up, flush to zero
+  r.x87_cw = 0x037f | 0x0800;          // round up
+#elif defined(__aarch64__)
+  for (int i = 0; i < 11; ++i) r.x[i] = 0xa0a0a0a0a0a0a0a0ull + static_cast<unsigned>(i);
+  for (int i = 0; i < 8; ++i) r.d[i] = 0xd0d0d0d0d0d0d0d0ull + static_cast<unsigned>(i);
+  r.fpcr = (1ull << 22) | (1ull << 24) | (1ull << 25);  // round up, flush to zero, default NaN
+#endif
+  return r;
+}
+
+void expect_same(const register_state& want, const register_state& got, const char* side) {
+#if defined(__x86_64__)
+  EXPECT_EQ(got.rbx, want.rbx) << side;
+  EXPECT_EQ(got.rbp, want.rbp) << side;
+  EXPECT_EQ(got.r12, want.r12) << side;
+  EXPECT_EQ(got.r13, want.r13) << side;
+  EXPECT_EQ(got.r14, want.r14) << side;
+  EXPECT_EQ(got.r15, want.r15) << side;
+  // The MXCSR's low six bits are sticky status flags, which the ABI makes
+  // caller-saved; the control bits must survive.
+  EXPECT_EQ(got.mxcsr & ~0x3fu, want.mxcsr & ~0x3fu) << side;
+  EXPECT_EQ(got.x87_cw, want.x87_cw) << side;
+#elif defined(__aarch64__)
+  for (int i = 0; i < 11; ++i) EXPECT_EQ(got.x[i], want.x[i]) << side << ": x" << 19 + i;
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(got.d[i], want.d[i]) << side << ": d" << 8 + i;
+  EXPECT_EQ(got.fpcr, want.fpcr) << side;
+#endif
+}
+
+struct probe_run {
+  register_state context_seen[3];
+  int rounds;
+};
+
+void probing_entry(tandem_transfer t) {
+  auto* run = static_cast<probe_run*>(t.data);
+  const register_state mine = context_values();
+  for (;;) {
+    register_state seen{};
+    t = register_probe_jump(t.from, run, &mine, &seen);
+    run->context_seen[run->rounds++] = seen;
+  }
+}
+
+TEST(Context, CalleeSavedRegistersSurviveEveryJump) {
+  tandem::stack s;
+  probe_run run{};
+  tandem_context c = make(s, probing_entry);
+  const register_state mine = caller_values();
+  for (int i = 0; i < 3; ++i) {
+    register_state seen{};
+    c = register_probe_jump(c, &run, &mine, &seen).from;
+    expect_same(mine, seen, "caller");
+  }
+  ASSERT_EQ(run.rounds, 2);  // the first resumption entered fresh
+  for (int i = 0; i < run.rounds; ++i) expect_same(context_values(), run.context_seen[i], "context");
+}
+
+}  // namespace

@@ -1,0 +1,84 @@
+// Proves that a warm pool serves create/destroy loops without the kernel.
+// This binary defines mmap, munmap, mprotect, madvise and mincore itself,
+// so every call the library makes to them (through the dynamic linker, or
+// resolved at static link time) lands here and is counted, then forwarded
+// to the kernel with syscall(2).
+#include <gtest/gtest.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstddef>
+
+#include "tandem/context.h"
+#include "tandem/stack.hpp"
+
+namespace {
+std::atomic<long> memory_syscalls{0};
+}
+
+extern "C" {
+void* mmap(void* addr, size_t len, int prot, int flags, int fd, off_t off) noexcept {
+  ++memory_syscalls;
+  return reinterpret_cast<void*>(::syscall(SYS_mmap, addr, len, prot, flags, fd, off));
+}
+int munmap(void* addr, size_t len) noexcept {
+  ++memory_syscalls;
+  return static_cast<int>(::syscall(SYS_munmap, addr, len));
+}
+int mprotect(void* addr, size_t len, int prot) noexcept {
+  ++memory_syscalls;
+  return static_cast<int>(::syscall(SYS_mprotect, addr, len, prot));
+}
+int madvise(void* addr, size_t len, int advice) noexcept {
+  ++memory_syscalls;
+  return static_cast<int>(::syscall(SYS_madvise, addr, len, advice));
+}
+int mincore(void* addr, size_t len, unsigned char* vec) noexcept {
+  ++memory_syscalls;
+  return static_cast<int>(::syscall(SYS_mincore, addr, len, vec));
+}
+}
+
+namespace {
+
+void come_back(tandem_transfer t) {
+  for (;;) t = tandem_jump(t.from, t.data);
+}
+
+// One coroutine's worth of stack work: take a stack, run on it, give it back.
+void create_run_destroy(tandem::stack_options options) {
+  tandem::stack s(options);
+  tandem_jump(tandem_make_context(s.top(), s.size(), come_back), nullptr);
+}
+
+TEST(StackPool, ColdPoolAsksTheKernel) {
+  // The control for the test below: the counting works, so a zero there
+  // means the kernel was not asked.
+  const long before = memory_syscalls;
+  create_run_destroy({.size = tandem::min_stack_size + 3 * 4096 * 16});  // a size no one used
+  EXPECT_GT(memory_syscalls - before, 0);
+}
+
+TEST(StackPool, WarmCreateDestroyLoopMakesNoSystemCall) {
+  for (int i = 0; i < 10; ++i) create_run_destroy({});
+  const long before = memory_syscalls;
+  for (int i = 0; i < 100'000; ++i) create_run_destroy({});
+  EXPECT_EQ(memory_syscalls - before, 0);
+}
+
+TEST(StackPool, WarmLoopOfManyLiveStacksMakesNoSystemCall) {
+  // 32 live at once, in and out, as a scheduler with 32 tasks would.
+  auto cycle = [] {
+    std::vector<tandem::stack> live;
+    live.reserve(32);
+    for (int i = 0; i < 32; ++i) live.emplace_back();
+  };
+  cycle();
+  const long before = memory_syscalls;
+  for (int i = 0; i < 10'000; ++i) cycle();
+  EXPECT_EQ(memory_syscalls - before, 0);
+}
+
+}  // namespace

@@ -1,0 +1,188 @@
+// Guard-paged pooled stacks. ctest runs this suite twice: with the guard
+// mechanism the kernel offers, and with TANDEM_STACK_GUARD=mprotect.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <set>
+#include <stdexcept>
+#include <vector>
+
+#include "tandem/context.h"
+#include "tandem/stack.hpp"
+
+namespace {
+
+std::size_t page_size() { return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)); }
+
+TEST(Stack, DefaultSize) {
+  tandem::stack s;
+  EXPECT_EQ(s.size(), tandem::default_stack_size);
+  EXPECT_EQ(static_cast<char*>(s.top()) - static_cast<char*>(s.bottom()),
+            static_cast<std::ptrdiff_t>(s.size()));
+  EXPECT_TRUE(s.guarded());
+}
+
+TEST(Stack, WholeStackIsWritable) {
+  tandem::stack s({.size = 64 * 1024});
+  std::memset(s.bottom(), 0xab, s.size());
+  EXPECT_EQ(static_cast<unsigned char*>(s.bottom())[0], 0xab);
+  EXPECT_EQ(static_cast<unsigned char*>(s.top())[-1], 0xab);
+}
+
+TEST(Stack, SizeRoundsUpToPages) {
+  tandem::stack s({.size = tandem::min_stack_size + 1});
+  EXPECT_EQ(s.size() % page_size(), 0u);
+  EXPECT_GE(s.size(), tandem::min_stack_size + 1);
+  EXPECT_LT(s.size(), tandem::min_stack_size + 1 + page_size());
+}
+
+TEST(Stack, TooSmallThrowsInvalidArgument) {
+  try {
+    tandem::stack s({.size = 1000});
+    FAIL() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("1000 bytes"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Stack, AbsurdlyLargeThrowsBadAlloc) {
+  try {
+    tandem::stack s({.size = tandem::max_stack_size + 1});
+    FAIL() << "no exception";
+  } catch (const std::bad_alloc& e) {
+    EXPECT_NE(std::string(e.what()).find("tandem::max_stack_size"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Stack, MovedFromHoldsNothing) {
+  tandem::stack a;
+  void* top = a.top();
+  tandem::stack b(std::move(a));
+  EXPECT_FALSE(a);
+  EXPECT_EQ(a.top(), nullptr);
+  EXPECT_EQ(b.top(), top);
+  tandem::stack c({.size = tandem::min_stack_size});
+  c = std::move(b);
+  EXPECT_EQ(c.top(), top);
+  EXPECT_EQ(c.size(), tandem::default_stack_size);
+}
+
+TEST(Stack, ReleasedStackIsReusedMostRecentFirst) {
+  void* first = nullptr;
+  {
+    tandem::stack s;
+    first = s.top();
+  }
+  tandem::stack again;
+  EXPECT_EQ(again.top(), first);
+}
+
+TEST(Stack, LiveCountFollowsStacks) {
+  const auto before = tandem::stack_pool_statistics().live;
+  {
+    std::vector<tandem::stack> v(10);
+    EXPECT_EQ(tandem::stack_pool_statistics().live, before + 10);
+  }
+  EXPECT_EQ(tandem::stack_pool_statistics().live, before);
+}
+
+TEST(Stack, GuardMechanismFollowsTheEnvironment) {
+  const char* forced = std::getenv("TANDEM_STACK_GUARD");
+  const std::string mechanism = tandem::stack_pool_statistics().guard_mechanism;
+  if (forced != nullptr && std::string(forced) == "mprotect") {
+    EXPECT_EQ(mechanism, "mprotect");
+  }
+  EXPECT_TRUE(mechanism == "madvise" || mechanism == "mprotect") << mechanism;
+}
+
+// --- Overflow ---------------------------------------------------------------
+
+// Recursion deep enough to leave any stack; `volatile` keeps every frame,
+// and the never-set flag keeps the compiler from calling it endless.
+volatile bool stop_recursing = false;
+
+__attribute__((noinline)) int recurse(int depth) {
+  if (stop_recursing) return depth;
+  volatile char frame[256];
+  frame[0] = static_cast<char>(depth);
+  return recurse(depth + 1) + frame[0];
+}
+
+void* guard_low = nullptr;
+void* guard_high = nullptr;
+
+void on_segv(int, siginfo_t* info, void*) {
+  const bool in_guard = info->si_addr >= guard_low && info->si_addr < guard_high;
+  ::_exit(in_guard ? 42 : 43);
+}
+
+void overflow_and_report_where() {
+  // The handler runs on its own stack: the faulting one is used up.
+  static std::vector<char> alt(256 * 1024);
+  stack_t ss{};
+  ss.ss_sp = alt.data();
+  ss.ss_size = alt.size();
+  sigaltstack(&ss, nullptr);
+  struct sigaction sa {};
+  sa.sa_sigaction = on_segv;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigaction(SIGSEGV, &sa, nullptr);
+
+  static tandem::stack s({.size = tandem::min_stack_size});
+  guard_high = s.bottom();
+  guard_low = static_cast<char*>(s.bottom()) - page_size();
+  auto entry = [](tandem_transfer) { recurse(0); };
+  tandem_jump(tandem_make_context(s.top(), s.size(), entry), nullptr);
+}
+
+TEST(StackDeathTest, OverflowFaultsInTheGuardPage) {
+  // Exit code 42: SIGSEGV at an address inside the guard page below the
+  // stack. 43 would be a fault elsewhere (corruption got there first).
+  EXPECT_EXIT(overflow_and_report_where(), testing::ExitedWithCode(42), "");
+}
+
+TEST(StackDeathTest, OverflowWithoutAHandlerKillsWithSigsegv) {
+  auto run = [] {
+    static tandem::stack s({.size = tandem::min_stack_size});
+    auto entry = [](tandem_transfer) { recurse(0); };
+    tandem_jump(tandem_make_context(s.top(), s.size(), entry), nullptr);
+  };
+  EXPECT_EXIT(run(), testing::KilledBySignal(SIGSEGV), "");
+}
+
+// --- A million ----------------------------------------------------------------
+
+// Enters a context once and comes straight back: proves its stack works.
+void come_back(tandem_transfer t) {
+  for (;;) t = tandem_jump(t.from, t.data);
+}
+
+TEST(Stack, OneMillionLiveStacks) {
+  constexpr std::size_t count = 1'000'000;
+  std::vector<tandem::stack> stacks;
+  stacks.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    auto& s = stacks.emplace_back();
+    tandem_context c = tandem_make_context(s.top(), s.size(), come_back);
+    ASSERT_NE(c, nullptr);
+    std::size_t token = i;
+    ASSERT_EQ(tandem_jump(c, &token).data, &token);
+  }
+  const auto stats = tandem::stack_pool_statistics();
+  EXPECT_GE(stats.live, count);
+  if (std::string(stats.guard_mechanism) == "madvise") {
+    for (const auto& s : stacks) ASSERT_TRUE(s.guarded());
+  } else {
+    // mprotect guards are budgeted; the rest run unguarded but checked.
+    EXPECT_LE(stats.guarded, stats.mprotect_budget);
+    EXPECT_TRUE(stacks.front().guarded());
+  }
+}
+
+}  // namespace
