@@ -29,5 +29,10 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
 
 # ctest runs every test through qemu. -cpu max with pauth-impdef turns on
 # pointer authentication (enforced) at a bearable speed under emulation.
+# -L makes qemu take the dynamic loader from the cross sysroot; the guest's
+# LD_LIBRARY_PATH makes that loader take libc from there too. Without it,
+# once Debian's multiarch libc6:arm64 is installed (any :arm64 library pulls
+# it in), the cross loader would pair with the multiarch libc.so.6, another
+# glibc build, and abort() and fork() hang in the guest.
 set(CMAKE_CROSSCOMPILING_EMULATOR
-    qemu-aarch64;-L;/usr/aarch64-linux-gnu;-cpu;max,pauth-impdef=on)
+    qemu-aarch64;-L;/usr/aarch64-linux-gnu;-E;LD_LIBRARY_PATH=/usr/aarch64-linux-gnu/lib;-cpu;max,pauth-impdef=on)
