@@ -38,14 +38,14 @@ BENCHMARK(BM_boost_jump_fcontext_one_way);
 void BM_tandem_jump_round_trip(benchmark::State& state) {
   tandem::stack s;
   tandem_context c = tandem_make_context(s.top(), s.size(), tandem_echo);
-  for (auto _ : state) c = tandem_jump(c, nullptr).from;
+  while (state.KeepRunningBatch(1)) c = tandem_jump(c, nullptr).from;
 }
 BENCHMARK(BM_tandem_jump_round_trip);
 
 void BM_boost_jump_fcontext_round_trip(benchmark::State& state) {
   tandem::stack s;
   fc::fcontext_t c = fc::make_fcontext(s.top(), s.size(), boost_echo);
-  for (auto _ : state) c = fc::jump_fcontext(c, nullptr).fctx;
+  while (state.KeepRunningBatch(1)) c = fc::jump_fcontext(c, nullptr).fctx;
 }
 BENCHMARK(BM_boost_jump_fcontext_round_trip);
 

@@ -32,7 +32,7 @@ namespace {
 void adder(tandem_transfer t) {
   long return_value = 0;
   for (;;) {
-    t = tandem_jump(t.from, &return_value);               // yield return_value
+    t = tandem_jump(t.from, &return_value);                // yield return_value
     const long input_value = *static_cast<long*>(t.data);  // = the sent value
     return_value = input_value + 1;
   }

@@ -46,8 +46,8 @@ bool guard_install_works(std::size_t page) {
   void* probe = ::mmap(nullptr, page, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (probe == MAP_FAILED) return false;
-  const bool works = madvise_is_honest(probe, page) &&
-                     ::madvise(probe, page, madv_guard_install) == 0;
+  const bool works =
+      madvise_is_honest(probe, page) && ::madvise(probe, page, madv_guard_install) == 0;
   ::munmap(probe, page);
   return works;
 }

@@ -1,4 +1,6 @@
 // The C ABI context switch: tandem_make_context and tandem_jump.
+#include "tandem/context.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -8,7 +10,6 @@
 
 #include "context_frame.hpp"
 #include "support/register_state.h"
-#include "tandem/context.h"
 #include "tandem/stack.hpp"
 
 namespace {
@@ -147,16 +148,14 @@ TEST(Context, ExceptionsOnBothSidesDoNotMix) {
 TEST(Context, EntryReturningAborts) {
   tandem::stack s;
   auto entry = [](tandem_transfer) {};
-  EXPECT_DEATH(tandem_jump(make(s, entry), nullptr),
-               "tandem: a context's entry function returned");
+  EXPECT_DEATH(tandem_jump(make(s, entry), nullptr), "tandem: a context's entry function returned");
 }
 
 TEST(Context, MakeContextRejectsBadInput) {
   tandem::stack s;
   EXPECT_EQ(tandem_make_context(nullptr, s.size(), increment_forever), nullptr);
   EXPECT_EQ(tandem_make_context(s.top(), s.size(), nullptr), nullptr);
-  EXPECT_EQ(tandem_make_context(s.top(), TANDEM_CONTEXT_MIN_SIZE - 1, increment_forever),
-            nullptr);
+  EXPECT_EQ(tandem_make_context(s.top(), TANDEM_CONTEXT_MIN_SIZE - 1, increment_forever), nullptr);
   EXPECT_NE(tandem_make_context(s.top(), TANDEM_CONTEXT_MIN_SIZE, increment_forever), nullptr);
 }
 
@@ -223,8 +222,8 @@ register_state caller_values() {
   r.r13 = 0x4444444444444444;
   r.r14 = 0x5555555555555555;
   r.r15 = 0x6666666666666666;
-  r.mxcsr = 0x1f80 | 0x2000;  // all exceptions masked, round down
-  r.x87_cw = 0x037f | 0x0400; // all exceptions masked, round down
+  r.mxcsr = 0x1f80 | 0x2000;   // all exceptions masked, round down
+  r.x87_cw = 0x037f | 0x0400;  // all exceptions masked, round down
 #elif defined(__aarch64__)
   for (int i = 0; i < 11; ++i) r.x[i] = 0x1010101010101010ull * static_cast<unsigned>(i + 1);
   for (int i = 0; i < 8; ++i) r.d[i] = 0x0101010101010101ull * static_cast<unsigned>(i + 1);
@@ -297,7 +296,8 @@ TEST(Context, CalleeSavedRegistersSurviveEveryJump) {
     expect_same(mine, seen, "caller");
   }
   ASSERT_EQ(run.rounds, 2);  // the first resumption entered fresh
-  for (int i = 0; i < run.rounds; ++i) expect_same(context_values(), run.context_seen[i], "context");
+  for (int i = 0; i < run.rounds; ++i)
+    expect_same(context_values(), run.context_seen[i], "context");
 }
 
 }  // namespace

@@ -46,13 +46,13 @@ extern "C" {
 
 /* A suspended context: the stack pointer of its saved frame. Each handle is
    good for exactly one resumption; a jump returns the new handle to use. */
-typedef void *tandem_context;
+typedef void* tandem_context;
 
 /* What a jump delivers: the context that jumped here (resume it with this
    handle next time) and the pointer it passed. */
 typedef struct tandem_transfer {
-    tandem_context from;
-    void *data;
+  tandem_context from;
+  void* data;
 } tandem_transfer;
 
 /* The function a new context starts in. It must never return: leave it by
@@ -66,13 +66,13 @@ typedef void (*tandem_entry)(tandem_transfer);
    tandem_jump to the result, which calls entry({caller, data}).
    Returns NULL if stack_top or entry is NULL or size is below
    TANDEM_CONTEXT_MIN_SIZE. */
-tandem_context tandem_make_context(void *stack_top, size_t size, tandem_entry entry);
+tandem_context tandem_make_context(void* stack_top, size_t size, tandem_entry entry);
 
 /* Suspends the calling context, resumes `to` and hands it `data`. Returns
    when some context jumps back here: .from is that context, .data what it
    passed. `to` must be a handle from tandem_make_context or from a
    transfer's .from that has not been resumed yet. */
-tandem_transfer tandem_jump(tandem_context to, void *data);
+tandem_transfer tandem_jump(tandem_context to, void* data);
 
 #ifdef __cplusplus
 }

@@ -73,10 +73,10 @@ class stack {
   stack& operator=(const stack&) = delete;
   ~stack();
 
-  void* top() const noexcept;          // highest address, exclusive
-  void* bottom() const noexcept;       // lowest usable address
-  std::size_t size() const noexcept;   // usable bytes
-  bool guarded() const noexcept;       // false only past the mprotect budget
+  void* top() const noexcept;         // highest address, exclusive
+  void* bottom() const noexcept;      // lowest usable address
+  std::size_t size() const noexcept;  // usable bytes
+  bool guarded() const noexcept;      // false only past the mprotect budget
   explicit operator bool() const noexcept { return base_ != nullptr; }
 
  private:

@@ -13,16 +13,16 @@ extern "C" {
 
 #if defined(__x86_64__)
 typedef struct register_state {
-    uint64_t rbx, rbp, r12, r13, r14, r15; /* offsets 0x00-0x28 */
-    uint32_t mxcsr;                        /* 0x30 */
-    uint16_t x87_cw;                       /* 0x34 */
-    uint16_t padding;
+  uint64_t rbx, rbp, r12, r13, r14, r15; /* offsets 0x00-0x28 */
+  uint32_t mxcsr;                        /* 0x30 */
+  uint16_t x87_cw;                       /* 0x34 */
+  uint16_t padding;
 } register_state;
 #elif defined(__aarch64__)
 typedef struct register_state {
-    uint64_t x[11]; /* x19-x29, 0x00-0x50 */
-    uint64_t d[8];  /* d8-d15, 0x58-0x90 */
-    uint64_t fpcr;  /* 0x98 */
+  uint64_t x[11]; /* x19-x29, 0x00-0x50 */
+  uint64_t d[8];  /* d8-d15, 0x58-0x90 */
+  uint64_t fpcr;  /* 0x98 */
 } register_state;
 #endif
 
@@ -30,8 +30,8 @@ typedef struct register_state {
    calls tandem_jump(to, data), and stores what those registers hold when it
    returns into *seen. Restores its own caller's registers before returning,
    like any function. */
-tandem_transfer register_probe_jump(tandem_context to, void *data,
-                                    const register_state *load, register_state *seen);
+tandem_transfer register_probe_jump(tandem_context to, void* data, const register_state* load,
+                                    register_state* seen);
 
 #ifdef __cplusplus
 }
