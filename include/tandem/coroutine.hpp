@@ -1,0 +1,373 @@
+// tandem/coroutine.hpp: generator coroutines with CPython's semantics.
+//
+//     tandem::coroutine<long, long> adder([](tandem::yielder<long, long>& y) {
+//       long value = 0;
+//       for (;;) value = y.yield(value) + 1;   // value = (yield value) + 1
+//     });
+//     adder.next();             // runs to the first yield: 0
+//     adder.send(41);           // 42
+//
+// coroutine<Out, In> runs its body on a stack of its own. The body yields
+// values of type Out and receives values of type In; either may be void or
+// any move-constructible type (move-only types included). The operations
+// and their rules are CPython's generator methods (PEP 342, PEP 479):
+//
+//   next()      resume; the pending yield returns In{} (first call: start).
+//   send(v)     resume; the pending yield returns v. Before the first
+//               next(): std::logic_error, and nothing changes.
+//   raise(e)    resume by throwing e from the pending yield (Python's
+//               throw()). Not started: the body never runs, e propagates.
+//               Finished: e is thrown.
+//   close()     throw coroutine_exit at the pending yield; the body must
+//               let it escape or return. If it yields instead: runtime_error
+//               "coroutine ignored coroutine_exit", and it stays suspended.
+//
+// Each resuming call returns the next yielded value, or throws
+// stop_iteration when the body returns (and on every later next/send), or
+// propagates what escaped the body (the coroutine is then finished). A
+// stop_iteration escaping the body becomes std::runtime_error "coroutine
+// raised stop_iteration", with the original nested (PEP 479). Resuming a
+// running coroutine (from its own body, or from one it resumed) throws
+// std::logic_error "coroutine already executing" and changes nothing.
+//
+// Exceptions: each coroutine has its own C++ exception-handling state, as
+// each CPython generator has its own: a catch block suspended at a yield is
+// not disturbed by what the resumer throws and catches meanwhile; `throw;`,
+// std::current_exception() and std::uncaught_exceptions() inside the body
+// see the coroutine's own.
+//
+// Lifetime: the destructor of a suspended coroutine closes it, so the
+// destructors of its locals run. If the body yields after coroutine_exit
+// the destructor calls std::terminate. Any other exception escaping that
+// close is reported on stderr and dropped (CPython: "Exception ignored").
+// Move-assigning over a suspended coroutine closes it first, the same way.
+// A finished coroutine gives its stack back to the pool at once.
+//
+// A moved-from coroutine: started() and running() false, done() true;
+// every operation throws std::logic_error.
+//
+// Threads: a suspended coroutine may be resumed on another thread. A body
+// must not keep the address of a thread_local across a yield.
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <iterator>
+#include <memory>
+#include <new>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+#include "tandem/context.h"
+#include "tandem/stack.hpp"
+
+namespace tandem {
+
+// The body has finished (Python's StopIteration).
+class stop_iteration : public std::exception {
+ public:
+  const char* what() const noexcept override { return "stop_iteration"; }
+};
+
+// Thrown at the pending yield by close() (Python's GeneratorExit). Not a
+// std::exception, so that catch (const std::exception&) does not swallow it.
+class coroutine_exit {
+ public:
+  const char* what() const noexcept { return "coroutine_exit"; }
+};
+
+template <class Out, class In = void>
+class coroutine;
+template <class Out, class In = void>
+class yielder;
+
+namespace detail {
+
+enum class co_state : unsigned char { created, suspended, running, done };
+
+// What the body's end left behind.
+enum class co_end : unsigned char { none, returned, exited, failed };
+
+// The C++ runtime's per-thread exception-handling state (the Itanium C++
+// ABI's __cxa_eh_globals, as libstdc++ and libc++abi lay it out).
+struct eh_state {
+  void* caught_exceptions = nullptr;
+  unsigned int uncaught_exceptions = 0;
+};
+
+// The part of a coroutine that does not depend on its types. It lives at
+// the top of the coroutine's own stack, above the frames of the body.
+struct frame_base {
+  tandem::stack stack;       // the memory this frame lives in
+  tandem_context context{};  // the suspended body
+  tandem_context resumer{};  // who resumed it last (where yield goes)
+  co_state state = co_state::created;
+  co_end end = co_end::none;
+  std::exception_ptr inject;   // thrown at the pending yield on resume
+  std::exception_ptr failure;  // what escaped the body
+  void* out = nullptr;         // the yielded value, while suspended
+  void* in = nullptr;          // the value sent, while running
+  eh_state eh;                 // the body's exception state, while not running
+  void (*run_body)(frame_base*) = nullptr;
+  void (*destroy)(frame_base*) = nullptr;
+};
+
+// Switches into the frame's body until it yields or ends. Throws
+// logic_error if it is running. Afterwards f->state tells which.
+void resume(frame_base* f);
+// From inside the body: switches back to the resumer. On return, throws
+// what the resumer injected (raise, close), if anything.
+void suspend(frame_base* f);
+// Starts the body of a frame that was just made.
+void prepare(frame_base* f);
+// Rethrows a finished body's failure, mapping it as the rules say.
+[[noreturn]] void rethrow_failure(frame_base* f);
+[[noreturn]] void throw_moved_from();
+[[noreturn]] void throw_send_before_start();
+[[noreturn]] void throw_null_exception();
+[[noreturn]] void throw_ignored_exit();
+// Ends a frame: destroys the body and gives back the stack.
+void release(frame_base* f) noexcept;
+// The destructor's close: never throws, terminates if exit is ignored.
+void close_for_destruction(frame_base*& f) noexcept;
+// The byte-sized core of close(); returns whether the frame still exists.
+bool close(frame_base*& f);
+
+// A value slot for In: next() needs one default-constructed.
+template <class In>
+struct sent_value {
+  In value;
+};
+
+template <class F, class Out, class In>
+struct frame final : frame_base {
+  F body;
+  explicit frame(F&& b) : body(std::move(b)) {}
+  explicit frame(const F& b) : body(b) {}
+
+  static void run(frame_base* base) {
+    auto* self = static_cast<frame*>(base);
+    yielder<Out, In> y(self);
+    self->body(y);
+  }
+  static void destroy_frame(frame_base* base) { static_cast<frame*>(base)->~frame(); }
+};
+
+}  // namespace detail
+
+// The body's handle: yield() suspends the coroutine and hands a value out.
+template <class Out, class In>
+class yielder {
+ public:
+  // Out == void: In yield(); In == void: void yield(Out).
+  template <class... V>
+  requires(sizeof...(V) == (std::is_void_v<Out> ? 0 : 1)) In yield(V&&... value) {
+    if constexpr (std::is_void_v<Out>) {
+      frame_->out = nullptr;
+      detail::suspend(frame_);
+    } else {
+      Out out(std::forward<V>(value)...);
+      frame_->out = std::addressof(out);
+      detail::suspend(frame_);
+    }
+    if constexpr (!std::is_void_v<In>) return std::move(*static_cast<In*>(frame_->in));
+  }
+
+  yielder(const yielder&) = delete;
+  yielder& operator=(const yielder&) = delete;
+
+ private:
+  template <class F, class O, class I>
+  friend struct detail::frame;
+  explicit yielder(detail::frame_base* f) : frame_(f) {}
+  detail::frame_base* frame_;
+};
+
+template <class Out, class In>
+class coroutine {
+  static_assert(std::is_void_v<Out> || std::is_move_constructible_v<Out>,
+                "coroutine<Out, In>: Out must be void or move-constructible");
+  static_assert(std::is_void_v<In> || std::is_move_constructible_v<In>,
+                "coroutine<Out, In>: In must be void or move-constructible");
+
+ public:
+  using yielder_type = yielder<Out, In>;
+
+  // body(yielder<Out, In>&). The body is stored at the top of the
+  // coroutine's stack; nothing runs until the first next().
+  template <class F>
+  requires(!std::is_same_v<std::remove_cvref_t<F>, coroutine> &&
+           std::is_invocable_v<std::decay_t<F>&,
+                               yielder_type&>) explicit coroutine(F&& body,
+                                                                  stack_options options = {}) {
+    using frame_type = detail::frame<std::decay_t<F>, Out, In>;
+    tandem::stack s(options);
+    static_assert(alignof(frame_type) <= 64, "body type is over-aligned");
+    auto top = reinterpret_cast<std::uintptr_t>(s.top());
+    const auto place = (top - sizeof(frame_type)) & ~std::uintptr_t{63};
+    if (top - place > s.size() / 2)
+      throw std::invalid_argument(
+          "tandem::coroutine: the body object takes more than half of the stack");
+    auto* f = ::new (reinterpret_cast<void*>(place)) frame_type(std::forward<F>(body));
+    f->stack = std::move(s);
+    f->run_body = &frame_type::run;
+    f->destroy = &frame_type::destroy_frame;
+    detail::prepare(f);
+    frame_ = f;
+  }
+
+  coroutine(coroutine&& other) noexcept
+      : frame_(std::exchange(other.frame_, nullptr)),
+        started_(std::exchange(other.started_, false)),
+        moved_from_(std::exchange(other.moved_from_, true)) {}
+
+  coroutine& operator=(coroutine&& other) noexcept {
+    if (this != &other) {
+      detail::close_for_destruction(frame_);
+      frame_ = std::exchange(other.frame_, nullptr);
+      started_ = std::exchange(other.started_, false);
+      moved_from_ = std::exchange(other.moved_from_, true);
+    }
+    return *this;
+  }
+
+  coroutine(const coroutine&) = delete;
+  coroutine& operator=(const coroutine&) = delete;
+
+  ~coroutine() { detail::close_for_destruction(frame_); }
+
+  // Runs the body to its next yield; the pending yield returns In{}.
+  Out next() requires(std::is_void_v<In> || std::default_initializable<In>) {
+    if constexpr (std::is_void_v<In>) {
+      return resume_with(nullptr);
+    } else {
+      if (frame_ != nullptr && frame_->state == detail::co_state::created)
+        return resume_with(nullptr);  // the first next() sends nothing
+      detail::sent_value<In> v{};
+      return resume_with(std::addressof(v.value));
+    }
+  }
+
+  // The first next() of a coroutine whose In has no default: sends nothing.
+  Out next() requires(!std::is_void_v<In> && !std::default_initializable<In>) {
+    if (frame_ != nullptr && frame_->state != detail::co_state::created)
+      throw std::logic_error(
+          "tandem::coroutine::next: In is not default-constructible; use send() after the "
+          "first next()");
+    return resume_with(nullptr);
+  }
+
+  // The pending yield returns value.
+  template <class V = In>
+  requires(!std::is_void_v<In> && std::is_convertible_v<V&&, In>) Out send(V&& value) {
+    check_usable();
+    if (frame_ != nullptr && frame_->state == detail::co_state::created)
+      detail::throw_send_before_start();
+    In v(std::forward<V>(value));
+    return resume_with(std::addressof(v));
+  }
+
+  // Throws e from the pending yield (Python's throw()).
+  Out raise(std::exception_ptr e) {
+    check_usable();
+    if (!e) detail::throw_null_exception();
+    if (frame_ == nullptr) std::rethrow_exception(e);  // finished
+    if (frame_->state == detail::co_state::created) {  // the body never runs
+      detail::release(frame_);
+      frame_ = nullptr;
+      std::rethrow_exception(e);
+    }
+    if (frame_->state != detail::co_state::running) frame_->inject = std::move(e);
+    return resume_with(nullptr);
+  }
+
+  template <class E>
+  requires(!std::is_same_v<std::remove_cvref_t<E>, std::exception_ptr>) Out raise(E&& e) {
+    return raise(std::make_exception_ptr(std::forward<E>(e)));
+  }
+
+  // Throws coroutine_exit at the pending yield; see the rules above.
+  void close() {
+    check_usable();
+    detail::close(frame_);
+  }
+
+  bool started() const noexcept { return started_; }
+  bool done() const noexcept { return frame_ == nullptr; }
+  bool running() const noexcept {
+    return frame_ != nullptr && frame_->state == detail::co_state::running;
+  }
+
+  // An input range over the yielded values: for (auto&& v : co) calls
+  // next() until the body returns. break leaves the coroutine suspended.
+  class iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = std::remove_cvref_t<Out>;
+    using difference_type = std::ptrdiff_t;
+    using reference = Out&;
+
+    iterator() = default;
+    Out& operator*() const { return *current_; }
+    iterator& operator++() {
+      advance();
+      return *this;
+    }
+    void operator++(int) { advance(); }
+    bool operator==(std::default_sentinel_t) const noexcept { return !current_.has_value(); }
+
+   private:
+    friend class coroutine;
+    explicit iterator(coroutine* co) : co_(co) { advance(); }
+    void advance() {
+      current_.reset();
+      if (co_->done()) return;
+      try {
+        current_.emplace(co_->next());
+      } catch (const stop_iteration&) {
+        if (!co_->done()) throw;  // not ours: someone else's stop_iteration
+      }
+    }
+    coroutine* co_ = nullptr;
+    mutable std::optional<std::remove_cvref_t<Out>> current_;
+  };
+
+  iterator begin() requires(!std::is_void_v<Out>) {
+    check_usable();
+    return iterator(this);
+  }
+  std::default_sentinel_t end() const noexcept { return {}; }
+
+ private:
+  void check_usable() const {
+    if (moved_from_) detail::throw_moved_from();
+  }
+
+  Out resume_with(void* in) {
+    check_usable();
+    if (frame_ == nullptr) throw stop_iteration();
+    detail::frame_base* f = frame_;
+    f->in = in;
+    detail::resume(f);  // throws "already executing" without changing anything
+    started_ = true;
+    if (f->state == detail::co_state::done) {
+      frame_ = nullptr;
+      if (f->end == detail::co_end::returned) {
+        detail::release(f);
+        throw stop_iteration();
+      }
+      detail::rethrow_failure(f);  // releases f
+    }
+    if constexpr (!std::is_void_v<Out>) return std::move(*static_cast<Out*>(f->out));
+  }
+
+  detail::frame_base* frame_ = nullptr;  // null once finished or moved from
+  bool started_ = false;
+  bool moved_from_ = false;
+};
+
+}  // namespace tandem
