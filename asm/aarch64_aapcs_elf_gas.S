@@ -59,7 +59,7 @@ tandem_make_context:
 
     /* The first jump returns into the trampoline: store its address signed
        exactly as tandem_jump's paciasp would have signed it there. */
-    adr     x17, tandem_context_start
+    adr     x17, .Lcontext_entry
     add     x16, x0, #TANDEM_FRAME_SIZE
     PACIA1716
     str     x17, [x0, #TANDEM_FRAME_X30]
@@ -174,16 +174,23 @@ tandem_jump:
     .size   tandem_jump, .-tandem_jump
 
 /*
- * The first instruction a new context runs, reached by tandem_jump's `ret`
- * with x0:x1 = {from, data}, the entry in x19 and x29 = 0. The return
- * address is marked undefined, so unwinders and debuggers stop here: this
- * is the bottom of the context's stack. (A `ret` needs no landing pad.)
+ * Where a new context starts: tandem_jump's first resumption returns to
+ * .Lcontext_entry with x0:x1 = {from, data}, the entry in x19 and x29 = 0.
+ * The return address is marked undefined, so unwinders and debuggers stop
+ * here: this is the bottom of the context's stack. (A `ret` needs no
+ * landing pad.)
+ *
+ * The nop matters: an unwinder looks up the code at (return address - 1),
+ * and while a fresh frame is being switched to, its return address is
+ * .Lcontext_entry; the instruction before it must lie inside this FDE.
  */
     .type   tandem_context_start, %function
     .p2align 4
 tandem_context_start:
     .cfi_startproc
     .cfi_undefined x30
+    nop
+.Lcontext_entry:
 
     /* entry(tandem_transfer{from, data}): the struct is already in x0:x1. */
     blr     x19

@@ -65,14 +65,13 @@ tandem_make_context:
        walks; the first jump returns into the trampoline. */
     movq    %rdx, TANDEM_FRAME_ENTRY(%rax)
     movq    $0, TANDEM_FRAME_RBP(%rax)
-    leaq    tandem_context_start(%rip), %rcx
+    leaq    .Lcontext_entry(%rip), %rcx
     movq    %rcx, TANDEM_FRAME_RIP(%rax)
 1:
     ret
 #if defined(__CET__) && (__CET__ & 2)
 2:
-    call    tandem_detail_shadow_stack_unsupported@PLT
-    ud2
+    jmp     tandem_detail_shadow_stack_unsupported@PLT  /* noreturn: a tail call */
 #endif
     .cfi_endproc
     .size   tandem_make_context, .-tandem_make_context
@@ -164,16 +163,22 @@ tandem_jump:
     .size   tandem_jump, .-tandem_jump
 
 /*
- * The first instruction a new context runs, reached by tandem_jump's `ret`
- * with rax:rdx = {from, data} and the entry in rbx. The return address is
- * marked undefined, so unwinders and debuggers stop here: this is the
- * bottom of the context's stack.
+ * Where a new context starts: tandem_jump's first resumption lands on
+ * .Lcontext_entry with rax:rdx = {from, data} and the entry in rbx. The
+ * return address is marked undefined, so unwinders and debuggers stop
+ * here: this is the bottom of the context's stack.
+ *
+ * The nop matters: an unwinder looks up the code at (return address - 1),
+ * and while a fresh frame is being switched to, its return address is
+ * .Lcontext_entry; the byte before it must lie inside this FDE.
  */
     .type   tandem_context_start, @function
     .p2align 4
 tandem_context_start:
     .cfi_startproc
     .cfi_undefined %rip
+    nop
+.Lcontext_entry:
 
     /* entry(tandem_transfer{from, data}): the struct travels in rdi:rsi. */
     movq    %rax, %rdi
@@ -187,10 +192,15 @@ tandem_context_start:
     .size   tandem_context_start, .-tandem_context_start
 
 /* A non-executable stack, and, under -fcf-protection, the GNU property
-   note that marks this object as IBT and shadow-stack ready. */
+   note that marks this object as IBT-ready.
+   It does not claim SHSTK: with shadow stacks on, each context needs a
+   shadow stack of its own and the switch must move between them, which
+   tandem does not do yet. glibc turns shadow stacks on at start-up when
+   every object of a program claims SHSTK, so a false claim here would make
+   such programs abort at their first context instead of running. */
     .section .note.GNU-stack, "", @progbits
 
-#if defined(__CET__)
+#if defined(__CET__) && (__CET__ & 1)
     .section .note.gnu.property, "a"
     .p2align 3
     .long   4                 /* name size: "GNU\0" */
@@ -199,6 +209,6 @@ tandem_context_start:
     .asciz  "GNU"
     .long   0xc0000002        /* GNU_PROPERTY_X86_FEATURE_1_AND */
     .long   4                 /* data size */
-    .long   __CET__           /* bit 0: IBT, bit 1: SHSTK */
+    .long   1                 /* GNU_PROPERTY_X86_FEATURE_1_IBT */
     .p2align 3
 #endif

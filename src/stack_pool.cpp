@@ -65,7 +65,9 @@ pool_config detect_config() {
   const bool force_mprotect = forced != nullptr && std::strcmp(forced, "mprotect") == 0;
   c.mechanism = !force_mprotect && guard_install_works(c.page) ? guard_mechanism::madvise
                                                                : guard_mechanism::mprotect;
-  c.mprotect_budget = read_max_map_count() / 4;
+  // Each mprotect guard inside a slab splits one mapping into three: two
+  // more per guard. Spend at most a quarter of the limit on them.
+  c.mprotect_budget = read_max_map_count() / 4 / 2;
   return c;
 }
 
@@ -137,6 +139,10 @@ slot carve(global_pool& g, size_class& sc) {
       throw_alloc_error("tandem::stack: mmap of " + std::to_string(count * stride) +
                         " bytes for stacks of " + std::to_string(sc.usable) +
                         " bytes failed: " + describe_errno(errno));
+    // No transparent huge pages: a 2 MiB page would commit far more than a
+    // stack uses, and would make an unguarded stack's untouched lowest page
+    // resident, which the overflow check would take for an overflow.
+    ::madvise(slab, count * stride, MADV_NOHUGEPAGE);
     sc.carve_next = static_cast<std::byte*>(slab);
     sc.carve_left = count;
   }
@@ -156,12 +162,13 @@ struct thread_cache {
   };
   std::vector<bucket> buckets;
 
+  // May allocate the first time a size is seen on this thread.
   bucket& bucket_for(std::size_t usable) {
     for (auto& b : buckets)
       if (b.usable == usable) return b;
-    auto& b = buckets.emplace_back(bucket{usable, {}});
-    b.slots.reserve(thread_cache_per_size);
-    return b;
+    bucket fresh{usable, {}};
+    fresh.slots.reserve(thread_cache_per_size);  // pushes below never reallocate
+    return buckets.emplace_back(std::move(fresh));
   }
   ~thread_cache();
 };
@@ -179,8 +186,12 @@ void give_back(global_pool& g, std::size_t usable, slot s) {
 thread_cache::~thread_cache() {
   cache_gone = true;
   auto& g = global();
-  for (auto& b : buckets)
-    for (auto s : b.slots) give_back(g, b.usable, s);
+  try {
+    for (auto& b : buckets)
+      for (auto s : b.slots) give_back(g, b.usable, s);
+  } catch (const std::bad_alloc&) {
+    // As in release_slot: what cannot be listed stays mapped and unused.
+  }
 }
 
 std::size_t usable_size(stack_options options) {
@@ -230,7 +241,7 @@ void check_unguarded(slot s, std::size_t usable) {
   if (::mincore(s.base - page, page, &resident) != 0 || (resident & 1) == 0) return;
   std::fprintf(stderr,
                "tandem: stack overflow: a coroutine ran below its stack [%p, %p) of %zu bytes, "
-               "which had no guard page (the mprotect guard budget of %zu, a quarter of "
+               "which had no guard page (the budget of %zu mprotect guards, a quarter of "
                "vm.max_map_count, was spent)\n",
                static_cast<void*>(s.base), static_cast<void*>(s.base + usable), usable,
                config().mprotect_budget);
@@ -241,14 +252,19 @@ void release_slot(slot s, std::size_t usable) noexcept {
   auto& g = global();
   if (!s.guarded) check_unguarded(s, usable);
   g.live.fetch_sub(1, std::memory_order_relaxed);
-  if (!cache_gone) {
-    auto& b = cache.bucket_for(usable);
-    if (b.slots.size() < thread_cache_per_size) {
-      b.slots.push_back(s);  // never reallocates: reserved at creation
-      return;
+  try {
+    if (!cache_gone) {
+      auto& b = cache.bucket_for(usable);
+      if (b.slots.size() < thread_cache_per_size) {
+        b.slots.push_back(s);
+        return;
+      }
     }
+    give_back(g, usable, s);
+  } catch (const std::bad_alloc&) {
+    // No memory to list it: the stack stays mapped and unused. Losing a
+    // stack beats terminating the process from a destructor.
   }
-  give_back(g, usable, s);
 }
 
 }  // namespace
@@ -288,7 +304,7 @@ void* stack::bottom() const noexcept { return base_; }
 std::size_t stack::size() const noexcept { return size_; }
 bool stack::guarded() const noexcept { return guarded_; }
 
-stack_pool_stats stack_pool_statistics() noexcept {
+stack_pool_stats stack_pool_statistics() {
   const auto& c = config();
   auto& g = global();
   return {c.mechanism == guard_mechanism::madvise ? "madvise" : "mprotect",

@@ -23,10 +23,15 @@
  * see a clean stack that ends at the context's entry. On AArch64 the saved
  * return addresses are signed with PAC and every indirect-branch target is
  * a BTI landing pad; on x86-64 built with -fcf-protection every entry point
- * starts with endbr64.
+ * starts with endbr64 and the object is marked IBT-ready. It is not marked
+ * shadow-stack-ready (SHSTK): tandem does not switch shadow stacks yet, and
+ * if a process runs with them anyway, tandem_make_context says so on stderr
+ * and aborts rather than crash later.
  *
  * Threads: a context may be resumed on any thread, but only by one at a
- * time, and only while it is suspended.
+ * time, and only while it is suspended. Code that runs in a context must
+ * not keep the address of a thread_local across a jump that may land it on
+ * another thread: compilers cache such addresses within a function.
  */
 #ifndef TANDEM_CONTEXT_H
 #define TANDEM_CONTEXT_H

@@ -18,15 +18,19 @@
 //  - MADV_GUARD_INSTALL (Linux 6.13 and later): the guard lives in the page
 //    tables and does not split the slab's mapping, so every stack is
 //    guarded however many there are.
-//  - mprotect(PROT_NONE), on older kernels: each guard splits a mapping,
-//    and Linux allows vm.max_map_count mappings per process (65,530 by
-//    default). tandem spends at most a quarter of that limit on guards;
-//    stacks made past that budget have no guard page. Their lowest page is
-//    kept untouched instead, and when such a stack is released tandem asks
-//    the kernel (mincore) whether that page was ever touched: if it was,
-//    the coroutine overflowed, and the process prints the stack's range on
+//  - mprotect(PROT_NONE), on older kernels: each guard splits a mapping
+//    (two more mappings per guard), and Linux allows vm.max_map_count
+//    mappings per process (65,530 by default). tandem spends at most a
+//    quarter of that limit on guards (8,191 guards by default); stacks made
+//    past that budget have no guard page. Their lowest page is kept
+//    untouched instead, and when such a stack is released tandem asks the
+//    kernel (mincore) whether that page was ever touched: if it was, the
+//    coroutine overflowed, and the process prints the stack's range on
 //    stderr and aborts. Such an overflow is detected late (at release, not
-//    at the faulting write), but it is never silent.
+//    at the faulting write), and one that jumps more than a page past the
+//    end in one frame, or whose page was swapped out, can be missed; the
+//    guard pages of the first way have neither weakness.
+// Slabs are mapped without transparent huge pages.
 // Setting TANDEM_STACK_GUARD=mprotect in the environment forces the second
 // way, for testing it on a new kernel. Emulators that ignore madvise (as
 // qemu-user does) are detected and get the second way too.
@@ -93,8 +97,8 @@ struct stack_pool_stats {
   std::size_t live;             // stacks handed out and not yet released
   std::size_t guarded;          // stacks ever carved with a guard page
   std::size_t unguarded;        // stacks ever carved without one
-  std::size_t mprotect_budget;  // guard pages mprotect may add in all
+  std::size_t mprotect_budget;  // guard pages mprotect may add in all (max_map_count / 8)
 };
-stack_pool_stats stack_pool_statistics() noexcept;
+stack_pool_stats stack_pool_statistics();  // the first call may allocate
 
 }  // namespace tandem

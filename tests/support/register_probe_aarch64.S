@@ -21,6 +21,24 @@ register_probe_jump:
     stp     d10, d11, [sp, #112]
     stp     d12, d13, [sp, #128]
     stp     d14, d15, [sp, #144]
+    .cfi_offset x19, -160
+    .cfi_offset x20, -152
+    .cfi_offset x21, -144
+    .cfi_offset x22, -136
+    .cfi_offset x23, -128
+    .cfi_offset x24, -120
+    .cfi_offset x25, -112
+    .cfi_offset x26, -104
+    .cfi_offset x27, -96
+    .cfi_offset x28, -88
+    .cfi_offset d8, -80
+    .cfi_offset d9, -72
+    .cfi_offset d10, -64
+    .cfi_offset d11, -56
+    .cfi_offset d12, -48
+    .cfi_offset d13, -40
+    .cfi_offset d14, -32
+    .cfi_offset d15, -24
     mrs     x9, fpcr
     stp     x9, x3, [sp, #160]
 

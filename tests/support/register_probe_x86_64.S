@@ -12,16 +12,22 @@ register_probe_jump:
     /* Keep our caller's callee-saved registers. */
     pushq   %rbp
     .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %rbp, 0
     pushq   %rbx
     .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %rbx, 0
     pushq   %r12
     .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %r12, 0
     pushq   %r13
     .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %r13, 0
     pushq   %r14
     .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %r14, 0
     pushq   %r15
     .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset %r15, 0
     /* 0(%rsp): seen; 8: caller's MXCSR; 12: caller's x87 control word.
        24 bytes keep the call below 16-byte aligned. */
     subq    $24, %rsp
@@ -75,3 +81,17 @@ register_probe_jump:
     .size   register_probe_jump, .-register_probe_jump
 
     .section .note.GNU-stack, "", @progbits
+
+#if defined(__CET__) && (__CET__ & 1)
+    /* IBT-safe (endbr64 above), so the test binary keeps its marking. */
+    .section .note.gnu.property, "a"
+    .p2align 3
+    .long   4
+    .long   16
+    .long   5
+    .asciz  "GNU"
+    .long   0xc0000002
+    .long   4
+    .long   1
+    .p2align 3
+#endif
