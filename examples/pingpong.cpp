@@ -1,5 +1,5 @@
-// The seed's ping-pong between coroutine_1 and coroutine_2, on tandem's
-// C ABI context switch. Python:
+// The seed's ping-pong between coroutine_1 and coroutine_2, on
+// tandem::coroutine<long, long>. Python:
 //
 //     def coroutine_1():                      # coroutine_2 is the same
 //         return_value = 0
@@ -19,48 +19,35 @@
 // stdout, and the time and ns per send on stderr.
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 
-#include "tandem/context.h"
-#include "tandem/stack.hpp"
+#include "tandem/coroutine.hpp"
 
 namespace {
 
-// The body of coroutine_1 and coroutine_2: yields return_value, receives
-// input_value, answers input_value + 1. Values travel as the jump's data.
-void adder(tandem_transfer t) {
+using generator = tandem::coroutine<long, long>;
+
+// coroutine_1 and coroutine_2 have the same body.
+void adder(tandem::yielder<long, long>& y) {
   long return_value = 0;
   for (;;) {
-    t = tandem_jump(t.from, &return_value);                // yield return_value
-    const long input_value = *static_cast<long*>(t.data);  // = the sent value
+    const long input_value = y.yield(return_value);
     return_value = input_value + 1;
   }
 }
-
-// A resumable context and the handle to resume it by.
-struct generator {
-  tandem::stack stack;
-  tandem_context context = tandem_make_context(stack.top(), stack.size(), adder);
-
-  long send(long value) {
-    const tandem_transfer t = tandem_jump(context, &value);
-    context = t.from;
-    return *static_cast<long*>(t.data);
-  }
-};
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const long limit = argc > 1 ? std::stol(argv[1]) : 100'000'000;
 
-  generator c1, c2;
-  c1.send(0);  // next(c1): runs to the first yield
-  c2.send(0);  // next(c2)
+  long ret_value = 0;
+  generator c1(adder);
+  generator c2(adder);
+  c1.next();
+  c2.next();
 
   const auto start = std::chrono::steady_clock::now();
-  long ret_value = 0;
   long sends = 0;
   while (ret_value < limit) {
     ret_value = c1.send(ret_value);
@@ -69,7 +56,8 @@ int main(int argc, char** argv) {
   }
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
 
-  std::printf("ret_value =%ld\nend of main\n", ret_value);
+  std::printf("ret_value =%ld\n", ret_value);
+  std::printf("end of main\n");
   std::fprintf(stderr, "%ld sends in %.3f s: %.2f ns per send\n", sends, elapsed.count(),
                sends > 0 ? elapsed.count() * 1e9 / static_cast<double>(sends) : 0.0);
   return 0;
