@@ -191,6 +191,27 @@ tandem_context_start:
     .cfi_endproc
     .size   tandem_context_start, .-tandem_context_start
 
+/*
+ * Where a tandem::coroutine body starts (include/tandem/detail/
+ * switch_x86_64.hpp). The first switch into a coroutine jumps here with rdx
+ * pointing at the frame's slots, which begin the frame, on a 16-byte aligned
+ * stack. tandem_detail_coroutine_main never returns: the body's last act is
+ * a switch away for good.
+ */
+    .globl  tandem_coroutine_start
+    .hidden tandem_coroutine_start
+    .type   tandem_coroutine_start, @function
+    .p2align 4
+tandem_coroutine_start:
+    .cfi_startproc
+    .cfi_undefined %rip
+    LANDING_PAD
+    movq    %rdx, %rdi
+    call    tandem_detail_coroutine_main@PLT
+    ud2
+    .cfi_endproc
+    .size   tandem_coroutine_start, .-tandem_coroutine_start
+
 /* A non-executable stack, and, under -fcf-protection, the GNU property
    note that marks this object as IBT-ready.
    It does not claim SHSTK: with shadow stacks on, each context needs a

@@ -3,23 +3,44 @@
 
 #include <cxxabi.h>
 
+#include <cstddef>
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
 
 namespace tandem::detail {
-namespace {
+
+constinit thread_local eh_state* thread_eh_cache __attribute__((tls_model("initial-exec"))) =
+    nullptr;
 
 // The C++ runtime keeps the caught-exception chain and the uncaught count
-// per thread; a coroutine needs its own, so they are swapped on every switch.
-eh_state& thread_eh() noexcept { return *reinterpret_cast<eh_state*>(abi::__cxa_get_globals()); }
+// per thread; each coroutine needs its own, so they are swapped when either
+// side of a switch holds any (rarely: inside a catch block, or unwinding).
+eh_state* find_thread_eh() noexcept {
+  thread_eh_cache = reinterpret_cast<eh_state*>(abi::__cxa_get_globals());
+  return thread_eh_cache;
+}
 
-// The frame whose body runs on this thread right now, if any.
-thread_local frame_base* current = nullptr;
+void swap_eh_in(frame_base* f, eh_state* g) noexcept {
+  f->resumer_eh = *g;
+  f->resumer_eh_saved = true;
+  *g = f->body_eh;
+  f->body_eh = {};
+  f->body_eh_saved = false;
+}
 
-[[noreturn]] void entry(tandem_transfer t) {
-  auto* f = static_cast<frame_base*>(t.data);
-  f->resumer = t.from;
+void swap_eh_out(frame_base* f, eh_state* g) noexcept {
+  f->body_eh = *g;
+  f->body_eh_saved = holds_exceptions(g);
+  *g = f->resumer_eh_saved ? f->resumer_eh : eh_state{};
+  f->resumer_eh = {};
+  f->resumer_eh_saved = false;
+}
+
+namespace {
+
+// Runs the body, records how it ended, and leaves for good.
+[[noreturn]] void run_to_end(frame_base* f) {
   try {
     f->run_body(f);
     f->end = co_end::returned;
@@ -41,48 +62,67 @@ thread_local frame_base* current = nullptr;
     f->end = co_end::failed;
     f->failure = std::current_exception();
   }
+  eh_state* g = f->thread_eh;
+  if (holds_exceptions(g) | f->resumer_eh_saved) swap_eh_out(f, g);
   f->state = co_state::done;
-  tandem_jump(f->resumer, nullptr);  // for good: nobody resumes a finished body
+  switch_to(&f->body, &f->resumer, 0);  // nobody resumes a finished body
   std::abort();
 }
 
+#if !TANDEM_INLINE_SWITCH
+// The first switch into a body arrives here through tandem_jump; the
+// message's sender is the frame's resumer slot.
+[[noreturn]] void portable_entry(tandem_transfer t) {
+  auto* message = static_cast<switch_message*>(t.data);
+  message->sender->sp = t.from;
+  auto* f = reinterpret_cast<frame_base*>(reinterpret_cast<char*>(message->sender) -
+                                          offsetof(frame_base, resumer));
+  run_to_end(f);
+}
+#endif
+
 }  // namespace
 
+}  // namespace tandem::detail
+
+// Where asm/'s tandem_coroutine_start hands over a starting body.
+extern "C" [[noreturn]] __attribute__((visibility("hidden"))) void tandem_detail_coroutine_main(
+    tandem::detail::frame_base* f) {
+  tandem::detail::run_to_end(f);
+}
+
+#if TANDEM_INLINE_SWITCH
+extern "C" void tandem_coroutine_start();  // asm/: calls tandem_detail_coroutine_main
+#endif
+
+namespace tandem::detail {
+
 void prepare(frame_base* f) {
+#if TANDEM_INLINE_SWITCH
+  // The first switch jumps to the trampoline on a 16-byte aligned stack
+  // just below the frame, with the creator's FP control state.
+  const auto top = reinterpret_cast<std::uintptr_t>(f) & ~std::uintptr_t{15};
+  f->body.sp = reinterpret_cast<void*>(top - 16);
+  f->body.ip = reinterpret_cast<void*>(&tandem_coroutine_start);
+  f->body.fp = nullptr;
+  asm volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(f->body.mxcsr), "=m"(f->body.x87_cw));
+#else
   auto* top = reinterpret_cast<char*>(f);
   auto* bottom = static_cast<char*>(f->stack.bottom());
-  f->context = tandem_make_context(top, static_cast<std::size_t>(top - bottom), entry);
+  f->body.sp = tandem_make_context(top, static_cast<std::size_t>(top - bottom), portable_entry);
+#endif
 }
 
-void resume(frame_base* f) {
-  if (f->state == co_state::running) throw std::logic_error("coroutine already executing");
-  eh_state& eh = thread_eh();
-  const eh_state resumers = eh;
-  eh = f->eh;
-  frame_base* const outer = current;
-  current = f;
-  f->state = co_state::running;
+void throw_already_executing() { throw std::logic_error("coroutine already executing"); }
 
-  const tandem_transfer t = tandem_jump(f->context, f);
-
-  f->context = t.from;
-  current = outer;
-  eh_state& here = thread_eh();  // the same thread: the resumer never moved
-  f->eh = here;
-  here = resumers;
+void throw_yield_outside() {
+  throw std::logic_error("tandem::yielder::yield called outside its own coroutine's body");
 }
 
-void suspend(frame_base* f) {
-  if (current != f)
-    throw std::logic_error("tandem::yielder::yield called outside its own coroutine's body");
-  f->state = co_state::suspended;
-  const tandem_transfer t = tandem_jump(f->resumer, nullptr);
-  f->resumer = t.from;
-  if (f->inject) {
-    std::exception_ptr e = std::move(f->inject);
-    f->inject = nullptr;
-    std::rethrow_exception(e);
-  }
+void throw_injected(frame_base* f) {
+  std::exception_ptr e = std::move(f->inject);
+  f->inject = nullptr;
+  std::rethrow_exception(e);
 }
 
 void release(frame_base* f) noexcept {
@@ -96,22 +136,20 @@ void rethrow_failure(frame_base* f) {
   std::rethrow_exception(e);
 }
 
-bool close(frame_base*& f) {
-  if (f == nullptr) return false;
-  if (f->state == co_state::running) throw std::logic_error("coroutine already executing");
+void close(frame_base*& f) {
+  if (f == nullptr) return;
+  if (f->state == co_state::running) throw_already_executing();
   if (f->state == co_state::created) {
-    release(f);
-    f = nullptr;
-    return false;
+    release(std::exchange(f, nullptr));
+    return;
   }
   f->inject = std::make_exception_ptr(coroutine_exit{});
-  f->in = nullptr;
-  resume(f);
+  resume(f, 0);
   if (f->state == co_state::done) {
     frame_base* finished = std::exchange(f, nullptr);
     if (finished->end == co_end::failed) rethrow_failure(finished);
     release(finished);  // returned, or let coroutine_exit escape
-    return false;
+    return;
   }
   throw_ignored_exit();  // it yielded: still suspended
 }

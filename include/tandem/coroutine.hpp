@@ -53,6 +53,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <iterator>
 #include <memory>
@@ -62,7 +63,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "tandem/context.h"
+#include "tandem/detail/switch.hpp"
 #include "tandem/stack.hpp"
 
 namespace tandem {
@@ -99,30 +100,90 @@ struct eh_state {
   unsigned int uncaught_exceptions = 0;
 };
 
+inline bool holds_exceptions(const eh_state* s) noexcept {
+  return (reinterpret_cast<std::uintptr_t>(s->caught_exceptions) | s->uncaught_exceptions) != 0;
+}
+
+// This thread's eh_state, found once per thread (initial-exec: one load).
+extern constinit thread_local eh_state* thread_eh_cache __attribute__((tls_model("initial-exec")));
+eh_state* find_thread_eh() noexcept;
+inline eh_state* thread_eh() noexcept {
+  eh_state* g = thread_eh_cache;
+  if (g == nullptr) [[unlikely]]
+    g = find_thread_eh();
+  return g;
+}
+
 // The part of a coroutine that does not depend on its types. It lives at
-// the top of the coroutine's own stack, above the frames of the body.
+// the top of the coroutine's own stack, above the frames of the body. The
+// body's switch slots come first: the body's entry finds the frame by them.
 struct frame_base {
-  tandem::stack stack;       // the memory this frame lives in
-  tandem_context context{};  // the suspended body
-  tandem_context resumer{};  // who resumed it last (where yield goes)
+  switch_slots body;     // where the body stopped, while suspended
+  switch_slots resumer;  // where the resumer waits, while the body runs
   co_state state = co_state::created;
   co_end end = co_end::none;
-  std::exception_ptr inject;   // thrown at the pending yield on resume
-  std::exception_ptr failure;  // what escaped the body
-  void* out = nullptr;         // the yielded value, while suspended
-  void* in = nullptr;          // the value sent, while running
-  eh_state eh;                 // the body's exception state, while not running
+  bool body_eh_saved = false;     // body_eh holds something
+  bool resumer_eh_saved = false;  // resumer_eh holds something
+  eh_state* thread_eh = nullptr;  // the eh_state of the thread running the body
+  eh_state body_eh;               // the body's exception state, while not running
+  eh_state resumer_eh;            // the resumer's, while the body runs
+  std::exception_ptr inject;      // thrown at the pending yield on resume
+  std::exception_ptr failure;     // what escaped the body
+  tandem::stack stack;            // the memory this frame lives in
   void (*run_body)(frame_base*) = nullptr;
   void (*destroy)(frame_base*) = nullptr;
 };
 
-// Switches into the frame's body until it yields or ends. Throws
-// logic_error if it is running. Afterwards f->state tells which.
-void resume(frame_base* f);
-// From inside the body: switches back to the resumer. On return, throws
-// what the resumer injected (raise, close), if anything.
-void suspend(frame_base* f);
-// Starts the body of a frame that was just made.
+// The slow halves of the hot path, out of line.
+[[noreturn]] void throw_already_executing();
+[[noreturn]] void throw_yield_outside();
+[[noreturn]] void throw_injected(frame_base* f);
+void swap_eh_in(frame_base* f, eh_state* g) noexcept;
+void swap_eh_out(frame_base* f, eh_state* g) noexcept;
+
+// Switches into the frame's body until it yields or ends, handing it `in`;
+// returns what it yielded. Afterwards f->state tells which.
+__attribute__((always_inline)) inline std::uintptr_t resume(frame_base* f, std::uintptr_t in) {
+  if (f->state == co_state::running) [[unlikely]]
+    throw_already_executing();
+  eh_state* g = thread_eh();
+  f->thread_eh = g;
+  if (holds_exceptions(g) | f->body_eh_saved) [[unlikely]]
+    swap_eh_in(f, g);
+  f->state = co_state::running;
+  return switch_to(&f->resumer, &f->body, in);
+}
+
+inline std::uintptr_t stack_pointer() noexcept {
+  std::uintptr_t sp;
+#if defined(__x86_64__)
+  asm("movq %%rsp, %0" : "=r"(sp));
+#elif defined(__aarch64__)
+  asm("mov %0, sp" : "=r"(sp));
+#else
+  sp = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+#endif
+  return sp;
+}
+
+// From inside the body: switches back to the resumer with `out`; returns
+// what the next resume sends, or throws what it injected (raise, close).
+__attribute__((always_inline)) inline std::uintptr_t suspend(frame_base* f, std::uintptr_t out) {
+  // A yield belongs on its own coroutine's stack, below the frame.
+  const auto low = reinterpret_cast<std::uintptr_t>(f->stack.bottom());
+  if (stack_pointer() - low >= reinterpret_cast<std::uintptr_t>(f) - low) [[unlikely]]
+    throw_yield_outside();
+  eh_state* g = f->thread_eh;
+  if (holds_exceptions(g) | f->resumer_eh_saved) [[unlikely]]
+    swap_eh_out(f, g);
+  f->state = co_state::suspended;
+  const std::uintptr_t in = switch_to(&f->body, &f->resumer, out);
+  if (f->inject) [[unlikely]]
+    throw_injected(f);
+  return in;
+}
+
+// Sets up a frame that was just placed at the top of its stack.
 void prepare(frame_base* f);
 // Rethrows a finished body's failure, mapping it as the rules say.
 [[noreturn]] void rethrow_failure(frame_base* f);
@@ -134,25 +195,48 @@ void prepare(frame_base* f);
 void release(frame_base* f) noexcept;
 // The destructor's close: never throws, terminates if exit is ignored.
 void close_for_destruction(frame_base*& f) noexcept;
-// The byte-sized core of close(); returns whether the frame still exists.
-bool close(frame_base*& f);
+// close(); the frame pointer becomes null once the coroutine is finished.
+void close(frame_base*& f);
 
-// A value slot for In: next() needs one default-constructed.
-template <class In>
-struct sent_value {
-  In value;
-};
+// Values cross a switch as one machine word: small trivially copyable
+// values in it, anything else as a pointer into the suspended sender's
+// frame, from which the receiver moves it.
+template <class T>
+inline constexpr bool word_sized = std::is_trivially_copyable_v<T> &&
+                                   sizeof(T) <= sizeof(std::uintptr_t);
+
+template <class T>
+std::uintptr_t to_word(T& value) noexcept {
+  if constexpr (word_sized<T>) {
+    std::uintptr_t w = 0;
+    std::memcpy(&w, std::addressof(value), sizeof(T));
+    return w;
+  } else {
+    return reinterpret_cast<std::uintptr_t>(std::addressof(value));
+  }
+}
+
+template <class T>
+T from_word(std::uintptr_t w) {
+  if constexpr (word_sized<T>) {
+    alignas(T) unsigned char bytes[sizeof(T)];
+    std::memcpy(bytes, &w, sizeof(T));
+    return *std::launder(reinterpret_cast<T*>(bytes));
+  } else {
+    return std::move(*reinterpret_cast<T*>(w));
+  }
+}
 
 template <class F, class Out, class In>
 struct frame final : frame_base {
-  F body;
-  explicit frame(F&& b) : body(std::move(b)) {}
-  explicit frame(const F& b) : body(b) {}
+  F body_fn;
+  explicit frame(F&& b) : body_fn(std::move(b)) {}
+  explicit frame(const F& b) : body_fn(b) {}
 
   static void run(frame_base* base) {
     auto* self = static_cast<frame*>(base);
     yielder<Out, In> y(self);
-    self->body(y);
+    self->body_fn(y);
   }
   static void destroy_frame(frame_base* base) { static_cast<frame*>(base)->~frame(); }
 };
@@ -166,15 +250,14 @@ class yielder {
   // Out == void: In yield(); In == void: void yield(Out).
   template <class... V>
   requires(sizeof...(V) == (std::is_void_v<Out> ? 0 : 1)) In yield(V&&... value) {
+    std::uintptr_t in;
     if constexpr (std::is_void_v<Out>) {
-      frame_->out = nullptr;
-      detail::suspend(frame_);
+      in = detail::suspend(frame_, 0);
     } else {
-      Out out(std::forward<V>(value)...);
-      frame_->out = std::addressof(out);
-      detail::suspend(frame_);
+      Out out(std::forward<V>(value)...);  // lives until the resumer took it
+      in = detail::suspend(frame_, detail::to_word(out));
     }
-    if constexpr (!std::is_void_v<In>) return std::move(*static_cast<In*>(frame_->in));
+    if constexpr (!std::is_void_v<In>) return detail::from_word<In>(in);
   }
 
   yielder(const yielder&) = delete;
@@ -243,12 +326,10 @@ class coroutine {
   // Runs the body to its next yield; the pending yield returns In{}.
   Out next() requires(std::is_void_v<In> || std::default_initializable<In>) {
     if constexpr (std::is_void_v<In>) {
-      return resume_with(nullptr);
+      return resume_with(0);
     } else {
-      if (frame_ != nullptr && frame_->state == detail::co_state::created)
-        return resume_with(nullptr);  // the first next() sends nothing
-      detail::sent_value<In> v{};
-      return resume_with(std::addressof(v.value));
+      In v{};
+      return resume_with(detail::to_word(v));
     }
   }
 
@@ -258,7 +339,7 @@ class coroutine {
       throw std::logic_error(
           "tandem::coroutine::next: In is not default-constructible; use send() after the "
           "first next()");
-    return resume_with(nullptr);
+    return resume_with(0);  // the first resume reaches no yield: nothing is read
   }
 
   // The pending yield returns value.
@@ -268,7 +349,7 @@ class coroutine {
     if (frame_ != nullptr && frame_->state == detail::co_state::created)
       detail::throw_send_before_start();
     In v(std::forward<V>(value));
-    return resume_with(std::addressof(v));
+    return resume_with(detail::to_word(v));
   }
 
   // Throws e from the pending yield (Python's throw()).
@@ -282,7 +363,7 @@ class coroutine {
       std::rethrow_exception(e);
     }
     if (frame_->state != detail::co_state::running) frame_->inject = std::move(e);
-    return resume_with(nullptr);
+    return resume_with(0);
   }
 
   template <class E>
@@ -347,14 +428,14 @@ class coroutine {
     if (moved_from_) detail::throw_moved_from();
   }
 
-  Out resume_with(void* in) {
+  Out resume_with(std::uintptr_t in) {
     check_usable();
     if (frame_ == nullptr) throw stop_iteration();
     detail::frame_base* f = frame_;
-    f->in = in;
-    detail::resume(f);  // throws "already executing" without changing anything
+    // Throws "already executing" without changing anything.
+    const std::uintptr_t out = detail::resume(f, in);
     started_ = true;
-    if (f->state == detail::co_state::done) {
+    if (f->state == detail::co_state::done) [[unlikely]] {
       frame_ = nullptr;
       if (f->end == detail::co_end::returned) {
         detail::release(f);
@@ -362,7 +443,7 @@ class coroutine {
       }
       detail::rethrow_failure(f);  // releases f
     }
-    if constexpr (!std::is_void_v<Out>) return std::move(*static_cast<Out*>(f->out));
+    if constexpr (!std::is_void_v<Out>) return detail::from_word<Out>(out);
   }
 
   detail::frame_base* frame_ = nullptr;  // null once finished or moved from

@@ -1,0 +1,11 @@
+// tandem::detail::switch_to and switch_slots for this target: the inline
+// switch where there is one, tandem_jump elsewhere.
+#pragma once
+
+#if defined(__x86_64__)
+#include "tandem/detail/switch_x86_64.hpp"
+#define TANDEM_INLINE_SWITCH 1
+#else
+#include "tandem/detail/switch_portable.hpp"
+#define TANDEM_INLINE_SWITCH 0
+#endif
