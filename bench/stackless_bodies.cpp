@@ -1,0 +1,15 @@
+// Coroutine bodies for stackless_generator, in a translation unit of their
+// own so that the benchmark loop cannot inline them (see the header).
+#include "stackless_generator.hpp"
+
+namespace bench {
+
+stackless_generator stackless_adder() {
+  long return_value = 0;
+  for (;;) {
+    const long input_value = co_yield return_value;
+    return_value = input_value + 1;
+  }
+}
+
+}  // namespace bench
