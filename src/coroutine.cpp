@@ -40,6 +40,17 @@ void swap_eh_out(frame_base* f, eh_state* g) noexcept {
 namespace {
 
 // Runs the body, records how it ended, and leaves for good.
+// Called first on a body's stack: ASan learns where it came from. It must
+// precede any call to a [[noreturn]] function, before which the compiler
+// has ASan check the stack it believes is current.
+void arrive(frame_base* f) noexcept {
+#ifdef TANDEM_ASAN
+  after_switch(nullptr, &f->sanitizer.resumer_bottom, &f->sanitizer.resumer_size);
+#else
+  (void)f;
+#endif
+}
+
 [[noreturn]] void run_to_end(frame_base* f) {
   try {
     f->run_body(f);
@@ -65,6 +76,9 @@ namespace {
   eh_state* g = f->thread_eh;
   if (holds_exceptions(g) | f->resumer_eh_saved) swap_eh_out(f, g);
   f->state = co_state::done;
+#ifdef TANDEM_ASAN
+  before_switch(nullptr, f->sanitizer.resumer_bottom, f->sanitizer.resumer_size);  // for good
+#endif
   switch_to(&f->body, &f->resumer, 0);  // nobody resumes a finished body
   std::abort();
 }
@@ -77,6 +91,7 @@ namespace {
   message->sender->sp = t.from;
   auto* f = reinterpret_cast<frame_base*>(reinterpret_cast<char*>(message->sender) -
                                           offsetof(frame_base, resumer));
+  arrive(f);
   run_to_end(f);
 }
 #endif
@@ -88,6 +103,7 @@ namespace {
 // Where asm/'s tandem_coroutine_start hands over a starting body.
 extern "C" [[noreturn]] __attribute__((visibility("hidden"))) void tandem_detail_coroutine_main(
     tandem::detail::frame_base* f) {
+  tandem::detail::arrive(f);
   tandem::detail::run_to_end(f);
 }
 
@@ -98,6 +114,8 @@ extern "C" void tandem_coroutine_start();  // asm/: calls tandem_detail_coroutin
 namespace tandem::detail {
 
 void prepare(frame_base* f) {
+  forget_stack(f->stack.bottom(), static_cast<std::size_t>(reinterpret_cast<char*>(f) -
+                                                           static_cast<char*>(f->stack.bottom())));
 #if TANDEM_INLINE_SWITCH
   // The first switch jumps to the trampoline on a 16-byte aligned stack
   // just below the frame, with the creator's FP control state.

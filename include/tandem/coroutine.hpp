@@ -63,6 +63,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "tandem/detail/sanitizer.hpp"
 #include "tandem/detail/switch.hpp"
 #include "tandem/stack.hpp"
 
@@ -130,6 +131,7 @@ struct frame_base {
   std::exception_ptr inject;      // thrown at the pending yield on resume
   std::exception_ptr failure;     // what escaped the body
   tandem::stack stack;            // the memory this frame lives in
+  sanitizer_state sanitizer;
   void (*run_body)(frame_base*) = nullptr;
   void (*destroy)(frame_base*) = nullptr;
 };
@@ -151,7 +153,16 @@ __attribute__((always_inline)) inline std::uintptr_t resume(frame_base* f, std::
   if (holds_exceptions(g) | f->body_eh_saved) [[unlikely]]
     swap_eh_in(f, g);
   f->state = co_state::running;
-  return switch_to(&f->resumer, &f->body, in);
+#ifdef TANDEM_ASAN
+  const auto* bottom = static_cast<const char*>(f->stack.bottom());
+  before_switch(&f->sanitizer.resumer_fake_stack, bottom,
+                static_cast<std::size_t>(reinterpret_cast<const char*>(f) - bottom));
+#endif
+  const std::uintptr_t out = switch_to(&f->resumer, &f->body, in);
+#ifdef TANDEM_ASAN
+  after_switch(f->sanitizer.resumer_fake_stack, nullptr, nullptr);
+#endif
+  return out;
 }
 
 inline std::uintptr_t stack_pointer() noexcept {
@@ -177,7 +188,16 @@ __attribute__((always_inline)) inline std::uintptr_t suspend(frame_base* f, std:
   if (holds_exceptions(g) | f->resumer_eh_saved) [[unlikely]]
     swap_eh_out(f, g);
   f->state = co_state::suspended;
+#ifdef TANDEM_ASAN
+  before_switch(&f->sanitizer.body_fake_stack, f->sanitizer.resumer_bottom,
+                f->sanitizer.resumer_size);
+#endif
   const std::uintptr_t in = switch_to(&f->body, &f->resumer, out);
+#ifdef TANDEM_ASAN
+  // The next resumer may be another (a nesting coroutine, another thread).
+  after_switch(f->sanitizer.body_fake_stack, &f->sanitizer.resumer_bottom,
+               &f->sanitizer.resumer_size);
+#endif
   if (f->inject) [[unlikely]]
     throw_injected(f);
   return in;
