@@ -201,6 +201,28 @@ tandem_context_start:
     .cfi_endproc
     .size   tandem_context_start, .-tandem_context_start
 
+/*
+ * Where a tandem::coroutine body starts (include/tandem/detail/
+ * switch_aarch64.hpp). The first switch into a coroutine branches here
+ * (br x17, hence the landing pad) with x1 pointing at the frame's slots,
+ * which begin the frame. tandem_detail_coroutine_main never returns: the
+ * body's last act is a switch away for good.
+ */
+    .globl  tandem_coroutine_start
+    .hidden tandem_coroutine_start
+    .type   tandem_coroutine_start, %function
+    .p2align 4
+tandem_coroutine_start:
+    .cfi_startproc
+    .cfi_undefined x30
+    hint    #38               /* bti jc */
+    mov     x29, xzr          /* end frame-pointer walks here */
+    mov     x0, x1
+    bl      tandem_detail_coroutine_main
+    brk     #0x3c
+    .cfi_endproc
+    .size   tandem_coroutine_start, .-tandem_coroutine_start
+
 /* A non-executable stack, and the GNU property note that marks this object
    as BTI- and PAC-ready. */
     .section .note.GNU-stack, "", %progbits

@@ -121,9 +121,14 @@ void prepare(frame_base* f) {
   // just below the frame, with the creator's FP control state.
   const auto top = reinterpret_cast<std::uintptr_t>(f) & ~std::uintptr_t{15};
   f->body.sp = reinterpret_cast<void*>(top - 16);
-  f->body.ip = reinterpret_cast<void*>(&tandem_coroutine_start);
   f->body.fp = nullptr;
+#if defined(__x86_64__)
+  f->body.ip = reinterpret_cast<void*>(&tandem_coroutine_start);
   asm volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(f->body.mxcsr), "=m"(f->body.x87_cw));
+#elif defined(__aarch64__)
+  f->body.ip = sign_resume_address(reinterpret_cast<void*>(&tandem_coroutine_start), f->body.sp);
+  asm volatile("mrs %0, fpcr" : "=r"(f->body.fpcr));
+#endif
 #else
   auto* top = reinterpret_cast<char*>(f);
   auto* bottom = static_cast<char*>(f->stack.bottom());

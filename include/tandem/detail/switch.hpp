@@ -5,6 +5,9 @@
 #if defined(__x86_64__)
 #include "tandem/detail/switch_x86_64.hpp"
 #define TANDEM_INLINE_SWITCH 1
+#elif defined(__aarch64__)
+#include "tandem/detail/switch_aarch64.hpp"
+#define TANDEM_INLINE_SWITCH 1
 #else
 #include "tandem/detail/switch_portable.hpp"
 #define TANDEM_INLINE_SWITCH 0
