@@ -10,18 +10,20 @@
 
 namespace tandem::detail {
 
+constinit eh_state unknown_eh{nullptr, 1};
 constinit thread_local eh_state* thread_eh_cache __attribute__((tls_model("initial-exec"))) =
-    nullptr;
+    &unknown_eh;
 
 // The C++ runtime keeps the caught-exception chain and the uncaught count
 // per thread; each coroutine needs its own, so they are swapped when either
 // side of a switch holds any (rarely: inside a catch block, or unwinding).
-eh_state* find_thread_eh() noexcept {
-  thread_eh_cache = reinterpret_cast<eh_state*>(abi::__cxa_get_globals());
-  return thread_eh_cache;
-}
-
 void swap_eh_in(frame_base* f, eh_state* g) noexcept {
+  if (g == &unknown_eh) {  // this thread's first resume: find its state
+    g = reinterpret_cast<eh_state*>(abi::__cxa_get_globals());
+    thread_eh_cache = g;
+    f->thread_eh = g;
+    if (!holds_exceptions(g) && !f->body_eh_saved) return;
+  }
   f->resumer_eh = *g;
   f->resumer_eh_saved = true;
   *g = f->body_eh;
@@ -39,7 +41,6 @@ void swap_eh_out(frame_base* f, eh_state* g) noexcept {
 
 namespace {
 
-// Runs the body, records how it ended, and leaves for good.
 // Called first on a body's stack: ASan learns where it came from. It must
 // precede any call to a [[noreturn]] function, before which the compiler
 // has ASan check the stack it believes is current.
@@ -51,6 +52,7 @@ void arrive(frame_base* f) noexcept {
 #endif
 }
 
+// Runs the body, records how it ended, and leaves for good.
 [[noreturn]] void run_to_end(frame_base* f) {
   try {
     f->run_body(f);

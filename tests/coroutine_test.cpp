@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -585,6 +586,24 @@ TEST(Coroutine, YieldOnAnotherCoroutinesYielderThrows) {
   });
   EXPECT_EQ(outer.next(), 1);
   EXPECT_TRUE(refused);
+}
+
+TEST(Coroutine, ResumedOnAnotherThreadAndBack) {
+  // Each thread has its own C++ exception state; a coroutine that moves
+  // between threads must find the one of the thread it runs on.
+  auto co = make_adder();
+  EXPECT_EQ(co.next(), 0);
+  long on_other_thread = 0;
+  std::thread([&] {
+    try {
+      throw 1;  // the other thread's exception state is busy meanwhile
+    } catch (int) {
+      on_other_thread = co.send(10);
+    }
+  }).join();
+  EXPECT_EQ(on_other_thread, 11);
+  EXPECT_EQ(co.send(20), 21);
+  EXPECT_EQ(std::current_exception(), nullptr);
 }
 
 TEST(Coroutine, TooSmallStackIsRefused) {

@@ -105,20 +105,19 @@ inline bool holds_exceptions(const eh_state* s) noexcept {
   return (reinterpret_cast<std::uintptr_t>(s->caught_exceptions) | s->uncaught_exceptions) != 0;
 }
 
-// This thread's eh_state, found once per thread (initial-exec: one load).
+// This thread's eh_state (initial-exec TLS: one load). Until a thread's
+// first resume finds the real one, it points at unknown_eh, which "holds
+// exceptions", so that first check takes the slow path, which finds it.
+extern constinit eh_state unknown_eh;
 extern constinit thread_local eh_state* thread_eh_cache __attribute__((tls_model("initial-exec")));
-eh_state* find_thread_eh() noexcept;
-inline eh_state* thread_eh() noexcept {
-  eh_state* g = thread_eh_cache;
-  if (g == nullptr) [[unlikely]]
-    g = find_thread_eh();
-  return g;
-}
+inline eh_state* thread_eh() noexcept { return thread_eh_cache; }
 
 // The part of a coroutine that does not depend on its types. It lives at
 // the top of the coroutine's own stack, above the frames of the body. The
 // body's switch slots come first: the body's entry finds the frame by them.
 struct frame_base {
+  explicit frame_base(tandem::stack&& memory) noexcept : stack(std::move(memory)) {}
+
   switch_slots body;     // where the body stopped, while suspended
   switch_slots resumer;  // where the resumer waits, while the body runs
   co_state state = co_state::created;
@@ -250,8 +249,8 @@ T from_word(std::uintptr_t w) {
 template <class F, class Out, class In>
 struct frame final : frame_base {
   F body_fn;
-  explicit frame(F&& b) : body_fn(std::move(b)) {}
-  explicit frame(const F& b) : body_fn(b) {}
+  frame(tandem::stack&& memory, F&& b) : frame_base(std::move(memory)), body_fn(std::move(b)) {}
+  frame(tandem::stack&& memory, const F& b) : frame_base(std::move(memory)), body_fn(b) {}
 
   static void run(frame_base* base) {
     auto* self = static_cast<frame*>(base);
@@ -315,8 +314,10 @@ class coroutine {
     if (top - place > s.size() / 2)
       throw std::invalid_argument(
           "tandem::coroutine: the body object takes more than half of the stack");
-    auto* f = ::new (reinterpret_cast<void*>(place)) frame_type(std::forward<F>(body));
-    f->stack = std::move(s);
+    // The frame takes the stack it lives in; if the body's constructor
+    // throws, the frame_base part gives it back.
+    auto* f =
+        ::new (reinterpret_cast<void*>(place)) frame_type(std::move(s), std::forward<F>(body));
     f->run_body = &frame_type::run;
     f->destroy = &frame_type::destroy_frame;
     detail::prepare(f);
