@@ -1,0 +1,188 @@
+"""tandem's event loop against Python's asyncio, measured in one invocation.
+
+    python3 bench/asyncio/compare.py build/release/bench/tandem_bench
+
+runs the loop benchmarks of the tandem benchmark binary (bench/loop_bench.cpp,
+plus BM_pingpong_send/tandem_coroutine for the switch target) with JSON
+output, then the same workloads on asyncio (workloads.py, next to this file),
+and prints a table: workload, tandem's figure, asyncio's, and how many times
+better tandem is (for times: asyncio / tandem; for rates: tandem / asyncio).
+Then the issue's targets, each met or missed.
+
+Options:
+  --budget S         seconds each timed asyncio workload runs (default 1.0);
+                     the 1,000,000 asyncio timers run once, whatever it takes
+  --benchmark-arg A  passed on to the tandem binary (repeatable), e.g.
+                     --benchmark-arg=--benchmark_min_time=1
+  --json FILE        also write every raw figure to FILE
+
+The machine's noise applies to both sides alike only roughly: the two runs
+are sequential, not interleaved. Treat single-digit percentages as noise.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import workloads  # noqa: E402  (found through the path set above)
+
+BENCH_FILTER = "BM_loop_|BM_pingpong_send/tandem_coroutine$"
+NS_PER_UNIT = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+
+def run_tandem(binary, extra_args):
+    """Runs the tandem benchmarks; returns {name: ns per iteration}."""
+    out = subprocess.run(
+        [
+            binary,
+            f"--benchmark_filter={BENCH_FILTER}",
+            "--benchmark_format=json",
+            *extra_args,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    figures = {}
+    for b in json.loads(out)["benchmarks"]:
+        if b.get("error_occurred"):
+            raise RuntimeError(f"{b['name']}: {b.get('error_message')}")
+        # Loop benchmarks are wall-clock (UseRealTime); for the coroutine
+        # send, real and CPU time agree.
+        figures[b["run_name"]] = b["real_time"] * NS_PER_UNIT[b["time_unit"]]
+    return figures
+
+
+def tandem_name(prefix, figures):
+    """The one benchmark named prefix, or prefix/<suffixes such as real_time>."""
+    matches = [n for n in figures if n == prefix or n.startswith(prefix + "/")]
+    if len(matches) != 1:
+        raise RuntimeError(f"expected one benchmark named {prefix}*, got {matches}")
+    return matches[0]
+
+
+def build_rows(tandem, asyncio_figures):
+    """(workload, unit, tandem, asyncio, times better) rows for the table."""
+    rows = []
+
+    def time_row(label, unit, t, a):
+        rows.append((label, unit, t, a, a / t))
+
+    def rate_row(label, unit, t, a):
+        rows.append((label, unit, t, a, t / a))
+
+    time_row(
+        "sleep(0) switch",
+        "ns/switch",
+        tandem[tandem_name("BM_loop_sleep0_switch", tandem)],
+        asyncio_figures["sleep0_switch"]["ns_per_switch"],
+    )
+    time_row(
+        "queue ping-pong",
+        "ns/message",
+        tandem[tandem_name("BM_loop_queue_pingpong", tandem)],
+        asyncio_figures["queue_pingpong"]["ns_per_message"],
+    )
+    per_timer = tandem[tandem_name("BM_loop_timers", tandem)]
+    time_row(
+        "1M timers",
+        "ns/timer",
+        per_timer,
+        asyncio_figures["timers"]["ns_per_timer"],
+    )
+    time_row(
+        "1M timers, total",
+        "ms",
+        per_timer * workloads.TIMER_COUNT / 1e6,
+        asyncio_figures["timers"]["total_s"] * 1e3,
+    )
+    for clients in (1, 10, 100):
+        ns = tandem[tandem_name(f"BM_loop_echo/clients:{clients}", tandem)]
+        rate_row(
+            f"echo, {clients} client{'s' if clients > 1 else ''}",
+            "round trips/s",
+            1e9 / ns,
+            asyncio_figures[f"echo/{clients}"]["round_trips_per_second"],
+        )
+    return rows
+
+
+def print_table(rows):
+    header = ("workload", "unit", "tandem", "asyncio", "tandem better by")
+    cells = [header] + [
+        (w, u, f"{t:,.1f}", f"{a:,.1f}", f"{r:,.1f}x") for w, u, t, a, r in rows
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for n, row in enumerate(cells):
+        print(
+            "  ".join(
+                c.ljust(w) if i < 2 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths))
+            )
+        )
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def print_targets(tandem, rows):
+    """The issue's targets, each met or missed, with the margin."""
+    by_label = {r[0]: r for r in rows}
+    send = tandem["BM_pingpong_send/tandem_coroutine"]
+    switch = by_label["sleep(0) switch"][2]
+    checks = [
+        (
+            "sleep(0) switch <= 3x coroutine<long,long>::send "
+            f"({switch:.1f} ns vs {send:.1f} ns)",
+            switch / send,
+            "<=",
+            3.0,
+        ),
+        (
+            "sleep(0) switch >= 50x faster than asyncio",
+            by_label["sleep(0) switch"][4],
+            ">=",
+            50.0,
+        ),
+        ("1M timers >= 20x faster than asyncio", by_label["1M timers"][4], ">=", 20.0),
+        (
+            "echo, 100 clients >= 5x asyncio's round trips/s",
+            by_label["echo, 100 clients"][4],
+            ">=",
+            5.0,
+        ),
+    ]
+    print()
+    print("targets:")
+    for text, value, op, goal in checks:
+        met = value <= goal if op == "<=" else value >= goal
+        print(
+            f"  {'met   ' if met else 'MISSED'}  {text}: {value:.1f}x (goal {op} {goal:g}x)"
+        )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("binary", help="the tandem_bench executable")
+    parser.add_argument("--budget", type=float, default=1.0)
+    parser.add_argument("--benchmark-arg", action="append", default=[])
+    parser.add_argument("--json")
+    args = parser.parse_args()
+
+    print(f"running {args.binary} ...", file=sys.stderr)
+    tandem = run_tandem(args.binary, args.benchmark_arg)
+    print("running the asyncio workloads ...", file=sys.stderr)
+    asyncio_figures = workloads.run_all(args.budget)
+
+    rows = build_rows(tandem, asyncio_figures)
+    print_table(rows)
+    print_targets(tandem, rows)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"tandem_ns": tandem, "asyncio": asyncio_figures}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,485 @@
+// tandem/loop.hpp: a single-threaded event loop in asyncio's model.
+//
+//     tandem::event_loop loop;
+//     int answer = loop.run_until_complete([] {
+//       auto t = tandem::current_loop().create_task([] {
+//         tandem::sleep_for(std::chrono::milliseconds(10));
+//         return 42;
+//       });
+//       return tandem::await(t);
+//     });
+//
+// Tasks are stackful: a task's function, and anything it calls, may suspend
+// it (await, sleep_for, wait_readable, queue::get, event::wait, ...), and
+// the loop runs other tasks, callbacks and timers meanwhile. The loop and
+// its handles belong to the thread that runs it; only call_soon_threadsafe
+// may be called from other threads.
+//
+// The rules are asyncio's (SPEC section 4):
+//  - A created task starts on a later loop iteration. Tasks, call_soon
+//    callbacks and timers with equal deadlines run in the order they were
+//    scheduled. sleep_for(0s) lets every ready task run once.
+//  - cancel() on a task that has not started: it never runs. On a suspended
+//    task: its pending suspension throws cancelled_error; if that escapes,
+//    the task is cancelled; if the function catches it and returns, the task
+//    completes normally. A task that cancels itself gets cancelled_error at
+//    its next suspension. Cancelling a task suspended in await(t2) forwards
+//    the cancellation to t2, and the await ends the way t2 ends.
+//  - gather() rethrows the first exception (in order of completion) as soon
+//    as it happens; the other tasks keep running. Cancelling a task suspended
+//    in gather() cancels the gathered tasks that are not done, as asyncio does.
+//  - wait_for() cancels the task on timeout, waits for it to finish, and
+//    throws timeout_error; if the task caught the cancellation and returned,
+//    its value is returned. A zero or negative timeout times out a task that
+//    is not already done. Cancelling the waiting task cancels the awaited one.
+//  - A negative duration counts as zero everywhere.
+//  - close() (not while running) and the destructor cancel unfinished tasks
+//    and unwind their stacks: the pending suspension of each throws
+//    coroutine_exit, which unwinds to the task's start. A function that
+//    catches it and suspends again makes the process terminate, as a
+//    generator that ignores close() does. Their handles then report done()
+//    and cancelled(); a finished task keeps its result.
+//  - A task exception that nobody retrieved (result, exception, await,
+//    gather, run_until_complete) is reported on stderr, naming its what(),
+//    when the task's last handle goes away.
+//  - Suspending calls made outside a task, or from inside a generator
+//    coroutine (tandem::coroutine) running in a task, throw logic_error.
+//
+// Where tandem differs from asyncio, and why:
+//  - Tasks are made from functions, not coroutine objects, since any
+//    function can suspend; a task's value is its function's return value.
+//  - At most one task may wait for readability, and one for writability, of
+//    a file descriptor at a time; a second waiter gets logic_error (asyncio
+//    silently replaces the earlier reader, which then waits forever).
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <list>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "tandem/coroutine.hpp"
+#include "tandem/stack.hpp"
+
+namespace tandem {
+
+using clock = std::chrono::steady_clock;
+
+// A task was cancelled. Not a std::exception (asyncio.CancelledError is a
+// BaseException), so that catch (const std::exception&) does not swallow it.
+class cancelled_error {
+ public:
+  const char* what() const noexcept { return "cancelled_error"; }
+};
+
+class timeout_error : public std::runtime_error {
+ public:
+  timeout_error() : std::runtime_error("timeout_error: the task did not finish in time") {}
+};
+
+class invalid_state_error : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+class event_loop;
+
+namespace detail {
+
+// A task's value, handed out: copied, so that it can be retrieved again (as
+// in asyncio); a move-only value is moved out, so only once.
+template <class T>
+T hand_out(T& value) {
+  if constexpr (std::is_copy_constructible_v<T>) {
+    return value;
+  } else {
+    return std::move(value);
+  }
+}
+
+struct timer_record {
+  std::function<void()> callback;
+  bool cancelled = false;
+};
+
+// What a suspended task waits in. `undo` unregisters whatever would wake it
+// and runs whenever the suspension ends; `forward`, if set, is what cancel()
+// does instead of waking the task with cancelled_error (await, gather,
+// wait_for pass the cancellation on and keep waiting).
+struct suspension {
+  std::function<void()> undo;
+  std::function<void()> forward;
+  std::uint64_t id = 0;
+  bool requeue = false;  // resume on the next iteration (sleep_for(0))
+};
+
+class task_core : public std::enable_shared_from_this<task_core> {
+ public:
+  enum class status : unsigned char { pending, started, succeeded, failed, cancelled };
+
+  task_core(event_loop& loop, stack_options stack) : loop_(&loop), stack_(stack) {}
+  task_core(const task_core&) = delete;
+  task_core& operator=(const task_core&) = delete;
+  virtual ~task_core();
+
+  bool done() const noexcept { return status_ >= status::succeeded; }
+  bool cancelled() const noexcept { return status_ == status::cancelled; }
+  bool succeeded() const noexcept { return status_ == status::succeeded; }
+  bool cancel();
+  void check_result();             // throws what the task ended with
+  std::exception_ptr exception();  // null on success; throws if cancelled or not done
+  void when_done(std::function<void()> cb);
+  // A callback that resumes this task if it is still suspended in s.
+  std::function<void()> waker(const suspension& s);
+  // Resumes the task on a later iteration (once, however often called).
+  void schedule_step();
+  event_loop& loop() const noexcept { return *loop_; }
+
+ protected:
+  virtual void run() = 0;  // the task's function; stores its value
+
+ private:
+  friend class tandem::event_loop;
+  friend void suspend(suspension& s);
+
+  void step();
+  void finish(status s, std::exception_ptr e);
+  void abandon() noexcept;  // the loop closes: unwind, count as cancelled
+
+  event_loop* loop_;
+  stack_options stack_;
+  status status_ = status::pending;
+  bool cancel_pending_ = false;
+  bool retrieved_ = false;
+  bool step_scheduled_ = false;
+  std::exception_ptr failure_;
+  std::vector<std::function<void()>> done_callbacks_;
+  suspension* waiting_ = nullptr;
+  std::uint64_t next_suspension_id_ = 0;
+  yielder<void, void>* yielder_ = nullptr;
+  std::optional<coroutine<void, void>> body_;
+};
+
+template <class T>
+struct task_result : task_core {
+  using task_core::task_core;
+  std::optional<T> value;
+};
+template <>
+struct task_result<void> : task_core {
+  using task_core::task_core;
+};
+
+template <class T, class F>
+class task_impl final : public task_result<T> {
+ public:
+  task_impl(event_loop& loop, stack_options stack, F fn)
+      : task_result<T>(loop, stack), fn_(std::move(fn)) {}
+
+ private:
+  void run() override {
+    if constexpr (std::is_void_v<T>) {
+      fn_();
+    } else {
+      this->value.emplace(fn_());
+    }
+  }
+  F fn_;
+};
+
+// The task running on this thread; logic_error outside a task.
+task_core& current_task();
+// Suspends the current task in s until woken; throws cancelled_error if it
+// is cancelled meanwhile, logic_error outside a task or inside a generator.
+void suspend(suspension& s);
+
+}  // namespace detail
+
+// A copyable shared handle to a task. T may be void.
+template <class T>
+class task {
+ public:
+  task() = default;
+
+  bool done() const { return core().done(); }
+  bool cancelled() const { return core().cancelled(); }
+  // Requests cancellation; false if the task is already done.
+  bool cancel() { return core().cancel(); }
+  // The value; rethrows the task's exception; cancelled_error if it was
+  // cancelled; invalid_state_error if it is not done.
+  std::add_lvalue_reference_t<T> result() {
+    core().check_result();
+    if constexpr (!std::is_void_v<T>) return *state_->value;
+  }
+  // Null on success; throws as result() does if cancelled or not done.
+  std::exception_ptr exception() const { return core().exception(); }
+
+  // For the free functions and the loop: the type-independent part.
+  detail::task_core& core() const {
+    if (!state_) throw std::logic_error("tandem::task: empty handle");
+    return *state_;
+  }
+
+ private:
+  friend class event_loop;
+  explicit task(std::shared_ptr<detail::task_result<T>> s) : state_(std::move(s)) {}
+  std::shared_ptr<detail::task_result<T>> state_;
+};
+
+// A timer's handle. An empty one (default-constructed or moved from)
+// throws logic_error.
+class timer_handle {
+ public:
+  timer_handle() = default;
+  void cancel() { record().cancelled = true; }
+  bool cancelled() const { return record().cancelled; }
+
+ private:
+  friend class event_loop;
+  explicit timer_handle(std::shared_ptr<detail::timer_record> r) : record_(std::move(r)) {}
+  detail::timer_record& record() const {
+    if (!record_) throw std::logic_error("tandem::timer_handle: empty handle (moved from?)");
+    return *record_;
+  }
+  std::shared_ptr<detail::timer_record> record_;
+};
+
+class event_loop {
+ public:
+  event_loop();
+  ~event_loop();  // closes: see close()
+  event_loop(const event_loop&) = delete;
+  event_loop& operator=(const event_loop&) = delete;
+
+  // Schedules fn (R fn()) as a task; it starts on a later loop iteration.
+  template <class F>
+  auto create_task(F&& fn, stack_options stack = {})
+      -> task<std::invoke_result_t<std::decay_t<F>&>> {
+    using R = std::invoke_result_t<std::decay_t<F>&>;
+    check_open("create_task");
+    auto state =
+        std::make_shared<detail::task_impl<R, std::decay_t<F>>>(*this, stack, std::forward<F>(fn));
+    adopt(state);
+    return task<R>(std::move(state));
+  }
+
+  // Runs the loop until the task is done; returns its value or rethrows its
+  // exception. logic_error if the loop is running or closed.
+  template <class F>
+  auto run_until_complete(F&& fn) -> std::invoke_result_t<std::decay_t<F>&> {
+    check_can_run("run_until_complete");
+    return run_until_complete(create_task(std::forward<F>(fn)));
+  }
+  template <class T>
+  T run_until_complete(task<T> t) {
+    check_can_run("run_until_complete");
+    run_until_done(t.core());
+    if constexpr (std::is_void_v<T>) {
+      t.result();
+    } else {
+      return detail::hand_out(t.result());
+    }
+  }
+
+  void run_forever();
+  void stop();
+  void close();
+  bool is_running() const;
+  bool is_closed() const;
+
+  void call_soon(std::function<void()> cb);
+  void call_soon_threadsafe(std::function<void()> cb);  // any thread; wakes the loop
+  timer_handle call_later(clock::duration d, std::function<void()> cb);
+  timer_handle call_at(clock::time_point t, std::function<void()> cb);
+  clock::time_point time() const;
+
+  // For wait_readable / wait_writable: registers waker for fd's readiness;
+  // the returned function unregisters it.
+  std::function<void()> watch_fd(int fd, bool writable, std::function<void()> waker);
+
+ private:
+  friend class detail::task_core;
+  void adopt(std::shared_ptr<detail::task_core> t);
+  void queue_step(detail::task_core* t);
+  void forget(detail::task_core* t);
+  void run_until_done(detail::task_core& t);
+  void check_open(const char* operation) const;
+  void check_can_run(const char* operation) const;
+
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+// Only inside a task running on a loop (current_loop: also in a callback
+// the loop runs); elsewhere they throw std::logic_error.
+event_loop& current_loop();
+
+template <class T>
+T await(task<T> t) {
+  detail::task_core& me = detail::current_task();
+  detail::task_core& other = t.core();
+  if (&other == &me) throw std::logic_error("tandem::await: a task cannot await itself");
+  if (!other.done()) {
+    detail::suspension s;
+    s.forward = [&other] { other.cancel(); };
+    other.when_done(me.waker(s));
+    detail::suspend(s);  // until other is done, however it ends
+  }
+  if constexpr (std::is_void_v<T>) {
+    t.result();
+  } else {
+    return detail::hand_out(t.result());
+  }
+}
+
+void sleep_for(clock::duration d);  // sleep_for(0s) lets every ready task run once
+void sleep_until(clock::time_point t);
+
+namespace detail {
+template <class T>
+using gathered = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+template <class T>
+gathered<T> take_result(task<T>& t) {
+  if constexpr (std::is_void_v<T>) {
+    t.result();
+    return {};
+  } else {
+    return hand_out(t.result());
+  }
+}
+
+// Waits until every core is done, or one of them failed or was cancelled;
+// returns that one's index (completion order), or -1 when all succeeded.
+int gather_wait(task_core* const* cores, std::size_t n);
+}  // namespace detail
+
+// The tasks' values as a tuple (void -> std::monostate); rethrows the first
+// exception as soon as it happens.
+template <class... T>
+auto gather(task<T>... ts) {
+  std::array<detail::task_core*, sizeof...(T)> cores{&ts.core()...};
+  const int failed = detail::gather_wait(cores.data(), cores.size());
+  if (failed >= 0) {
+    std::size_t i = 0;
+    // Rethrow through the failed task's own handle, so it counts as retrieved.
+    ((i++ == static_cast<std::size_t>(failed) ? (void)ts.result() : (void)0), ...);
+  }
+  return std::tuple<detail::gathered<T>...>{detail::take_result(ts)...};
+}
+
+namespace detail {
+// Waits for core with a deadline; true if the deadline passed first (the
+// task was then cancelled and has finished).
+bool wait_with_deadline(task_core& core, clock::duration timeout);
+}  // namespace detail
+
+template <class T>
+T wait_for(task<T> t, clock::duration timeout) {
+  if (detail::wait_with_deadline(t.core(), timeout) && t.cancelled()) throw timeout_error();
+  if constexpr (std::is_void_v<T>) {
+    t.result();
+  } else {
+    return detail::hand_out(t.result());
+  }
+}
+
+void wait_readable(int fd);  // epoll; bad fd: std::system_error
+void wait_writable(int fd);
+
+namespace detail {
+// Tasks waiting in a queue or an event, first come first served.
+class wait_list {
+ public:
+  void wait();  // suspends the current task until wake_one/wake_all reaches it
+  void wake_one();
+  void wake_all();
+  bool empty() const noexcept { return wakers_.empty(); }
+
+ private:
+  std::list<std::function<void()>> wakers_;
+};
+}  // namespace detail
+
+// asyncio.Queue: put() waits while full (maxsize 0: never full), get()
+// waits while empty; waiters are served in arrival order. Not movable:
+// waiting tasks refer to it.
+template <class T>
+class queue {
+ public:
+  explicit queue(std::size_t maxsize = 0) : maxsize_(maxsize) {}
+  queue(const queue&) = delete;
+  queue& operator=(const queue&) = delete;
+
+  void put(T value) {
+    while (full()) putters_.wait();
+    items_.push_back(std::move(value));
+    getters_.wake_one();
+  }
+  T get() {
+    while (empty()) getters_.wait();
+    T value = std::move(items_.front());
+    items_.pop_front();
+    putters_.wake_one();
+    return value;
+  }
+  bool try_put(T value) {
+    if (full()) return false;
+    items_.push_back(std::move(value));
+    getters_.wake_one();
+    return true;
+  }
+  std::optional<T> try_get() {
+    if (empty()) return std::nullopt;
+    std::optional<T> value(std::move(items_.front()));
+    items_.pop_front();
+    putters_.wake_one();
+    return value;
+  }
+  std::size_t size() const noexcept { return items_.size(); }
+  bool empty() const noexcept { return items_.empty(); }
+  bool full() const noexcept { return maxsize_ != 0 && items_.size() >= maxsize_; }
+  std::size_t maxsize() const noexcept { return maxsize_; }
+
+ private:
+  std::size_t maxsize_;
+  std::deque<T> items_;
+  detail::wait_list getters_;
+  detail::wait_list putters_;
+};
+
+// asyncio.Event: wait() returns at once while set, else waits for set().
+// Not movable: waiting tasks refer to it.
+class event {
+ public:
+  event() = default;
+  event(const event&) = delete;
+  event& operator=(const event&) = delete;
+  void set() {
+    set_ = true;
+    waiters_.wake_all();
+  }
+  void clear() noexcept { set_ = false; }
+  bool is_set() const noexcept { return set_; }
+  void wait() {
+    if (!set_) waiters_.wait();
+  }
+
+ private:
+  bool set_ = false;
+  detail::wait_list waiters_;
+};
+
+}  // namespace tandem

@@ -1,0 +1,648 @@
+// The event loop behind tandem/loop.hpp: a ready queue, a timer heap, and
+// epoll for file descriptors and cross-thread wake-ups (an eventfd).
+#include "tandem/loop.hpp"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <queue>
+#include <string>
+#include <system_error>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "ready_queue.hpp"
+
+namespace tandem {
+namespace {
+
+thread_local event_loop* running_loop = nullptr;
+thread_local detail::task_core* running_task = nullptr;
+
+// What what() says about an exception, for the unretrieved report.
+std::string describe(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (const cancelled_error& x) {
+    return x.what();
+  } catch (...) {
+    return "an exception not derived from std::exception";
+  }
+}
+
+[[noreturn]] void throw_errno(const std::string& what) {
+  throw std::system_error(errno, std::generic_category(), what);
+}
+
+}  // namespace
+
+struct event_loop::impl {
+  struct timer_entry {
+    clock::time_point when;
+    std::uint64_t seq;
+    std::shared_ptr<detail::timer_record> record;
+  };
+  struct later {  // the heap's order: earliest deadline, then first scheduled
+    bool operator()(const timer_entry& a, const timer_entry& b) const {
+      return a.when != b.when ? a.when > b.when : a.seq > b.seq;
+    }
+  };
+  // Registrations are EPOLLONESHOT: an event disarms the fd, and the next
+  // wait re-arms it with one epoll_ctl (no ADD/DEL pair per wait).
+  struct fd_watch {
+    std::function<void()> reader;
+    std::function<void()> writer;
+    std::uint32_t armed = 0;  // the events epoll will report for this fd
+    bool added = false;       // ever added to epoll (it may have been closed since)
+  };
+
+  detail::ready_queue ready;
+  std::priority_queue<timer_entry, std::vector<timer_entry>, later> timers;
+  std::uint64_t timer_seq = 0;
+  int epoll_fd = -1;
+  int wake_fd = -1;
+  std::mutex posted_mutex;
+  std::vector<std::function<void()>> posted;  // from call_soon_threadsafe
+  std::atomic<bool> has_posted{false};
+  int iterations_since_poll = 0;
+  std::unordered_map<int, fd_watch> fds;
+  std::unordered_map<detail::task_core*, std::shared_ptr<detail::task_core>> unfinished;
+  bool running = false;
+  bool stopping = false;
+  bool closed = false;
+
+  // Arms epoll for exactly the directions somebody waits for.
+  void rearm(int fd, fd_watch& w) {
+    const std::uint32_t want = (w.reader ? EPOLLIN : 0u) | (w.writer ? EPOLLOUT : 0u);
+    if (want == w.armed) return;
+    epoll_event ev{};
+    ev.events = want | EPOLLONESHOT;
+    ev.data.fd = fd;
+    // MOD fails with ENOENT when the fd was closed (and its number perhaps
+    // reused) since it was added: add it afresh.
+    int rc = w.added ? ::epoll_ctl(epoll_fd, EPOLL_CTL_MOD, fd, &ev) : -1;
+    if (!w.added || (rc != 0 && errno == ENOENT))
+      rc = ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+    if (rc != 0) {
+      if (want == 0 && (errno == EBADF || errno == ENOENT)) {  // closed: nothing to disarm
+        w.armed = 0;
+        return;
+      }
+      throw_errno("tandem: epoll_ctl on file descriptor " + std::to_string(fd));
+    }
+    w.added = true;
+    w.armed = want;
+  }
+
+  // A waiter leaves. If it leaves without an event (cancelled), its
+  // direction is still armed: disarm it now, since the fd may be closed and
+  // its number reused before anybody waits on it again.
+  void forget_waiter(int fd, fd_watch& w, bool writable) {
+    (writable ? w.writer : w.reader) = nullptr;
+    if ((w.armed & (writable ? EPOLLOUT : EPOLLIN)) == 0) return;
+    try {
+      rearm(fd, w);
+    } catch (const std::system_error&) {
+      w.armed = 0;  // the fd is gone; epoll forgot it with it
+    }
+  }
+
+  // One iteration: take in I/O readiness, posted callbacks and due timers,
+  // then run what was ready at that moment, in order.
+  void run_once() {
+    // With work ready, asking the kernel about I/O every iteration would
+    // cost a system call per task switch; every 64th keeps I/O served.
+    if (ready.empty() || stopping || ++iterations_since_poll >= 64) {
+      iterations_since_poll = 0;
+      poll_io();
+    }
+    if (has_posted.load(std::memory_order_acquire)) {
+      std::lock_guard lock(posted_mutex);
+      for (auto& cb : posted) ready.push_callback(std::move(cb));
+      posted.clear();
+      has_posted.store(false, std::memory_order_relaxed);
+    }
+    if (!timers.empty()) {
+      const auto now = clock::now();
+      while (!timers.empty() && timers.top().when <= now) {
+        auto record = timers.top().record;
+        timers.pop();
+        if (!record->cancelled)
+          ready.push_callback([record] {
+            if (!record->cancelled) {
+              record->cancelled = true;  // fired: cancel() is a no-op now
+              record->callback();
+            }
+          });
+      }
+    }
+    std::function<void()> callback;
+    for (std::size_t todo = ready.size(); todo > 0 && !ready.empty(); --todo) {
+      if (detail::task_core* t = ready.pop(callback)) {
+        t->step();
+      } else {
+        callback();
+        callback = nullptr;
+      }
+    }
+  }
+
+  // Waits for I/O until the next timer; not at all when work is ready.
+  void poll_io() {
+    int timeout_ms = -1;
+    if (!ready.empty() || stopping || has_posted.load(std::memory_order_acquire)) {
+      timeout_ms = 0;
+    } else if (!timers.empty()) {
+      const auto wait = timers.top().when - clock::now();
+      timeout_ms = wait <= clock::duration::zero()
+                       ? 0
+                       : static_cast<int>(std::min<std::int64_t>(
+                             std::chrono::ceil<std::chrono::milliseconds>(wait).count(), 1 << 30));
+    }
+    epoll_event events[64];
+    const int n = ::epoll_wait(epoll_fd, events, 64, timeout_ms);
+    if (n < 0 && errno != EINTR) throw_errno("tandem: epoll_wait");
+    for (int i = 0; i < n; ++i) {
+      const int fd = events[i].data.fd;
+      if (fd == wake_fd) {
+        std::uint64_t count;
+        [[maybe_unused]] auto r = ::read(wake_fd, &count, sizeof count);
+        continue;
+      }
+      auto it = fds.find(fd);
+      if (it == fds.end()) continue;
+      fd_watch& w = it->second;
+      w.armed = 0;  // one-shot: the kernel disarmed it
+      const std::uint32_t e = events[i].events;
+      const bool trouble = (e & (EPOLLERR | EPOLLHUP)) != 0;
+      const bool readable = w.reader && ((e & EPOLLIN) || trouble);
+      const bool writable = w.writer && ((e & EPOLLOUT) || trouble);
+      if (readable) ready.push_callback(w.reader);
+      if (writable) ready.push_callback(w.writer);
+      if ((w.reader && !readable) || (w.writer && !writable)) {
+        // The other direction still waits: arm it alone.
+        std::function<void()> woken_reader = readable ? std::move(w.reader) : nullptr;
+        std::function<void()> woken_writer = writable ? std::move(w.writer) : nullptr;
+        rearm(fd, w);
+        if (readable) w.reader = std::move(woken_reader);
+        if (writable) w.writer = std::move(woken_writer);
+      }
+    }
+  }
+};
+
+namespace detail {
+
+task_core& current_task() {
+  if (running_task == nullptr)
+    throw std::logic_error("tandem: a suspending call was made outside a task");
+  return *running_task;
+}
+
+void suspend(suspension& s) {
+  task_core& t = current_task();
+  if (t.cancel_pending_) {  // cancelled while it ran
+    t.cancel_pending_ = false;
+    if (s.undo) s.undo();
+    throw cancelled_error{};
+  }
+  struct end_of_wait {  // however the wait ends, unregister and forget it
+    task_core& t;
+    suspension& s;
+    ~end_of_wait() {
+      t.waiting_ = nullptr;
+      if (s.undo) s.undo();
+    }
+  } guard{t, s};
+  t.waiting_ = &s;
+  if (s.requeue) t.schedule_step();  // only now: a cancelled task throws above
+  // Throws logic_error if this is not the task's own stack (a generator
+  // coroutine running inside the task).
+  t.yielder_->yield();
+  if (t.cancel_pending_) {
+    t.cancel_pending_ = false;
+    throw cancelled_error{};
+  }
+}
+
+std::function<void()> task_core::waker(const suspension& s) {
+  // The suspension's id: a waker from an earlier wait cannot resume a later one.
+  auto& mutable_s = const_cast<suspension&>(s);
+  if (mutable_s.id == 0) mutable_s.id = ++next_suspension_id_;
+  return [weak = weak_from_this(), id = mutable_s.id] {
+    auto t = weak.lock();
+    if (t && t->waiting_ != nullptr && t->waiting_->id == id) t->schedule_step();
+  };
+}
+
+task_core::~task_core() {
+  if (status_ == status::failed && !retrieved_)
+    std::fprintf(stderr, "tandem: task exception was never retrieved: %s\n",
+                 describe(failure_).c_str());
+}
+
+bool task_core::cancel() {
+  if (done()) return false;
+  if (status_ == status::pending) {
+    cancel_pending_ = true;  // its first step finishes it as cancelled
+    return true;
+  }
+  if (waiting_ == nullptr) {  // running: its next suspension throws
+    cancel_pending_ = true;
+    return true;
+  }
+  if (waiting_->forward) {
+    waiting_->forward();
+    return true;
+  }
+  cancel_pending_ = true;
+  schedule_step();
+  return true;
+}
+
+void task_core::schedule_step() {
+  if (step_scheduled_) return;
+  step_scheduled_ = true;
+  // A raw pointer: the loop holds every unfinished task, and a task only
+  // finishes inside its own step, with no other step queued (see finish).
+  loop_->queue_step(this);
+}
+
+void task_core::check_result() {
+  if (!done()) throw invalid_state_error("tandem::task: result() of a task that is not done");
+  retrieved_ = true;
+  if (status_ == status::cancelled) throw cancelled_error{};
+  if (failure_) std::rethrow_exception(failure_);
+}
+
+std::exception_ptr task_core::exception() {
+  if (!done()) throw invalid_state_error("tandem::task: exception() of a task that is not done");
+  retrieved_ = true;
+  if (status_ == status::cancelled) throw cancelled_error{};
+  return failure_;
+}
+
+void task_core::when_done(std::function<void()> cb) {
+  if (done()) {
+    loop_->call_soon(std::move(cb));
+  } else {
+    done_callbacks_.push_back(std::move(cb));
+  }
+}
+
+void task_core::step() {
+  step_scheduled_ = false;
+  if (done()) return;
+  if (status_ == status::pending) {
+    if (cancel_pending_) {  // cancelled before it started: it never runs
+      finish(status::cancelled, nullptr);
+      return;
+    }
+    status_ = status::started;
+    body_.emplace(
+        [this](yielder<void, void>& y) {
+          yielder_ = &y;
+          run();
+        },
+        stack_);
+  }
+  task_core* const outer = running_task;
+  running_task = this;
+  status outcome = status::started;
+  std::exception_ptr failure;
+  try {
+    body_->next();
+  } catch (const stop_iteration&) {
+    outcome = status::succeeded;
+  } catch (const cancelled_error&) {
+    outcome = status::cancelled;
+  } catch (...) {
+    outcome = status::failed;
+    failure = std::current_exception();
+  }
+  running_task = outer;
+  if (outcome != status::started) finish(outcome, std::move(failure));
+}
+
+void task_core::finish(status s, std::exception_ptr e) {
+  if (step_scheduled_) {  // the invariant schedule_step's raw pointer rests on
+    std::fputs("tandem: internal error: a task finished with a step still queued\n", stderr);
+    std::abort();
+  }
+  status_ = s;
+  failure_ = std::move(e);
+  body_.reset();  // a finished body's stack goes back to the pool
+  auto callbacks = std::move(done_callbacks_);
+  done_callbacks_.clear();
+  for (auto& cb : callbacks) loop_->call_soon(std::move(cb));
+  loop_->forget(this);  // may drop the loop's reference: last statement
+}
+
+void task_core::abandon() noexcept {
+  status_ = status::cancelled;
+  done_callbacks_.clear();
+  body_.reset();  // a suspended body unwinds: coroutine_exit at its suspension
+}
+
+int gather_wait(task_core* const* cores, std::size_t n) {
+  task_core& me = current_task();
+  auto order = std::make_shared<std::vector<std::size_t>>();  // completion order
+  suspension s;
+  s.forward = [cores, n] {
+    for (std::size_t i = 0; i < n; ++i) cores[i]->cancel();
+  };
+  for (std::size_t i = 0; i < n; ++i) {
+    if (cores[i]->done()) {
+      order->push_back(i);
+    } else {
+      cores[i]->when_done([order, i, wake = me.waker(s)] {
+        order->push_back(i);
+        wake();
+      });
+    }
+  }
+  for (;;) {
+    for (std::size_t i : *order)
+      if (!cores[i]->succeeded()) return static_cast<int>(i);
+    if (order->size() == n) return -1;
+    suspend(s);
+  }
+}
+
+bool wait_with_deadline(task_core& core, clock::duration timeout) {
+  task_core& me = current_task();
+  if (&core == &me) throw std::logic_error("tandem::wait_for: a task cannot wait for itself");
+  if (core.done()) return false;
+  auto timed_out = std::make_shared<bool>(false);
+  auto self = core.shared_from_this();
+  if (timeout <= clock::duration::zero()) {  // no time at all: cancel now
+    *timed_out = true;
+    core.cancel();
+  }
+  auto timer = core.loop().call_later(timeout, [timed_out, self] {
+    *timed_out = true;
+    self->cancel();
+  });
+  suspension s;
+  s.forward = [self] { self->cancel(); };
+  s.undo = [timer]() mutable { timer.cancel(); };
+  core.when_done(me.waker(s));
+  while (!core.done()) suspend(s);
+  return *timed_out;
+}
+
+void wait_list::wait() {
+  task_core& me = current_task();
+  suspension s;
+  auto it = wakers_.insert(wakers_.end(), me.waker(s));
+  bool listed = true;
+  s.undo = [this, it, &listed] {
+    if (listed) wakers_.erase(it);
+    listed = false;
+  };
+  // wake_one/wake_all take the waker off the list before calling it.
+  *it = [this, it, &listed, wake = *it] {
+    wakers_.erase(it);
+    listed = false;
+    wake();
+  };
+  try {
+    suspend(s);
+  } catch (...) {
+    // Woken, then cancelled before it ran: the wake-up (an item, a free
+    // slot) goes to the next waiter instead of being lost.
+    if (!listed) wake_one();
+    throw;
+  }
+}
+
+void wait_list::wake_one() {
+  if (!wakers_.empty()) {
+    auto wake = wakers_.front();  // copy: calling it erases the node
+    wake();
+  }
+}
+
+void wait_list::wake_all() {
+  while (!wakers_.empty()) {
+    auto wake = wakers_.front();
+    wake();
+  }
+}
+
+}  // namespace detail
+
+event_loop::event_loop() : impl_(std::make_unique<impl>()) {
+  impl_->epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (impl_->epoll_fd < 0) throw_errno("tandem::event_loop: epoll_create1");
+  impl_->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (impl_->wake_fd < 0) {
+    ::close(impl_->epoll_fd);
+    throw_errno("tandem::event_loop: eventfd");
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = impl_->wake_fd;
+  ::epoll_ctl(impl_->epoll_fd, EPOLL_CTL_ADD, impl_->wake_fd, &ev);
+}
+
+event_loop::~event_loop() {
+  if (impl_->running) {
+    std::fputs("tandem: an event_loop was destroyed while running\n", stderr);
+    std::terminate();
+  }
+  close();
+}
+
+void event_loop::check_open(const char* operation) const {
+  if (impl_->closed)
+    throw std::logic_error(std::string("tandem::event_loop::") + operation +
+                           ": the loop is closed");
+}
+
+void event_loop::check_can_run(const char* operation) const {
+  check_open(operation);
+  if (impl_->running)
+    throw std::logic_error(std::string("tandem::event_loop::") + operation +
+                           ": the loop is already running");
+}
+
+void event_loop::adopt(std::shared_ptr<detail::task_core> t) {
+  auto* raw = t.get();
+  impl_->unfinished.emplace(raw, t);
+  raw->step_scheduled_ = true;
+  queue_step(raw);  // the loop's reference in `unfinished` keeps it alive
+}
+
+void event_loop::forget(detail::task_core* t) { impl_->unfinished.erase(t); }
+
+void event_loop::run_until_done(detail::task_core& t) {
+  event_loop* const outer = running_loop;
+  running_loop = this;
+  impl_->running = true;
+  impl_->stopping = false;
+  try {
+    while (!t.done() && !impl_->stopping) impl_->run_once();
+  } catch (...) {
+    impl_->running = false;
+    running_loop = outer;
+    throw;
+  }
+  impl_->running = false;
+  impl_->stopping = false;
+  running_loop = outer;
+  if (!t.done()) throw std::runtime_error("tandem::event_loop: stopped before the task was done");
+}
+
+void event_loop::run_forever() {
+  check_can_run("run_forever");
+  event_loop* const outer = running_loop;
+  running_loop = this;
+  impl_->running = true;
+  try {
+    while (!impl_->stopping) impl_->run_once();
+  } catch (...) {
+    impl_->running = false;
+    impl_->stopping = false;
+    running_loop = outer;
+    throw;
+  }
+  impl_->running = false;
+  impl_->stopping = false;
+  running_loop = outer;
+}
+
+void event_loop::stop() { impl_->stopping = true; }
+
+void event_loop::close() {
+  if (impl_->closed) return;
+  if (impl_->running) throw std::logic_error("tandem::event_loop::close: the loop is running");
+  // Unwind every unfinished task; keep each alive while it unwinds.
+  while (!impl_->unfinished.empty()) {
+    auto t = impl_->unfinished.begin()->second;
+    impl_->unfinished.erase(impl_->unfinished.begin());
+    t->abandon();
+  }
+  impl_->ready.clear();
+  while (!impl_->timers.empty()) impl_->timers.pop();
+  impl_->fds.clear();
+  ::close(impl_->wake_fd);
+  ::close(impl_->epoll_fd);
+  impl_->closed = true;
+}
+
+bool event_loop::is_running() const { return impl_->running; }
+bool event_loop::is_closed() const { return impl_->closed; }
+
+void event_loop::call_soon(std::function<void()> cb) {
+  check_open("call_soon");
+  impl_->ready.push_callback(std::move(cb));
+}
+
+void event_loop::queue_step(detail::task_core* t) {
+  check_open("call_soon");
+  impl_->ready.push_task(t);
+}
+
+void event_loop::call_soon_threadsafe(std::function<void()> cb) {
+  {
+    std::lock_guard lock(impl_->posted_mutex);
+    if (impl_->closed)
+      throw std::logic_error("tandem::event_loop::call_soon_threadsafe: the loop is closed");
+    impl_->posted.push_back(std::move(cb));
+    impl_->has_posted.store(true, std::memory_order_release);
+  }
+  const std::uint64_t one = 1;
+  [[maybe_unused]] auto r = ::write(impl_->wake_fd, &one, sizeof one);
+}
+
+timer_handle event_loop::call_later(clock::duration d, std::function<void()> cb) {
+  return call_at(time() + std::max(d, clock::duration::zero()), std::move(cb));
+}
+
+timer_handle event_loop::call_at(clock::time_point t, std::function<void()> cb) {
+  check_open("call_at");
+  auto record = std::make_shared<detail::timer_record>();
+  record->callback = std::move(cb);
+  impl_->timers.push({t, impl_->timer_seq++, record});
+  return timer_handle(std::move(record));
+}
+
+clock::time_point event_loop::time() const { return clock::now(); }
+
+std::function<void()> event_loop::watch_fd(int fd, bool writable, std::function<void()> waker) {
+  check_open(writable ? "wait_writable" : "wait_readable");
+  auto& w = impl_->fds[fd];
+  auto& slot = writable ? w.writer : w.reader;
+  if (slot)
+    throw std::logic_error(std::string("tandem::") +
+                           (writable ? "wait_writable" : "wait_readable") +
+                           ": another task already waits on file descriptor " + std::to_string(fd));
+  slot = std::move(waker);
+  try {
+    impl_->rearm(fd, w);
+  } catch (...) {
+    slot = nullptr;
+    throw;
+  }
+  return [this, fd, writable] {
+    auto it = impl_->fds.find(fd);
+    if (it == impl_->fds.end()) return;
+    impl_->forget_waiter(fd, it->second, writable);
+  };
+}
+
+event_loop& current_loop() {
+  if (running_task != nullptr) return running_task->loop();
+  if (running_loop == nullptr)
+    throw std::logic_error(
+        "tandem::current_loop: not inside a task or a callback of a running loop");
+  return *running_loop;
+}
+
+namespace {
+// asyncio's sleep(0): the task goes to the back of the ready queue, behind
+// every task that is ready now.
+void yield_to_ready_tasks() {
+  detail::suspension s;
+  s.requeue = true;
+  detail::suspend(s);
+}
+}  // namespace
+
+void sleep_until(clock::time_point t) {
+  if (t <= clock::now()) return yield_to_ready_tasks();
+  detail::task_core& me = detail::current_task();
+  detail::suspension s;
+  auto timer = me.loop().call_at(t, me.waker(s));
+  s.undo = [timer]() mutable { timer.cancel(); };
+  detail::suspend(s);
+}
+
+void sleep_for(clock::duration d) {
+  if (d <= clock::duration::zero()) return yield_to_ready_tasks();
+  sleep_until(clock::now() + d);
+}
+
+namespace {
+void wait_fd(int fd, bool writable) {
+  detail::task_core& me = detail::current_task();
+  detail::suspension s;
+  s.undo = me.loop().watch_fd(fd, writable, me.waker(s));
+  detail::suspend(s);
+}
+}  // namespace
+
+void wait_readable(int fd) { wait_fd(fd, false); }
+void wait_writable(int fd) { wait_fd(fd, true); }
+
+}  // namespace tandem

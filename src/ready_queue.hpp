@@ -1,0 +1,70 @@
+// The event loop's ready queue: what runs in the next iteration, in order.
+// A ring buffer that grows by doubling and never shrinks, so that a busy
+// loop allocates nothing per task switch. An entry is either a task to step
+// (the common case: no std::function, no allocation) or a callback.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <utility>
+#include <vector>
+
+namespace tandem::detail {
+
+class task_core;
+
+struct ready_item {
+  task_core* task = nullptr;       // step this task, or else:
+  std::function<void()> callback;  // run this
+};
+
+class ready_queue {
+ public:
+  bool empty() const noexcept { return size_ == 0; }
+  std::size_t size() const noexcept { return size_; }
+
+  // A task step touches only the pointer: slots keep their (empty)
+  // callbacks, so the hot path moves no std::function.
+  void push_task(task_core* t) {
+    if (size_ == slots_.size()) grow();
+    slots_[(head_ + size_) & (slots_.size() - 1)].task = t;
+    ++size_;
+  }
+  void push_callback(std::function<void()> cb) {
+    if (size_ == slots_.size()) grow();
+    ready_item& slot = slots_[(head_ + size_) & (slots_.size() - 1)];
+    slot.task = nullptr;
+    slot.callback = std::move(cb);
+    ++size_;
+  }
+  // Takes the front entry: a task to step (returned), or else a callback
+  // (moved into cb; the slot is left empty).
+  task_core* pop(std::function<void()>& cb) {
+    ready_item& slot = slots_[head_];
+    head_ = (head_ + 1) & (slots_.size() - 1);
+    --size_;
+    if (slot.task != nullptr) return slot.task;
+    cb = std::move(slot.callback);
+    slot.callback = nullptr;
+    return nullptr;
+  }
+  void clear() {
+    std::function<void()> dropped;
+    while (!empty()) pop(dropped);
+  }
+
+ private:
+  void grow() {
+    std::vector<ready_item> bigger(slots_.empty() ? 64 : slots_.size() * 2);
+    for (std::size_t i = 0; i < size_; ++i)
+      bigger[i] = std::move(slots_[(head_ + i) & (slots_.size() - 1)]);
+    slots_ = std::move(bigger);
+    head_ = 0;
+  }
+
+  std::vector<ready_item> slots_;  // a power of two in size
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
+};
+
+}  // namespace tandem::detail
