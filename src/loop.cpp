@@ -103,6 +103,13 @@ struct event_loop::impl {
     w.armed = want;
   }
 
+  void wake_waiter(int fd, bool writable) {
+    auto it = fds.find(fd);
+    if (it == fds.end()) return;
+    auto& waker = writable ? it->second.writer : it->second.reader;
+    if (waker) waker();
+  }
+
   // A waiter leaves. If it leaves without an event (cancelled), its
   // direction is still armed: disarm it now, since the fd may be closed and
   // its number reused before anybody waits on it again.
@@ -136,19 +143,20 @@ struct event_loop::impl {
       while (!timers.empty() && timers.top().when <= now) {
         auto record = timers.top().record;
         timers.pop();
-        if (!record->cancelled)
-          ready.push_callback([record] {
-            if (!record->cancelled) {
-              record->cancelled = true;  // fired: cancel() is a no-op now
-              record->callback();
-            }
-          });
+        if (!record->cancelled) ready.push_timer(std::move(record));
       }
     }
+    std::shared_ptr<detail::timer_record> timer;
     std::function<void()> callback;
     for (std::size_t todo = ready.size(); todo > 0 && !ready.empty(); --todo) {
-      if (detail::task_core* t = ready.pop(callback)) {
+      if (detail::task_core* t = ready.pop(timer, callback)) {
         t->step();
+      } else if (timer) {
+        if (!timer->cancelled) {    // it may have been cancelled while due
+          timer->cancelled = true;  // fired: cancel() is a no-op from now on
+          timer->callback();
+        }
+        timer = nullptr;
       } else {
         callback();
         callback = nullptr;
@@ -186,8 +194,10 @@ struct event_loop::impl {
       const bool trouble = (e & (EPOLLERR | EPOLLHUP)) != 0;
       const bool readable = w.reader && ((e & EPOLLIN) || trouble);
       const bool writable = w.writer && ((e & EPOLLOUT) || trouble);
-      if (readable) ready.push_callback(w.reader);
-      if (writable) ready.push_callback(w.writer);
+      // Queue a look-up, not a copy of the waker: by the time this runs the
+      // waiter may have left (cancelled), and its waker must not run then.
+      if (readable) ready.push_callback([this, fd] { wake_waiter(fd, false); });
+      if (writable) ready.push_callback([this, fd] { wake_waiter(fd, true); });
       if ((w.reader && !readable) || (w.writer && !writable)) {
         // The other direction still waits: arm it alone.
         std::function<void()> woken_reader = readable ? std::move(w.reader) : nullptr;
@@ -267,6 +277,16 @@ bool task_core::cancel() {
   cancel_pending_ = true;
   schedule_step();
   return true;
+}
+
+std::function<void()> task_core::local_waker(const suspension& s) {
+  auto& mutable_s = const_cast<suspension&>(s);
+  if (mutable_s.id == 0) mutable_s.id = ++next_suspension_id_;
+  // Two words, trivially copyable: std::function keeps it without
+  // allocating. Safe only where s.undo unregisters it before the wait ends.
+  return [t = this, id = mutable_s.id] {
+    if (t->waiting_ != nullptr && t->waiting_->id == id) t->schedule_step();
+  };
 }
 
 void task_core::schedule_step() {
@@ -403,7 +423,7 @@ bool wait_with_deadline(task_core& core, clock::duration timeout) {
 void wait_list::wait() {
   task_core& me = current_task();
   suspension s;
-  auto it = wakers_.insert(wakers_.end(), me.waker(s));
+  auto it = wakers_.insert(wakers_.end(), me.local_waker(s));
   bool listed = true;
   s.undo = [this, it, &listed] {
     if (listed) wakers_.erase(it);
@@ -623,7 +643,7 @@ void sleep_until(clock::time_point t) {
   if (t <= clock::now()) return yield_to_ready_tasks();
   detail::task_core& me = detail::current_task();
   detail::suspension s;
-  auto timer = me.loop().call_at(t, me.waker(s));
+  auto timer = me.loop().call_at(t, me.local_waker(s));
   s.undo = [timer]() mutable { timer.cancel(); };
   detail::suspend(s);
 }
@@ -637,7 +657,7 @@ namespace {
 void wait_fd(int fd, bool writable) {
   detail::task_core& me = detail::current_task();
   detail::suspension s;
-  s.undo = me.loop().watch_fd(fd, writable, me.waker(s));
+  s.undo = me.loop().watch_fd(fd, writable, me.local_waker(s));
   detail::suspend(s);
 }
 }  // namespace

@@ -6,16 +6,19 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <utility>
 #include <vector>
 
 namespace tandem::detail {
 
 class task_core;
+struct timer_record;
 
 struct ready_item {
-  task_core* task = nullptr;       // step this task, or else:
-  std::function<void()> callback;  // run this
+  task_core* task = nullptr;            // step this task, or else:
+  std::shared_ptr<timer_record> timer;  // fire this timer, or else:
+  std::function<void()> callback;       // run this
 };
 
 class ready_queue {
@@ -37,20 +40,32 @@ class ready_queue {
     slot.callback = std::move(cb);
     ++size_;
   }
-  // Takes the front entry: a task to step (returned), or else a callback
-  // (moved into cb; the slot is left empty).
-  task_core* pop(std::function<void()>& cb) {
+  void push_timer(std::shared_ptr<timer_record> timer) {
+    if (size_ == slots_.size()) grow();
+    ready_item& slot = slots_[(head_ + size_) & (slots_.size() - 1)];
+    slot.task = nullptr;
+    slot.timer = std::move(timer);
+    ++size_;
+  }
+  // Takes the front entry: a task to step (returned), or else a timer or a
+  // callback (moved out; the slot is left empty).
+  task_core* pop(std::shared_ptr<timer_record>& timer, std::function<void()>& cb) {
     ready_item& slot = slots_[head_];
     head_ = (head_ + 1) & (slots_.size() - 1);
     --size_;
     if (slot.task != nullptr) return slot.task;
-    cb = std::move(slot.callback);
-    slot.callback = nullptr;
+    if (slot.timer) {
+      timer = std::move(slot.timer);
+    } else {
+      cb = std::move(slot.callback);
+      slot.callback = nullptr;
+    }
     return nullptr;
   }
   void clear() {
-    std::function<void()> dropped;
-    while (!empty()) pop(dropped);
+    std::shared_ptr<timer_record> timer;
+    std::function<void()> callback;
+    while (!empty()) pop(timer, callback);
   }
 
  private:

@@ -305,6 +305,34 @@ TEST(Loop, CancelFdWaitThrowsAtSuspensionAndFreesTheSlot) {
   });
 }
 
+// A task cancelled in the iteration that also finds its fd ready is
+// stepped first, finishes, and (its handle dropped) is freed; the readiness
+// callback queued behind it must then find no waiter rather than call into
+// the freed task. The loop polls I/O only every so many iterations while
+// work is ready, so the race is tried at many phases. (Under AddressSanitizer
+// a use-after-free here fails the asan stage.)
+TEST(Loop, CancelledFdWaiterFreedBeforeItsReadinessRuns) {
+  event_loop loop;
+  run_bounded(loop, [&] {
+    for (int phase = 0; phase < 200; ++phase) {
+      auto p = make_pipe();
+      bool went_on = false;
+      {
+        auto t = tandem::current_loop().create_task([&] {
+          tandem::wait_readable(p.read.get());
+          went_on = true;
+        });
+        tandem::sleep_for(0s);  // t now waits for the pipe
+        for (int i = 0; i < phase % 70; ++i) tandem::sleep_for(0s);
+        write_byte(p.write.get(), 'r');
+        t.cancel();
+      }
+      for (int i = 0; i < 70; ++i) tandem::sleep_for(0s);  // past the next poll
+      EXPECT_FALSE(went_on) << "phase " << phase;
+    }
+  });
+}
+
 // ---------------------------------------------------------------------------
 // Misuse.
 

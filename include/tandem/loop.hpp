@@ -141,8 +141,12 @@ class task_core : public std::enable_shared_from_this<task_core> {
   void check_result();             // throws what the task ended with
   std::exception_ptr exception();  // null on success; throws if cancelled or not done
   void when_done(std::function<void()> cb);
-  // A callback that resumes this task if it is still suspended in s.
+  // A callback that resumes this task if it is still suspended in s. It
+  // may outlive the task (it holds a weak reference).
   std::function<void()> waker(const suspension& s);
+  // The same without the weak reference, for callbacks that s.undo is
+  // sure to unregister before the wait ends (timers, fds, wait lists).
+  std::function<void()> local_waker(const suspension& s);
   // Resumes the task on a later iteration (once, however often called).
   void schedule_step();
   event_loop& loop() const noexcept { return *loop_; }
