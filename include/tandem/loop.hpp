@@ -268,6 +268,7 @@ class event_loop {
   event_loop& operator=(const event_loop&) = delete;
 
   // Schedules fn (R fn()) as a task; it starts on a later loop iteration.
+  // fn may be move-only (it is moved into the task).
   template <class F>
   auto create_task(F&& fn, stack_options stack = {})
       -> task<std::invoke_result_t<std::decay_t<F>&>> {
@@ -304,7 +305,9 @@ class event_loop {
   bool is_closed() const;
 
   void call_soon(std::function<void()> cb);
-  void call_soon_threadsafe(std::function<void()> cb);  // any thread; wakes the loop
+  // Any thread; wakes the loop. Not async-signal-safe (it locks and may
+  // allocate): a signal handler should write to a pipe a task waits on.
+  void call_soon_threadsafe(std::function<void()> cb);
   timer_handle call_later(clock::duration d, std::function<void()> cb);
   timer_handle call_at(clock::time_point t, std::function<void()> cb);
   clock::time_point time() const;
