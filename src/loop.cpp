@@ -73,6 +73,7 @@ struct event_loop::impl {
   std::mutex posted_mutex;
   std::vector<std::function<void()>> posted;  // from call_soon_threadsafe
   std::atomic<bool> has_posted{false};
+  std::uint64_t next_task_serial = 0;
   int iterations_since_poll = 0;
   std::unordered_map<int, fd_watch> fds;
   std::unordered_map<detail::task_core*, std::shared_ptr<detail::task_core>> unfinished;
@@ -202,9 +203,21 @@ struct event_loop::impl {
         // The other direction still waits: arm it alone.
         std::function<void()> woken_reader = readable ? std::move(w.reader) : nullptr;
         std::function<void()> woken_writer = writable ? std::move(w.writer) : nullptr;
-        rearm(fd, w);
+        bool rearmed = true;
+        try {
+          rearm(fd, w);
+        } catch (const std::system_error&) {
+          rearmed = false;  // e.g. the fd was closed under its waiters
+        }
         if (readable) w.reader = std::move(woken_reader);
         if (writable) w.writer = std::move(woken_writer);
+        if (!rearmed) {
+          // Wake whoever still waits: its next read or write reports the
+          // error. The rest of this batch is handled as usual.
+          w.armed = 0;
+          if (!readable && w.reader) ready.push_callback([this, fd] { wake_waiter(fd, false); });
+          if (!writable && w.writer) ready.push_callback([this, fd] { wake_waiter(fd, true); });
+        }
       }
     }
   }
@@ -220,12 +233,7 @@ task_core& current_task() {
 
 void suspend(suspension& s) {
   task_core& t = current_task();
-  if (t.cancel_pending_) {  // cancelled while it ran
-    t.cancel_pending_ = false;
-    if (s.undo) s.undo();
-    throw cancelled_error{};
-  }
-  struct end_of_wait {  // however the wait ends, unregister and forget it
+  struct end_of_wait {  // however the wait ends (or is refused), unregister
     task_core& t;
     suspension& s;
     ~end_of_wait() {
@@ -233,6 +241,15 @@ void suspend(suspension& s) {
       if (s.undo) s.undo();
     }
   } guard{t, s};
+  // Before anything is queued: a generator coroutine running inside the
+  // task is on another stack and cannot suspend the task.
+  if (!t.yielder_->on_own_stack())
+    throw std::logic_error(
+        "tandem: a suspending call was made inside a generator coroutine, not directly in a task");
+  if (t.cancel_pending_) {  // cancelled while it ran
+    t.cancel_pending_ = false;
+    throw cancelled_error{};
+  }
   t.waiting_ = &s;
   if (s.requeue) t.schedule_step();  // only now: a cancelled task throws above
   // Throws logic_error if this is not the task's own stack (a generator
@@ -270,10 +287,10 @@ bool task_core::cancel() {
     cancel_pending_ = true;
     return true;
   }
-  if (waiting_->forward) {
-    waiting_->forward();
-    return true;
-  }
+  // await, gather and wait_for pass the cancellation on and keep waiting;
+  // if there is nothing left to cancel (what they wait for just finished),
+  // the cancellation is this task's own.
+  if (waiting_->forward && waiting_->forward()) return true;
   cancel_pending_ = true;
   schedule_step();
   return true;
@@ -367,6 +384,13 @@ void task_core::finish(status s, std::exception_ptr e) {
   loop_->forget(this);  // may drop the loop's reference: last statement
 }
 
+void task_core::leave_wait() noexcept {
+  if (waiting_ == nullptr || !waiting_->undo) return;
+  auto undo = std::move(waiting_->undo);
+  waiting_->undo = nullptr;  // the unwinding's own end of the wait skips it
+  undo();
+}
+
 void task_core::abandon() noexcept {
   status_ = status::cancelled;
   done_callbacks_.clear();
@@ -381,7 +405,9 @@ int gather_wait(task_core* const* cores, std::size_t n) {
   auto order = std::make_shared<std::vector<std::size_t>>();  // completion order
   suspension s;
   s.forward = [cores, n] {
-    for (std::size_t i = 0; i < n; ++i) cores[i]->cancel();
+    bool taken = false;
+    for (std::size_t i = 0; i < n; ++i) taken = cores[i]->cancel() || taken;
+    return taken;
   };
   for (std::size_t i = 0; i < n; ++i) {
     if (cores[i]->done()) {
@@ -417,7 +443,7 @@ bool wait_with_deadline(task_core& core, clock::duration timeout) {
     self->cancel();
   });
   suspension s;
-  s.forward = [self] { self->cancel(); };
+  s.forward = [self] { return self->cancel(); };
   s.undo = [timer]() mutable { timer.cancel(); };
   core.when_done(me.waker(s));
   while (!core.done()) suspend(s);
@@ -429,22 +455,25 @@ void wait_list::wait() {
   suspension s;
   auto it = wakers_.insert(wakers_.end(), me.local_waker(s));
   bool listed = true;
+  bool woken = false;
   s.undo = [this, it, &listed] {
     if (listed) wakers_.erase(it);
     listed = false;
   };
   // wake_one/wake_all take the waker off the list before calling it.
-  *it = [this, it, &listed, wake = *it] {
+  *it = [this, it, &listed, &woken, wake = *it] {
     wakers_.erase(it);
     listed = false;
+    woken = true;
     wake();
   };
   try {
     suspend(s);
   } catch (...) {
     // Woken, then cancelled before it ran: the wake-up (an item, a free
-    // slot) goes to the next waiter instead of being lost.
-    if (!listed) wake_one();
+    // slot) goes to the next waiter instead of being lost. A waiter that
+    // was never woken has nothing to pass on.
+    if (woken) wake_one();
     throw;
   }
 }
@@ -502,6 +531,7 @@ void event_loop::check_can_run(const char* operation) const {
 
 void event_loop::adopt(std::shared_ptr<detail::task_core> t) {
   auto* raw = t.get();
+  raw->serial_ = impl_->next_task_serial++;
   impl_->unfinished.emplace(raw, t);
   raw->step_scheduled_ = true;
   queue_step(raw);  // the loop's reference in `unfinished` keeps it alive
@@ -550,18 +580,28 @@ void event_loop::stop() { impl_->stopping = true; }
 void event_loop::close() {
   if (impl_->closed) return;
   if (impl_->running) throw std::logic_error("tandem::event_loop::close: the loop is running");
-  // Unwind every unfinished task; keep each alive while it unwinds.
-  while (!impl_->unfinished.empty()) {
-    auto t = impl_->unfinished.begin()->second;
-    impl_->unfinished.erase(impl_->unfinished.begin());
-    t->abandon();
-  }
+  // Two phases. First every suspended task leaves what it waits in: those
+  // registrations may live on other tasks' stacks, all still intact now.
+  // Then the tasks unwind, newest first, as nested scopes would.
+  std::vector<std::shared_ptr<detail::task_core>> tasks;
+  tasks.reserve(impl_->unfinished.size());
+  for (auto& entry : impl_->unfinished) tasks.push_back(entry.second);
+  impl_->unfinished.clear();
+  std::sort(tasks.begin(), tasks.end(),
+            [](const auto& a, const auto& b) { return a->serial_ > b->serial_; });
+  for (auto& t : tasks) t->leave_wait();
+  for (auto& t : tasks) t->abandon();
   impl_->ready.clear();
   while (!impl_->timers.empty()) impl_->timers.pop();
   impl_->fds.clear();
-  ::close(impl_->wake_fd);
+  {
+    std::lock_guard lock(impl_->posted_mutex);  // against call_soon_threadsafe
+    impl_->closed = true;
+    impl_->posted.clear();
+    ::close(impl_->wake_fd);
+    impl_->wake_fd = -1;
+  }
   ::close(impl_->epoll_fd);
-  impl_->closed = true;
 }
 
 bool event_loop::is_running() const { return impl_->running; }
@@ -584,9 +624,11 @@ void event_loop::call_soon_threadsafe(std::function<void()> cb) {
       throw std::logic_error("tandem::event_loop::call_soon_threadsafe: the loop is closed");
     impl_->posted.push_back(std::move(cb));
     impl_->has_posted.store(true, std::memory_order_release);
+    // Under the lock, so that close() cannot close the eventfd (and the
+    // number be reused) between the check above and this write.
+    const std::uint64_t one = 1;
+    [[maybe_unused]] auto r = ::write(impl_->wake_fd, &one, sizeof one);
   }
-  const std::uint64_t one = 1;
-  [[maybe_unused]] auto r = ::write(impl_->wake_fd, &one, sizeof one);
 }
 
 timer_handle event_loop::call_later(clock::duration d, std::function<void()> cb) {

@@ -178,10 +178,15 @@ inline std::uintptr_t stack_pointer() noexcept {
 
 // From inside the body: switches back to the resumer with `out`; returns
 // what the next resume sends, or throws what it injected (raise, close).
-__attribute__((always_inline)) inline std::uintptr_t suspend(frame_base* f, std::uintptr_t out) {
-  // A yield belongs on its own coroutine's stack, below the frame.
+// A yield belongs on its own coroutine's stack, below the frame (a nested
+// coroutine's body runs on another stack).
+__attribute__((always_inline)) inline bool on_own_stack(const frame_base* f) noexcept {
   const auto low = reinterpret_cast<std::uintptr_t>(f->stack.bottom());
-  if (stack_pointer() - low >= reinterpret_cast<std::uintptr_t>(f) - low) [[unlikely]]
+  return stack_pointer() - low < reinterpret_cast<std::uintptr_t>(f) - low;
+}
+
+__attribute__((always_inline)) inline std::uintptr_t suspend(frame_base* f, std::uintptr_t out) {
+  if (!on_own_stack(f)) [[unlikely]]
     throw_yield_outside();
   eh_state* g = f->thread_eh;
   if (holds_exceptions(g) | f->resumer_eh_saved) [[unlikely]]
@@ -278,6 +283,10 @@ class yielder {
     }
     if constexpr (!std::is_void_v<In>) return detail::from_word<In>(in);
   }
+
+  // Whether the caller may yield here: it runs on this coroutine's own
+  // stack, not inside another coroutine that this body resumed.
+  bool on_own_stack() const noexcept { return detail::on_own_stack(frame_); }
 
   yielder(const yielder&) = delete;
   yielder& operator=(const yielder&) = delete;

@@ -120,7 +120,7 @@ struct timer_record {
 // wait_for pass the cancellation on and keep waiting).
 struct suspension {
   std::function<void()> undo;
-  std::function<void()> forward;
+  std::function<bool()> forward;  // true: the cancellation was passed on
   std::uint64_t id = 0;
   bool requeue = false;  // resume on the next iteration (sleep_for(0))
 };
@@ -160,7 +160,8 @@ class task_core : public std::enable_shared_from_this<task_core> {
 
   void step();
   void finish(status s, std::exception_ptr e);
-  void abandon() noexcept;  // the loop closes: unwind, count as cancelled
+  void leave_wait() noexcept;  // the loop closes: unregister from the wait
+  void abandon() noexcept;     // the loop closes: unwind, count as cancelled
 
   event_loop* loop_;
   stack_options stack_;
@@ -172,6 +173,7 @@ class task_core : public std::enable_shared_from_this<task_core> {
   std::vector<std::function<void()>> done_callbacks_;
   suspension* waiting_ = nullptr;
   std::uint64_t next_suspension_id_ = 0;
+  std::uint64_t serial_ = 0;  // creation order, for close()
   yielder<void, void>* yielder_ = nullptr;
   std::optional<coroutine<void, void>> body_;
 };
@@ -340,7 +342,7 @@ T await(task<T> t) {
   if (&other == &me) throw std::logic_error("tandem::await: a task cannot await itself");
   if (!other.done()) {
     detail::suspension s;
-    s.forward = [&other] { other.cancel(); };
+    s.forward = [&other] { return other.cancel(); };
     other.when_done(me.waker(s));
     detail::suspend(s);  // until other is done, however it ends
   }
