@@ -225,14 +225,22 @@ struct event_loop::impl {
 
 namespace detail {
 
-task_core& current_task() {
-  if (running_task == nullptr)
-    throw std::logic_error("tandem: a suspending call was made outside a task");
+namespace {
+[[noreturn]] void throw_outside_a_task() {
+  throw std::logic_error("tandem: a suspending call was made outside a task");
+}
+// current_task() for this file's hot paths, inlined.
+inline task_core& running() {
+  if (running_task == nullptr) [[unlikely]]
+    throw_outside_a_task();
   return *running_task;
 }
+}  // namespace
+
+task_core& current_task() { return running(); }
 
 void suspend(suspension& s) {
-  task_core& t = current_task();
+  task_core& t = running();
   struct end_of_wait {  // however the wait ends (or is refused), unregister
     task_core& t;
     suspension& s;
@@ -612,10 +620,9 @@ void event_loop::call_soon(std::function<void()> cb) {
   impl_->ready.push_callback(std::move(cb));
 }
 
-void event_loop::queue_step(detail::task_core* t) {
-  check_open("call_soon");
-  impl_->ready.push_task(t);
-}
+// No closed-loop check: close() empties the queue and no task can be
+// scheduled after it (every task is done by then).
+void event_loop::queue_step(detail::task_core* t) { impl_->ready.push_task(t); }
 
 void event_loop::call_soon_threadsafe(std::function<void()> cb) {
   {

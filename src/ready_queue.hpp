@@ -28,30 +28,22 @@ class ready_queue {
 
   // A task step touches only the pointer: slots keep their (empty)
   // callbacks, so the hot path moves no std::function.
-  void push_task(task_core* t) {
-    if (size_ == slots_.size()) grow();
-    slots_[(head_ + size_) & (slots_.size() - 1)].task = t;
-    ++size_;
-  }
+  void push_task(task_core* t) { next_slot().task = t; }
   void push_callback(std::function<void()> cb) {
-    if (size_ == slots_.size()) grow();
-    ready_item& slot = slots_[(head_ + size_) & (slots_.size() - 1)];
+    ready_item& slot = next_slot();
     slot.task = nullptr;
     slot.callback = std::move(cb);
-    ++size_;
   }
   void push_timer(std::shared_ptr<timer_record> timer) {
-    if (size_ == slots_.size()) grow();
-    ready_item& slot = slots_[(head_ + size_) & (slots_.size() - 1)];
+    ready_item& slot = next_slot();
     slot.task = nullptr;
     slot.timer = std::move(timer);
-    ++size_;
   }
   // Takes the front entry: a task to step (returned), or else a timer or a
   // callback (moved out; the slot is left empty).
   task_core* pop(std::shared_ptr<timer_record>& timer, std::function<void()>& cb) {
-    ready_item& slot = slots_[head_];
-    head_ = (head_ + 1) & (slots_.size() - 1);
+    ready_item& slot = data_[head_];
+    head_ = (head_ + 1) & mask_;
     --size_;
     if (slot.task != nullptr) return slot.task;
     if (slot.timer) {
@@ -69,15 +61,24 @@ class ready_queue {
   }
 
  private:
+  ready_item& next_slot() {
+    if (size_ == slots_.size()) grow();
+    ready_item& slot = data_[(head_ + size_) & mask_];
+    ++size_;
+    return slot;
+  }
   void grow() {
     std::vector<ready_item> bigger(slots_.empty() ? 64 : slots_.size() * 2);
-    for (std::size_t i = 0; i < size_; ++i)
-      bigger[i] = std::move(slots_[(head_ + i) & (slots_.size() - 1)]);
+    for (std::size_t i = 0; i < size_; ++i) bigger[i] = std::move(data_[(head_ + i) & mask_]);
     slots_ = std::move(bigger);
+    data_ = slots_.data();
+    mask_ = slots_.size() - 1;
     head_ = 0;
   }
 
   std::vector<ready_item> slots_;  // a power of two in size
+  ready_item* data_ = nullptr;     // slots_.data(), and its index mask:
+  std::size_t mask_ = 0;           // cached, as the hot path needs them
   std::size_t head_ = 0;
   std::size_t size_ = 0;
 };
