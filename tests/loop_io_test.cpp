@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "support/loop_watchdog.hpp"
 #include "tandem/coroutine.hpp"
 #include "tandem/loop.hpp"
 
@@ -35,36 +36,9 @@ using namespace std::chrono_literals;
 using tandem::event_loop;
 using steady = tandem::clock;
 
-constexpr steady::duration kWatchdog = 20s;  // ASan and qemu are ~10x slower
+constexpr steady::duration kWatchdog = loop_testing::default_watchdog;
 
-template <class T>
-struct is_task : std::false_type {};
-template <class T>
-struct is_task<tandem::task<T>> : std::true_type {};
-
-// Runs a function (as a new task) or a task until it completes, with a
-// watchdog timer that stops the loop after `limit`.
-template <class F>
-auto run_bounded(event_loop& loop, F&& fn_or_task, steady::duration limit = kWatchdog) {
-  bool fired = false;
-  tandem::timer_handle watchdog = loop.call_later(limit, [&] {
-    fired = true;
-    loop.stop();
-  });
-  struct disarm {
-    tandem::timer_handle& handle;
-    bool& fired;
-    ~disarm() {
-      handle.cancel();
-      EXPECT_FALSE(fired) << "the watchdog stopped the loop: the task never finished";
-    }
-  } guard{watchdog, fired};
-  if constexpr (is_task<std::remove_cvref_t<F>>::value) {
-    return loop.run_until_complete(std::remove_cvref_t<F>(fn_or_task));
-  } else {
-    return loop.run_until_complete(std::forward<F>(fn_or_task));
-  }
-}
+using loop_testing::run_bounded;
 
 [[noreturn]] void throw_errno(const char* what) {
   throw std::system_error(errno, std::generic_category(), what);

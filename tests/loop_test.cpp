@@ -29,6 +29,7 @@
 #include <variant>
 #include <vector>
 
+#include "support/loop_watchdog.hpp"
 #include "tandem/coroutine.hpp"
 
 namespace {
@@ -37,38 +38,9 @@ using namespace std::chrono_literals;
 using tandem::event_loop;
 using steady = tandem::clock;
 
-// Generous: the suite also runs under AddressSanitizer and qemu, ~10x slower.
-constexpr steady::duration kWatchdog = 10s;
+constexpr steady::duration kWatchdog = loop_testing::default_watchdog;
 
-template <class T>
-struct is_task : std::false_type {};
-template <class T>
-struct is_task<tandem::task<T>> : std::true_type {};
-
-// Runs a function (as a new task) or a task until it completes. A watchdog
-// timer stops the loop after `limit`, so a lost wake-up fails the test
-// instead of hanging it.
-template <class F>
-auto run_bounded(event_loop& loop, F&& fn_or_task, steady::duration limit = kWatchdog) {
-  bool fired = false;
-  tandem::timer_handle watchdog = loop.call_later(limit, [&] {
-    fired = true;
-    loop.stop();
-  });
-  struct disarm {
-    tandem::timer_handle& handle;
-    bool& fired;
-    ~disarm() {
-      handle.cancel();
-      EXPECT_FALSE(fired) << "the watchdog stopped the loop: the task never finished";
-    }
-  } guard{watchdog, fired};
-  if constexpr (is_task<std::remove_cvref_t<F>>::value) {
-    return loop.run_until_complete(std::remove_cvref_t<F>(fn_or_task));
-  } else {
-    return loop.run_until_complete(std::forward<F>(fn_or_task));
-  }
-}
+using loop_testing::run_bounded;
 
 // run_forever() until something calls stop(), under the same watchdog.
 void run_forever_bounded(event_loop& loop, steady::duration limit = kWatchdog) {
