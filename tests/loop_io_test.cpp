@@ -111,13 +111,7 @@ char read_byte(int fd) {
   return c;
 }
 
-struct counted {
-  explicit counted(int& destroyed) : destroyed_(&destroyed) {}
-  counted(const counted&) = delete;
-  counted& operator=(const counted&) = delete;
-  ~counted() { ++*destroyed_; }
-  int* destroyed_;
-};
+using loop_testing::counted;
 
 // ---------------------------------------------------------------------------
 // Readiness.

@@ -114,14 +114,7 @@ TEST(LoopStress, HundredThousandTasksOnSmallStacks) {
   EXPECT_EQ(sum, static_cast<long long>(kTasks) * (kTasks - 1) / 2);
 }
 
-// Counts its destructions: shows that a task's stack was unwound.
-struct counted {
-  explicit counted(int& destroyed) : destroyed_(&destroyed) {}
-  counted(const counted&) = delete;
-  counted& operator=(const counted&) = delete;
-  ~counted() { ++*destroyed_; }
-  int* destroyed_;
-};
+using loop_testing::counted;
 
 // Suspends `depth` frames down, each frame holding a counted object and a
 // heap allocation (a leak would show under LeakSanitizer).

@@ -83,14 +83,7 @@ class abort_watchdog {
   std::thread thread_;  // last: it uses the members above
 };
 
-// Counts its destructions: shows that a task's stack was unwound.
-struct counted {
-  explicit counted(int& destroyed) : destroyed_(&destroyed) {}
-  counted(const counted&) = delete;
-  counted& operator=(const counted&) = delete;
-  ~counted() { ++*destroyed_; }
-  int* destroyed_;
-};
+using loop_testing::counted;
 
 // ---------------------------------------------------------------------------
 // The declarations.

@@ -1,5 +1,6 @@
-// Runs event-loop work in tests under a watchdog timer, so that a lost
-// wake-up fails the test instead of hanging the suite.
+// Helpers shared by the event-loop tests: a watchdog, so that a lost
+// wake-up fails a test instead of hanging the suite, and a destruction
+// counter that shows a task's stack was unwound.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -44,5 +45,14 @@ auto run_bounded(tandem::event_loop& loop, F&& fn_or_task,
     return loop.run_until_complete(std::forward<F>(fn_or_task));
   }
 }
+
+// Counts its destructions: shows that a task's stack was unwound.
+struct counted {
+  explicit counted(int& destroyed) : destroyed_(&destroyed) {}
+  counted(const counted&) = delete;
+  counted& operator=(const counted&) = delete;
+  ~counted() { ++*destroyed_; }
+  int* destroyed_;
+};
 
 }  // namespace loop_testing
