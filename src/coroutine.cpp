@@ -5,8 +5,12 @@
 
 #include <cstddef>
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <mutex>
 #include <stdexcept>
+
+#include "overflow_report.hpp"
 
 namespace tandem::detail {
 
@@ -44,13 +48,7 @@ namespace {
 // Called first on a body's stack: ASan learns where it came from. It must
 // precede any call to a [[noreturn]] function, before which the compiler
 // has ASan check the stack it believes is current.
-void arrive(frame_base* f) noexcept {
-#ifdef TANDEM_ASAN
-  after_switch(nullptr, &f->sanitizer.resumer_bottom, &f->sanitizer.resumer_size);
-#else
-  (void)f;
-#endif
-}
+void arrive(frame_base* f) noexcept { arrive_in_body(f->sanitizer); }
 
 // Runs the body, records how it ended, and leaves for good.
 [[noreturn]] void run_to_end(frame_base* f) {
@@ -78,9 +76,7 @@ void arrive(frame_base* f) noexcept {
   eh_state* g = f->thread_eh;
   if (holds_exceptions(g) | f->resumer_eh_saved) swap_eh_out(f, g);
   f->state = co_state::done;
-#ifdef TANDEM_ASAN
-  before_switch(nullptr, f->sanitizer.resumer_bottom, f->sanitizer.resumer_size);  // for good
-#endif
+  before_final_suspend(f->sanitizer);
   switch_to(&f->body, &f->resumer, 0);  // nobody resumes a finished body
   std::abort();
 }
@@ -115,7 +111,31 @@ extern "C" void tandem_coroutine_start();  // asm/: calls tandem_detail_coroutin
 
 namespace tandem::detail {
 
-void prepare(frame_base* f) {
+constinit live_frame_list live_frames;
+
+namespace {
+
+void list_live(frame_base* f, const char* name) noexcept {
+  if (name != nullptr) std::strncpy(f->name, name, max_name_length);  // name[47] stays 0
+  std::lock_guard lock(live_frames.mutex);
+  f->id = ++live_frames.last_id;
+  f->live_next = live_frames.head;
+  if (live_frames.head != nullptr) live_frames.head->live_prev = f;
+  live_frames.head = f;
+}
+
+void unlist(frame_base* f) noexcept {
+  std::lock_guard lock(live_frames.mutex);
+  (f->live_prev != nullptr ? f->live_prev->live_next : live_frames.head) = f->live_next;
+  if (f->live_next != nullptr) f->live_next->live_prev = f->live_prev;
+}
+
+}  // namespace
+
+void prepare(frame_base* f, const char* name) {
+  list_live(f, name);
+  fiber_created(f->sanitizer, f->name);
+  prepare_thread_for_overflow_reports();
   forget_stack(f->stack.bottom(), static_cast<std::size_t>(reinterpret_cast<char*>(f) -
                                                            static_cast<char*>(f->stack.bottom())));
 #if TANDEM_INLINE_SWITCH
@@ -151,6 +171,14 @@ void throw_injected(frame_base* f) {
 }
 
 void release(frame_base* f) noexcept {
+  // Without a guard page an overflow is found only now; report it while
+  // the frame still says whose stack it was.
+  if (ran_off_unguarded(f->stack)) {
+    write_overflow_report(subject_of(*f), nullptr);
+    die_of_overflow();
+  }
+  unlist(f);
+  fiber_destroyed(f->sanitizer);
   tandem::stack memory = std::move(f->stack);  // outlives the frame that lived in it
   f->destroy(f);
 }
@@ -214,3 +242,22 @@ void throw_null_exception() {
 void throw_ignored_exit() { throw std::runtime_error("coroutine ignored coroutine_exit"); }
 
 }  // namespace tandem::detail
+
+// gdb support (tools/gdb/tandem.py: info tandem, tandem bt). The script
+// itself is embedded in the .debug_gdb_scripts section, which gdb reads to
+// run it when the program (or libtandem.so) is loaded, provided its path is
+// in gdb's auto-load safe-path (README.md, "Debugging with gdb"). Inlined
+// rather than named by path, so that installed and copied binaries keep it.
+// This file is linked whenever coroutines are used, so static links get the
+// section too. The section is not loaded at run time, and strip -g drops it.
+// Entry format: a byte 4 (an inlined Python script), a first line that
+// names it, the text, a NUL. "MS" makes identical entries merge at link.
+#if defined(TANDEM_GDB_SCRIPT) && defined(__ELF__)
+asm(".pushsection .debug_gdb_scripts, \"MS\", %progbits, 1\n"
+    ".byte 4\n"
+    ".ascii \"tandem.py\\n\"\n"
+    ".incbin \"" TANDEM_GDB_SCRIPT
+    "\"\n"
+    ".byte 0\n"
+    ".popsection\n");
+#endif

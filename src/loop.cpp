@@ -353,12 +353,15 @@ void task_core::step() {
       return;
     }
     status_ = status::started;
+    stack_options options = stack_;
+    options.name = name_.c_str();
     body_.emplace(
         [this](yielder<void, void>& y) {
           yielder_ = &y;
           run();
         },
-        stack_);
+        options);
+    detail::frame_access::of(*body_)->kind = detail::co_kind::task;
   }
   task_core* const outer = running_task;
   running_task = this;

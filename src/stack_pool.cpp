@@ -16,7 +16,12 @@
 #include <utility>
 #include <vector>
 
+#include "overflow_report.hpp"
 #include "tandem/stack.hpp"
+
+#ifdef TANDEM_HAVE_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
 
 namespace tandem {
 namespace {
@@ -62,12 +67,14 @@ pool_config detect_config() {
   pool_config c{};
   c.page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
   const char* forced = std::getenv("TANDEM_STACK_GUARD");
-  const bool force_mprotect = forced != nullptr && std::strcmp(forced, "mprotect") == 0;
+  const bool force_mprotect = forced != nullptr && (std::strcmp(forced, "mprotect") == 0 ||
+                                                    std::strcmp(forced, "none") == 0);
   c.mechanism = !force_mprotect && guard_install_works(c.page) ? guard_mechanism::madvise
                                                                : guard_mechanism::mprotect;
   // Each mprotect guard inside a slab splits one mapping into three: two
   // more per guard. Spend at most a quarter of the limit on them.
   c.mprotect_budget = read_max_map_count() / 4 / 2;
+  if (forced != nullptr && std::strcmp(forced, "none") == 0) c.mprotect_budget = 0;
   return c;
 }
 
@@ -232,20 +239,19 @@ slot acquire(std::size_t usable) {
   return s;
 }
 
-// An unguarded stack's lowest page stands in for the guard: nothing may
-// ever touch it. If the kernel says it is resident, the coroutine ran off
-// the end of its stack.
-void check_unguarded(slot s, std::size_t usable) {
+// The page below an unguarded stack stands in for the guard: nothing may
+// ever touch it. If the kernel says it is resident, the stack was run off.
+bool page_below_touched(const std::byte* base) noexcept {
   const std::size_t page = config().page;
   unsigned char resident = 0;
-  if (::mincore(s.base - page, page, &resident) != 0 || (resident & 1) == 0) return;
-  std::fprintf(stderr,
-               "tandem: stack overflow: a coroutine ran below its stack [%p, %p) of %zu bytes, "
-               "which had no guard page (the budget of %zu mprotect guards, a quarter of "
-               "vm.max_map_count, was spent)\n",
-               static_cast<void*>(s.base), static_cast<void*>(s.base + usable), usable,
-               config().mprotect_budget);
-  std::abort();
+  return ::mincore(const_cast<std::byte*>(base) - page, page, &resident) == 0 &&
+         (resident & 1) != 0;
+}
+
+void check_unguarded(slot s, std::size_t usable) {
+  if (!page_below_touched(s.base)) return;
+  detail::write_overflow_report({0, false, "", s.base, usable}, nullptr);
+  detail::die_of_overflow();
 }
 
 void release_slot(slot s, std::size_t usable) noexcept {
@@ -267,6 +273,23 @@ void release_slot(slot s, std::size_t usable) noexcept {
   }
 }
 
+// Valgrind takes a jump of the stack pointer into a registered stack for a
+// switch of stacks, not for a frame of absurd size.
+unsigned register_with_valgrind([[maybe_unused]] std::byte* base,
+                                [[maybe_unused]] std::size_t size) noexcept {
+#ifdef TANDEM_HAVE_VALGRIND
+  return VALGRIND_STACK_REGISTER(base, base + size);
+#else
+  return 0;
+#endif
+}
+
+void deregister_with_valgrind([[maybe_unused]] unsigned id) noexcept {
+#ifdef TANDEM_HAVE_VALGRIND
+  if (id != 0) VALGRIND_STACK_DEREGISTER(id);
+#endif
+}
+
 }  // namespace
 
 stack::stack(stack_options options) {
@@ -274,12 +297,14 @@ stack::stack(stack_options options) {
   const slot s = acquire(size_);
   base_ = s.base;
   guarded_ = s.guarded;
+  valgrind_id_ = register_with_valgrind(base_, size_);
 }
 
 stack::stack(stack&& other) noexcept
     : base_(std::exchange(other.base_, nullptr)),
       size_(std::exchange(other.size_, 0)),
-      guarded_(std::exchange(other.guarded_, false)) {}
+      guarded_(std::exchange(other.guarded_, false)),
+      valgrind_id_(std::exchange(other.valgrind_id_, 0)) {}
 
 stack& stack::operator=(stack&& other) noexcept {
   if (this != &other) {
@@ -287,6 +312,7 @@ stack& stack::operator=(stack&& other) noexcept {
     base_ = std::exchange(other.base_, nullptr);
     size_ = std::exchange(other.size_, 0);
     guarded_ = std::exchange(other.guarded_, false);
+    valgrind_id_ = std::exchange(other.valgrind_id_, 0);
   }
   return *this;
 }
@@ -294,9 +320,17 @@ stack& stack::operator=(stack&& other) noexcept {
 stack::~stack() { release(); }
 
 void stack::release() noexcept {
-  if (base_ != nullptr) release_slot(slot{base_, guarded_}, size_);
+  if (base_ != nullptr) {
+    deregister_with_valgrind(valgrind_id_);
+    release_slot(slot{base_, guarded_}, size_);
+  }
   base_ = nullptr;
   size_ = 0;
+  valgrind_id_ = 0;
+}
+
+bool detail::ran_off_unguarded(const tandem::stack& s) noexcept {
+  return s && !s.guarded() && page_below_touched(static_cast<const std::byte*>(s.bottom()));
 }
 
 void* stack::top() const noexcept { return base_ == nullptr ? nullptr : base_ + size_; }

@@ -57,6 +57,7 @@
 #include <exception>
 #include <iterator>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <optional>
 #include <stdexcept>
@@ -90,6 +91,12 @@ class yielder;
 namespace detail {
 
 enum class co_state : unsigned char { created, suspended, running, done };
+
+// What a frame runs: a plain coroutine, or an event loop's task.
+enum class co_kind : unsigned char { coroutine, task };
+
+// The longest name kept; a longer stack_options::name is cut there.
+inline constexpr std::size_t max_name_length = 47;
 
 // What the body's end left behind.
 enum class co_end : unsigned char { none, returned, exited, failed };
@@ -133,7 +140,23 @@ struct frame_base {
   sanitizer_state sanitizer;
   void (*run_body)(frame_base*) = nullptr;
   void (*destroy)(frame_base*) = nullptr;
+  // Every frame is listed while it lives, for debuggers (tools/gdb/tandem.py
+  // reads these fields by name) and for the stack overflow report.
+  frame_base* live_prev = nullptr;
+  frame_base* live_next = nullptr;
+  std::uint64_t id = 0;  // 1, 2, ... in creation order, per process
+  co_kind kind = co_kind::coroutine;
+  char name[max_name_length + 1] = {};  // stack_options::name, truncated
 };
+
+// The list of live frames. Its lock is taken only to create and to destroy
+// a coroutine, never to switch.
+struct live_frame_list {
+  std::mutex mutex;
+  frame_base* head = nullptr;
+  std::uint64_t last_id = 0;
+};
+extern live_frame_list live_frames;
 
 // The slow halves of the hot path, out of line.
 [[noreturn]] void throw_already_executing();
@@ -152,15 +175,11 @@ __attribute__((always_inline)) inline std::uintptr_t resume(frame_base* f, std::
   if (holds_exceptions(g) | f->body_eh_saved) [[unlikely]]
     swap_eh_in(f, g);
   f->state = co_state::running;
-#ifdef TANDEM_ASAN
   const auto* bottom = static_cast<const char*>(f->stack.bottom());
-  before_switch(&f->sanitizer.resumer_fake_stack, bottom,
+  before_resume(f->sanitizer, bottom,
                 static_cast<std::size_t>(reinterpret_cast<const char*>(f) - bottom));
-#endif
   const std::uintptr_t out = switch_to(&f->resumer, &f->body, in);
-#ifdef TANDEM_ASAN
-  after_switch(f->sanitizer.resumer_fake_stack, nullptr, nullptr);
-#endif
+  after_resume(f->sanitizer);
   return out;
 }
 
@@ -192,23 +211,25 @@ __attribute__((always_inline)) inline std::uintptr_t suspend(frame_base* f, std:
   if (holds_exceptions(g) | f->resumer_eh_saved) [[unlikely]]
     swap_eh_out(f, g);
   f->state = co_state::suspended;
-#ifdef TANDEM_ASAN
-  before_switch(&f->sanitizer.body_fake_stack, f->sanitizer.resumer_bottom,
-                f->sanitizer.resumer_size);
-#endif
+  before_suspend(f->sanitizer);
   const std::uintptr_t in = switch_to(&f->body, &f->resumer, out);
-#ifdef TANDEM_ASAN
-  // The next resumer may be another (a nesting coroutine, another thread).
-  after_switch(f->sanitizer.body_fake_stack, &f->sanitizer.resumer_bottom,
-               &f->sanitizer.resumer_size);
-#endif
+  after_suspend(f->sanitizer);
   if (f->inject) [[unlikely]]
     throw_injected(f);
   return in;
 }
 
-// Sets up a frame that was just placed at the top of its stack.
-void prepare(frame_base* f);
+// The event loop marks the frames of its tasks through this.
+struct frame_access {
+  template <class C>
+  static frame_base* of(C& co) noexcept {
+    return co.frame_;
+  }
+};
+
+// Sets up a frame that was just placed at the top of its stack, and lists
+// it as live under `name` (may be null).
+void prepare(frame_base* f, const char* name);
 // Rethrows a finished body's failure, mapping it as the rules say.
 [[noreturn]] void rethrow_failure(frame_base* f);
 [[noreturn]] void throw_moved_from();
@@ -329,7 +350,7 @@ class coroutine {
         ::new (reinterpret_cast<void*>(place)) frame_type(std::move(s), std::forward<F>(body));
     f->run_body = &frame_type::run;
     f->destroy = &frame_type::destroy_frame;
-    detail::prepare(f);
+    detail::prepare(f, options.name);
     frame_ = f;
   }
 
@@ -476,6 +497,7 @@ class coroutine {
     if constexpr (!std::is_void_v<Out>) return detail::from_word<Out>(out);
   }
 
+  friend struct detail::frame_access;
   detail::frame_base* frame_ = nullptr;  // null once finished or moved from
   bool started_ = false;
   bool moved_from_ = false;

@@ -64,6 +64,7 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -129,7 +130,11 @@ class task_core : public std::enable_shared_from_this<task_core> {
  public:
   enum class status : unsigned char { pending, started, succeeded, failed, cancelled };
 
-  task_core(event_loop& loop, stack_options stack) : loop_(&loop), stack_(stack) {}
+  // The name is copied: the body's stack is made only when the task starts.
+  task_core(event_loop& loop, stack_options stack)
+      : loop_(&loop), stack_(stack), name_(stack.name != nullptr ? stack.name : "") {
+    stack_.name = nullptr;
+  }
   task_core(const task_core&) = delete;
   task_core& operator=(const task_core&) = delete;
   virtual ~task_core();
@@ -165,6 +170,7 @@ class task_core : public std::enable_shared_from_this<task_core> {
 
   event_loop* loop_;
   stack_options stack_;
+  std::string name_;
   status status_ = status::pending;
   bool cancel_pending_ = false;
   bool retrieved_ = false;

@@ -22,17 +22,21 @@
 //    (two more mappings per guard), and Linux allows vm.max_map_count
 //    mappings per process (65,530 by default). tandem spends at most a
 //    quarter of that limit on guards (8,191 guards by default); stacks made
-//    past that budget have no guard page. Their lowest page is kept
-//    untouched instead, and when such a stack is released tandem asks the
-//    kernel (mincore) whether that page was ever touched: if it was, the
-//    coroutine overflowed, and the process prints the stack's range on
-//    stderr and aborts. Such an overflow is detected late (at release, not
-//    at the faulting write), and one that jumps more than a page past the
-//    end in one frame, or whose page was swapped out, can be missed; the
-//    guard pages of the first way have neither weakness.
+//    past that budget have no guard page. The page below each (where its
+//    guard would be) is kept untouched instead, and when the stack is
+//    released tandem asks the kernel (mincore) whether that page was ever
+//    touched: if it was, the coroutine overflowed, and the process reports
+//    it on stderr as install_overflow_handler (below) does, then dies of
+//    SIGSEGV. Such an overflow is detected late (at release, not at the
+//    faulting write, so it may first corrupt the stack below), and one that
+//    jumps more than a page past the end in one frame, or whose page was
+//    swapped out, can be missed; the guard pages of the first way have
+//    neither weakness.
 // Slabs are mapped without transparent huge pages.
 // Setting TANDEM_STACK_GUARD=mprotect in the environment forces the second
-// way, for testing it on a new kernel. Emulators that ignore madvise (as
+// way, for testing it on a new kernel; TANDEM_STACK_GUARD=none sets its
+// budget to zero, so that no stack has a guard page (for testing the
+// overflow check of unguarded stacks; never in production). Emulators that ignore madvise (as
 // qemu-user does) are detected and get the second way too.
 #pragma once
 
@@ -54,6 +58,10 @@ struct stack_options {
   // std::invalid_argument. Above max_stack_size, or when the kernel has no
   // address space left: stack_alloc_error (a std::bad_alloc).
   std::size_t size = 0;
+  // What debuggers (tools/gdb/tandem.py) and the stack overflow report call
+  // the coroutine or task that runs on this stack. Copied, and cut at 47
+  // bytes; null or empty means unnamed. A plain tandem::stack ignores it.
+  const char* name = nullptr;
 };
 
 // A std::bad_alloc that says which stack could not be had, and why.
@@ -89,6 +97,7 @@ class stack {
   std::byte* base_ = nullptr;  // lowest usable byte; the guard page is below
   std::size_t size_ = 0;
   bool guarded_ = false;
+  unsigned valgrind_id_ = 0;  // the stack as Valgrind knows it (0 outside Valgrind)
 };
 
 // What the pool is doing, for tests and diagnostics.
@@ -100,5 +109,23 @@ struct stack_pool_stats {
   std::size_t mprotect_budget;  // guard pages mprotect may add in all (max_map_count / 8)
 };
 stack_pool_stats stack_pool_statistics();  // the first call may allocate
+
+// Opt-in: turns a coroutine's stack overflow into one line on stderr,
+//   tandem: stack overflow in coroutine 7 "parser": stack [0x7f.., 0x7f..)
+//   of 262144 bytes, fault at 0x7f.. in its guard page
+// and then lets the process die of the original SIGSEGV, as it would have
+// without the handler. It installs a SIGSEGV handler that runs on an
+// alternate signal stack (the overflowed stack has no room left); faults
+// that are not guard-page hits go to the handler that was there before, or
+// to the default action. Call it once, early, from the main thread; it
+// also gives an alternate signal stack to every thread that later creates
+// a coroutine. A thread that only resumes coroutines made elsewhere should
+// call it too (later calls only set up the calling thread). Replacing the
+// SIGSEGV disposition afterwards, or its sigaltstack, disables it.
+// A stack past the mprotect guard budget (see above) has no guard page to
+// hit: its overflow is reported the same way, with the same death, when the
+// coroutine is destroyed, with or without this handler.
+// Throws std::system_error if the alternate stack or handler cannot be set.
+void install_overflow_handler();
 
 }  // namespace tandem

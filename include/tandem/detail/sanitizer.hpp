@@ -1,6 +1,9 @@
-// AddressSanitizer must be told about every stack switch, or it takes the
-// coroutine's stack for a corrupted one of the thread's and reports false
-// errors (or misses real ones). These hooks compile to nothing without ASan.
+// Sanitizers must be told about every stack switch. AddressSanitizer takes
+// a coroutine's stack for a corrupted one of the thread's and reports false
+// errors (or misses real ones); ThreadSanitizer keeps a shadow call stack
+// and a happens-before clock per thread, which a switch would tear. Each
+// coroutine is therefore a "fiber" to them. These hooks compile to nothing
+// without a sanitizer.
 #pragma once
 
 #include <cstddef>
@@ -13,41 +16,105 @@
 #endif
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+#define TANDEM_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TANDEM_TSAN 1
+#endif
+#endif
+
 #ifdef TANDEM_ASAN
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
+#ifdef TANDEM_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
 
 namespace tandem::detail {
 
-// What ASan needs to follow one coroutine's switches: the fake stacks it
-// keeps for each side, and the bounds of the stack the body returns to.
+// What the sanitizers need to follow one coroutine's switches.
 struct sanitizer_state {
 #ifdef TANDEM_ASAN
+  // The fake stacks ASan keeps for each side, and the bounds of the stack
+  // the body returns to (the resumer may change: nesting, threads).
   void* resumer_fake_stack = nullptr;
   void* body_fake_stack = nullptr;
   const void* resumer_bottom = nullptr;
   std::size_t resumer_size = 0;
 #endif
+#ifdef TANDEM_TSAN
+  void* body_fiber = nullptr;     // TSan's fiber for the body, for the frame's life
+  void* resumer_fiber = nullptr;  // whoever resumed the body last
+#endif
 };
 
-// Before a switch: `fake_stack_save` keeps the leaving side's fake stack
-// (null: the leaving side never comes back); [bottom, bottom + size) is the
-// stack being entered.
-inline void before_switch([[maybe_unused]] void** fake_stack_save,
-                          [[maybe_unused]] const void* bottom, [[maybe_unused]] std::size_t size) {
-#ifdef TANDEM_ASAN
-  __sanitizer_start_switch_fiber(fake_stack_save, bottom, size);
+// The frame was made, or is about to be destroyed (by its resumer, never
+// from inside the body).
+inline void fiber_created([[maybe_unused]] sanitizer_state& s,
+                          [[maybe_unused]] const char* name) noexcept {
+#ifdef TANDEM_TSAN
+  s.body_fiber = __tsan_create_fiber(0);
+  if (name[0] != '\0') __tsan_set_fiber_name(s.body_fiber, name);  // shown in reports
+#endif
+}
+inline void fiber_destroyed([[maybe_unused]] sanitizer_state& s) noexcept {
+#ifdef TANDEM_TSAN
+  __tsan_destroy_fiber(s.body_fiber);
 #endif
 }
 
-// After a switch, on the side that arrived: restores its fake stack and
-// learns the bounds of the stack it came from.
-inline void after_switch([[maybe_unused]] void* fake_stack,
-                         [[maybe_unused]] const void** from_bottom,
-                         [[maybe_unused]] std::size_t* from_size) {
+// The resumer is about to switch into the body, whose stack is
+// [bottom, bottom + size); after_resume runs when the body switched back.
+inline void before_resume([[maybe_unused]] sanitizer_state& s, [[maybe_unused]] const void* bottom,
+                          [[maybe_unused]] std::size_t size) noexcept {
 #ifdef TANDEM_ASAN
-  __sanitizer_finish_switch_fiber(fake_stack, from_bottom, from_size);
+  __sanitizer_start_switch_fiber(&s.resumer_fake_stack, bottom, size);
+#endif
+#ifdef TANDEM_TSAN
+  s.resumer_fiber = __tsan_get_current_fiber();
+  __tsan_switch_to_fiber(s.body_fiber, 0);
+#endif
+}
+inline void after_resume([[maybe_unused]] sanitizer_state& s) noexcept {
+#ifdef TANDEM_ASAN
+  __sanitizer_finish_switch_fiber(s.resumer_fake_stack, nullptr, nullptr);
+#endif
+}
+
+// The body is about to switch back to its resumer; after_suspend runs when
+// it is resumed again (maybe by another resumer, on another thread).
+inline void before_suspend([[maybe_unused]] sanitizer_state& s) noexcept {
+#ifdef TANDEM_ASAN
+  __sanitizer_start_switch_fiber(&s.body_fake_stack, s.resumer_bottom, s.resumer_size);
+#endif
+#ifdef TANDEM_TSAN
+  __tsan_switch_to_fiber(s.resumer_fiber, 0);
+#endif
+}
+inline void after_suspend([[maybe_unused]] sanitizer_state& s) noexcept {
+#ifdef TANDEM_ASAN
+  __sanitizer_finish_switch_fiber(s.body_fake_stack, &s.resumer_bottom, &s.resumer_size);
+#endif
+}
+
+// The body's first instructions: learn where it came from. Under ASan this
+// must precede any call to a [[noreturn]] function, before which the
+// compiler has ASan check the stack it believes is current.
+inline void arrive_in_body([[maybe_unused]] sanitizer_state& s) noexcept {
+#ifdef TANDEM_ASAN
+  __sanitizer_finish_switch_fiber(nullptr, &s.resumer_bottom, &s.resumer_size);
+#endif
+}
+
+// The finished body leaves for good: ASan may drop its fake stack.
+inline void before_final_suspend([[maybe_unused]] sanitizer_state& s) noexcept {
+#ifdef TANDEM_ASAN
+  __sanitizer_start_switch_fiber(nullptr, s.resumer_bottom, s.resumer_size);
+#endif
+#ifdef TANDEM_TSAN
+  __tsan_switch_to_fiber(s.resumer_fiber, 0);
 #endif
 }
 

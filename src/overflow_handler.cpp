@@ -1,0 +1,196 @@
+// tandem::install_overflow_handler and the overflow report; see
+// include/tandem/stack.hpp and src/overflow_report.hpp.
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <system_error>
+
+#include "overflow_report.hpp"
+#include "tandem/coroutine.hpp"
+#include "tandem/stack.hpp"
+
+namespace tandem {
+namespace detail {
+namespace {
+
+// A fixed buffer filled without malloc or stdio: a signal handler may only
+// call async-signal-safe functions.
+class line {
+ public:
+  line& text(const char* s) noexcept {
+    while (*s != '\0' && used_ < sizeof(buffer_)) buffer_[used_++] = *s++;
+    return *this;
+  }
+  line& decimal(std::uint64_t v) noexcept {
+    char digits[20];
+    int n = 0;
+    do digits[n++] = static_cast<char>('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n > 0 && used_ < sizeof(buffer_)) buffer_[used_++] = digits[--n];
+    return *this;
+  }
+  line& address(const void* p) noexcept {
+    auto v = reinterpret_cast<std::uintptr_t>(p);
+    char digits[16];
+    int n = 0;
+    do digits[n++] = "0123456789abcdef"[v & 15];
+    while ((v >>= 4) != 0);
+    text("0x");
+    while (n > 0 && used_ < sizeof(buffer_)) buffer_[used_++] = digits[--n];
+    return *this;
+  }
+  void write_to(int fd) const noexcept {
+    std::size_t done = 0;
+    while (done < used_) {
+      const ssize_t n = ::write(fd, buffer_ + done, used_ - done);
+      if (n <= 0) return;
+      done += static_cast<std::size_t>(n);
+    }
+  }
+
+ private:
+  char buffer_[512];
+  std::size_t used_ = 0;
+};
+
+std::atomic<bool> handler_installed{false};
+struct sigaction previous_action;
+
+// Large enough for the handler and for the sanitizers' own handlers that
+// it may pass a fault on to.
+constexpr std::size_t alt_stack_size = 64 * 1024;
+
+// This thread's alternate signal stack; disabled before it is unmapped.
+struct alt_stack {
+  void* memory = nullptr;
+  ~alt_stack() {
+    if (memory == nullptr) return;
+    stack_t off{};
+    off.ss_flags = SS_DISABLE;
+    ::sigaltstack(&off, nullptr);
+    ::munmap(memory, alt_stack_size);
+  }
+};
+thread_local alt_stack thread_alt_stack;
+
+bool set_up_alt_stack() noexcept {
+  if (thread_alt_stack.memory != nullptr) return true;
+  void* memory = ::mmap(nullptr, alt_stack_size, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (memory == MAP_FAILED) return false;
+  stack_t ss{};
+  ss.ss_sp = memory;
+  ss.ss_size = alt_stack_size;
+  if (::sigaltstack(&ss, nullptr) != 0) {
+    ::munmap(memory, alt_stack_size);
+    return false;
+  }
+  thread_alt_stack.memory = memory;
+  return true;
+}
+
+// The live frame whose guard page holds `fault`. The list is read without
+// its lock: the process is about to die, and a frame being linked on
+// another thread at this instant is at worst missed.
+const frame_base* frame_guarded_at(const void* fault) noexcept {
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto address = reinterpret_cast<std::uintptr_t>(fault);
+  for (const frame_base* f = live_frames.head; f != nullptr; f = f->live_next) {
+    const auto bottom = reinterpret_cast<std::uintptr_t>(f->stack.bottom());
+    if (address < bottom && address >= bottom - page) return f;
+  }
+  return nullptr;
+}
+
+void pass_on(int signal, siginfo_t* info, void* context) noexcept {
+  if ((previous_action.sa_flags & SA_SIGINFO) != 0 && previous_action.sa_sigaction != nullptr) {
+    previous_action.sa_sigaction(signal, info, context);
+    return;
+  }
+  if (previous_action.sa_handler != SIG_DFL && previous_action.sa_handler != SIG_IGN) {
+    previous_action.sa_handler(signal);
+    return;
+  }
+  // Returning re-executes the faulting access, which now kills.
+  ::signal(SIGSEGV, SIG_DFL);
+}
+
+void on_sigsegv(int signal, siginfo_t* info, void* context) {
+  const frame_base* f = frame_guarded_at(info->si_addr);
+  if (f == nullptr) {
+    pass_on(signal, info, context);
+    return;
+  }
+  write_overflow_report(subject_of(*f), info->si_addr);
+  // Die of the original signal: returning re-executes the faulting access.
+  ::signal(SIGSEGV, SIG_DFL);
+}
+
+}  // namespace
+
+overflow_subject subject_of(const frame_base& f) noexcept {
+  return {f.id, f.kind == co_kind::task, f.name, f.stack.bottom(), f.stack.size()};
+}
+
+void write_overflow_report(const overflow_subject& who, const void* fault) noexcept {
+  line out;
+  out.text("tandem: stack overflow in ");
+  if (who.id == 0) {
+    out.text("a context");
+  } else {
+    out.text(who.task ? "task " : "coroutine ").decimal(who.id);
+    if (who.name[0] != '\0') out.text(" \"").text(who.name).text("\"");
+  }
+  const auto* top = static_cast<const char*>(who.bottom) + who.size;
+  out.text(": stack [").address(who.bottom).text(", ").address(top).text(") of ");
+  out.decimal(who.size).text(" bytes");
+  if (fault != nullptr) {
+    out.text(", fault at ").address(fault).text(" in its guard page\n");
+  } else {
+    out.text(
+        ", found when the stack was released: it had no guard page (the mprotect budget, "
+        "a quarter of vm.max_map_count, was spent) and the page below it was touched\n");
+  }
+  out.write_to(STDERR_FILENO);
+}
+
+void die_of_overflow() noexcept {
+  ::signal(SIGSEGV, SIG_DFL);
+  sigset_t only_segv;
+  sigemptyset(&only_segv);
+  sigaddset(&only_segv, SIGSEGV);
+  ::sigprocmask(SIG_UNBLOCK, &only_segv, nullptr);
+  ::raise(SIGSEGV);
+  ::_exit(128 + SIGSEGV);  // not reached
+}
+
+void prepare_thread_for_overflow_reports() noexcept {
+  if (handler_installed.load(std::memory_order_acquire)) set_up_alt_stack();
+}
+
+}  // namespace detail
+
+void install_overflow_handler() {
+  if (!detail::set_up_alt_stack())
+    throw std::system_error(errno, std::generic_category(),
+                            "tandem::install_overflow_handler: no alternate signal stack");
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction action {};
+    action.sa_sigaction = detail::on_sigsegv;
+    action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&action.sa_mask);
+    if (::sigaction(SIGSEGV, &action, &detail::previous_action) != 0)
+      throw std::system_error(errno, std::generic_category(),
+                              "tandem::install_overflow_handler: sigaction(SIGSEGV)");
+    detail::handler_installed.store(true, std::memory_order_release);
+  });
+}
+
+}  // namespace tandem

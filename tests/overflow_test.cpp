@@ -1,0 +1,171 @@
+// The stack overflow report (tandem::install_overflow_handler and the check
+// of stacks without a guard page): one line naming the coroutine or task,
+// its stack range and size, then death by SIGSEGV.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <ostream>
+#include <regex>
+#include <string>
+#include <utility>
+
+#include "tandem/coroutine.hpp"
+#include "tandem/loop.hpp"
+#include "tandem/stack.hpp"
+
+namespace {
+
+// Each death test runs in a freshly executed child, so that the stack pool
+// there reads TANDEM_STACK_GUARD anew.
+class OverflowReportDeathTest : public testing::Test {
+ protected:
+  void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
+};
+
+// Recursion deep enough to leave any stack; `volatile` keeps every frame.
+volatile bool stop_recursing = false;
+
+__attribute__((noinline)) int recurse(int depth) {
+  if (stop_recursing) return depth;
+  volatile char frame[256];
+  frame[0] = static_cast<char>(depth);
+  return recurse(depth + 1) + frame[0];
+}
+
+// Recurses until a frame lies below `limit`, then returns: an overflow
+// that touches the page below the stack and comes back.
+__attribute__((noinline)) int descend_below(std::uintptr_t limit) {
+  volatile char frame[256];
+  frame[0] = 1;
+  if (reinterpret_cast<std::uintptr_t>(&frame[0]) > limit) return descend_below(limit) + frame[0];
+  return frame[0];
+}
+
+// The child states the range the report must name; the regular expression
+// then requires the report to repeat it (\1).
+void announce(const tandem::detail::frame_base* f) {
+  std::fprintf(stderr, "expected [%p, %p) of %zu bytes\n", f->stack.bottom(), f->stack.top(),
+               f->stack.size());
+}
+
+// gtest's POSIX regular expressions cannot refer back to a group; this
+// matcher searches with ECMAScript ones, which can.
+class ecmascript_search : public testing::MatcherInterface<const std::string&> {
+ public:
+  explicit ecmascript_search(std::string pattern) : pattern_(std::move(pattern)) {}
+  bool MatchAndExplain(const std::string& text, testing::MatchResultListener*) const override {
+    return std::regex_search(text, std::regex(pattern_));
+  }
+  void DescribeTo(std::ostream* os) const override { *os << "contains " << pattern_; }
+
+ private:
+  std::string pattern_;
+};
+
+// Requires the report (`report`, which says \1 where the range goes) to
+// name the very range the child announced.
+testing::Matcher<const std::string&> reports_announced_range(const std::string& report) {
+  return testing::MakeMatcher(new ecmascript_search(
+      R"(expected (\[0x[0-9a-f]+, 0x[0-9a-f]+\) of [0-9]+ bytes)[\s\S]*)" + report));
+}
+
+TEST_F(OverflowReportDeathTest, GuardPageHitNamesTheCoroutineAndItsStack) {
+  auto overflow = [] {
+    tandem::install_overflow_handler();
+    tandem::coroutine<void> co([](tandem::yielder<void>&) { recurse(0); },
+                               {.size = tandem::min_stack_size, .name = "deep-recursion"});
+    announce(tandem::detail::frame_access::of(co));
+    co.next();
+  };
+  EXPECT_EXIT(overflow(), testing::KilledBySignal(SIGSEGV),
+              reports_announced_range(
+                  R"(tandem: stack overflow in coroutine [0-9]+ "deep-recursion": stack \1, )"
+                  R"(fault at 0x[0-9a-f]+ in its guard page)"));
+}
+
+TEST_F(OverflowReportDeathTest, GuardPageHitInATaskNamesTheTask) {
+  auto overflow = [] {
+    tandem::install_overflow_handler();
+    tandem::event_loop loop;
+    loop.run_until_complete(loop.create_task([] { recurse(0); }, {.name = "runaway-task"}));
+  };
+  EXPECT_EXIT(overflow(), testing::KilledBySignal(SIGSEGV),
+              R"(tandem: stack overflow in task [0-9]+ "runaway-task": stack \[0x[0-9a-f]+, )"
+              R"(0x[0-9a-f]+\) of 262144 bytes, fault at 0x[0-9a-f]+ in its guard page)");
+}
+
+TEST_F(OverflowReportDeathTest, WithoutTheHandlerAnOverflowStillKillsWithSigsegv) {
+  auto overflow = [] {
+    tandem::coroutine<void> co([](tandem::yielder<void>&) { recurse(0); },
+                               {.size = tandem::min_stack_size});
+    co.next();
+  };
+#if defined(TANDEM_ASAN)
+  EXPECT_DEATH(overflow(), "AddressSanitizer: stack-overflow");
+#else
+  EXPECT_EXIT(overflow(), testing::KilledBySignal(SIGSEGV), "");
+#endif
+}
+
+// Past the guard budget (forced here with TANDEM_STACK_GUARD=none) a stack
+// has no guard page; its overflow is found when the coroutine ends, and
+// reported the same way, with the same death.
+TEST_F(OverflowReportDeathTest, OverflowPastTheGuardBudgetIsReportedAtRelease) {
+  ::setenv("TANDEM_STACK_GUARD", "none", 1);
+  auto overflow = [] {
+    const tandem::detail::frame_base* f = nullptr;
+    tandem::coroutine<void> co(
+        [&f](tandem::yielder<void>&) {
+          descend_below(reinterpret_cast<std::uintptr_t>(f->stack.bottom()) - 512);
+        },
+        {.size = tandem::min_stack_size, .name = "unguarded"});
+    f = tandem::detail::frame_access::of(co);
+    if (f->stack.guarded()) {
+      std::fputs("the stack has a guard page despite TANDEM_STACK_GUARD=none\n", stderr);
+      std::exit(3);
+    }
+    announce(f);
+    try {
+      co.next();  // the body overflows a little, returns, and the coroutine ends
+    } catch (const tandem::stop_iteration&) {
+    }
+    std::fputs("the overflow went unreported\n", stderr);
+    std::exit(4);
+  };
+  EXPECT_EXIT(overflow(), testing::KilledBySignal(SIGSEGV),
+              reports_announced_range(
+                  R"(tandem: stack overflow in coroutine [0-9]+ "unguarded": stack \1, found )"
+                  R"(when the stack was released: it had no guard page)"));
+  ::unsetenv("TANDEM_STACK_GUARD");
+}
+
+// A fault that is no guard-page hit is not an overflow: it goes on to the
+// handler that was installed before.
+void earlier_handler(int) { std::_Exit(42); }
+
+TEST_F(OverflowReportDeathTest, OtherFaultsGoToTheEarlierHandler) {
+  auto fault = [] {
+    std::signal(SIGSEGV, earlier_handler);
+    tandem::install_overflow_handler();
+    tandem::coroutine<void> co([](tandem::yielder<void>&) {
+      volatile int* nowhere = reinterpret_cast<int*>(std::uintptr_t{16});
+      *nowhere = 1;
+    });
+    co.next();
+  };
+  EXPECT_EXIT(fault(), testing::ExitedWithCode(42), "");
+}
+
+// Names are copied, and cut to tandem::detail::max_name_length.
+TEST(OverflowReport, NamesAreCopiedAndCut) {
+  std::string name(60, 'n');
+  tandem::coroutine<void> co([](tandem::yielder<void>& y) { y.yield(); }, {.name = name.c_str()});
+  name.assign(60, 'x');  // the coroutine kept its own copy
+  EXPECT_EQ(std::string(tandem::detail::frame_access::of(co)->name),
+            std::string(tandem::detail::max_name_length, 'n'));
+}
+
+}  // namespace
