@@ -136,8 +136,6 @@ void prepare(frame_base* f, const char* name) {
   list_live(f, name);
   fiber_created(f->sanitizer, f->name);
   prepare_thread_for_overflow_reports();
-  forget_stack(f->stack.bottom(), static_cast<std::size_t>(reinterpret_cast<char*>(f) -
-                                                           static_cast<char*>(f->stack.bottom())));
 #if TANDEM_INLINE_SWITCH
   // The first switch jumps to the trampoline on a 16-byte aligned stack
   // just below the frame, with the creator's FP control state.

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "overflow_report.hpp"
+#include "tandem/detail/sanitizer.hpp"
 #include "tandem/stack.hpp"
 
 #ifdef TANDEM_HAVE_VALGRIND
@@ -298,6 +299,8 @@ stack::stack(stack_options options) {
   base_ = s.base;
   guarded_ = s.guarded;
   valgrind_id_ = register_with_valgrind(base_, size_);
+  // The last user's frames may have left ASan's poison behind.
+  detail::forget_stack(base_, size_);
 }
 
 stack::stack(stack&& other) noexcept
@@ -332,11 +335,6 @@ void stack::release() noexcept {
 bool detail::ran_off_unguarded(const tandem::stack& s) noexcept {
   return s && !s.guarded() && page_below_touched(static_cast<const std::byte*>(s.bottom()));
 }
-
-void* stack::top() const noexcept { return base_ == nullptr ? nullptr : base_ + size_; }
-void* stack::bottom() const noexcept { return base_; }
-std::size_t stack::size() const noexcept { return size_; }
-bool stack::guarded() const noexcept { return guarded_; }
 
 stack_pool_stats stack_pool_statistics() {
   const auto& c = config();

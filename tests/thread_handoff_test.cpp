@@ -183,7 +183,7 @@ void worker(int me, handoff& h) {
 TEST(ThreadHandoff, ThousandCoroutinesAlternateBetweenTwoThreads) {
   constexpr std::size_t count = 1000;
   handoff h;
-  h.yields = iterations(2000, 4);
+  h.yields = iterations(1000, 4);
   std::vector<std::unique_ptr<job>> jobs;
   for (std::size_t i = 0; i < count; ++i) {
     auto j = std::make_unique<job>();

@@ -46,8 +46,24 @@
 // A moved-from coroutine: started() and running() false, done() true;
 // every operation throws std::logic_error.
 //
-// Threads: a suspended coroutine may be resumed on another thread. A body
-// must not keep the address of a thread_local across a yield.
+// Threads: a suspended coroutine may be resumed on another thread; the
+// hand-over must be synchronised (a mutex, a queue: anything that orders
+// the last switch on one thread before the next on the other), and two
+// threads must never resume the same coroutine at once. The exception
+// state (rule 12) follows the coroutine. What a body must not do across a
+// yield, since it may wake up on another thread:
+//  - keep the address of a thread_local (`auto& x = tls;`, a pointer to it,
+//    or a reference a library returns to its per-thread state); read the
+//    variable afresh after each yield. Compilers may also keep a computed
+//    thread_local address in a register across a call: in bodies that
+//    migrate, touch thread_locals only through a function that is not
+//    inlined into the yielding one.
+//  - hold a lock whose unlock must happen on the locking thread
+//    (std::mutex), or expect errno or std::this_thread::get_id() to follow
+//    the thread: glibc declares __errno_location and pthread_self `const`,
+//    so the compiler may reuse what they returned before the yield.
+// Names: stack_options::name names a coroutine for debuggers (gdb's `info
+// tandem`, tools/gdb/tandem.py) and for the stack overflow report.
 #pragma once
 
 #include <concepts>

@@ -85,10 +85,11 @@ class stack {
   stack& operator=(const stack&) = delete;
   ~stack();
 
-  void* top() const noexcept;         // highest address, exclusive
-  void* bottom() const noexcept;      // lowest usable address
-  std::size_t size() const noexcept;  // usable bytes
-  bool guarded() const noexcept;      // false only past the mprotect budget
+  // Inline: the coroutine hot path reads them on every switch.
+  void* top() const noexcept { return base_ == nullptr ? nullptr : base_ + size_; }  // exclusive
+  void* bottom() const noexcept { return base_; }      // lowest usable address
+  std::size_t size() const noexcept { return size_; }  // usable bytes
+  bool guarded() const noexcept { return guarded_; }   // false only past the mprotect budget
   explicit operator bool() const noexcept { return base_ != nullptr; }
 
  private:
