@@ -205,6 +205,11 @@ void close(frame_base*& f) {
   throw_ignored_exit();  // it yielded: still suspended
 }
 
+void terminate_moved_running() noexcept {
+  std::fputs("tandem: a running coroutine was moved (from inside its own body?)\n", stderr);
+  std::terminate();
+}
+
 void close_for_destruction(frame_base*& f) noexcept {
   if (f == nullptr) return;
   if (f->state == co_state::running) {

@@ -237,6 +237,16 @@ inline task_core& running() {
 }
 }  // namespace
 
+namespace {
+// A generator coroutine running inside the task is on another stack and
+// cannot suspend the task.
+void refuse_inside_generator(const task_core& t) {
+  if (!t.can_suspend_here())
+    throw std::logic_error(
+        "tandem: a suspending call was made inside a generator coroutine, not directly in a task");
+}
+}  // namespace
+
 task_core& current_task() { return running(); }
 
 void suspend(suspension& s) {
@@ -249,12 +259,8 @@ void suspend(suspension& s) {
       if (s.undo) s.undo();
     }
   } guard{t, s};
-  // Before anything is queued: a generator coroutine running inside the
-  // task is on another stack and cannot suspend the task.
-  if (!t.yielder_->on_own_stack())
-    throw std::logic_error(
-        "tandem: a suspending call was made inside a generator coroutine, not directly in a task");
-  if (t.cancel_pending_) {  // cancelled while it ran
+  refuse_inside_generator(t);  // before anything is queued
+  if (t.cancel_pending_) {     // cancelled while it ran
     t.cancel_pending_ = false;
     throw cancelled_error{};
   }
@@ -298,7 +304,16 @@ bool task_core::cancel() {
   // await, gather and wait_for pass the cancellation on and keep waiting;
   // if there is nothing left to cancel (what they wait for just finished),
   // the cancellation is this task's own.
-  if (waiting_->forward && waiting_->forward()) return true;
+  // A cancellation that comes back around while being forwarded (tasks
+  // awaiting each other in a cycle) stops here, as this task's own.
+  if (waiting_->forward && !forwarding_cancel_) {
+    forwarding_cancel_ = true;
+    struct reset {
+      bool& flag;
+      ~reset() { flag = false; }
+    } guard{forwarding_cancel_};
+    if (waiting_->forward()) return true;
+  }
   cancel_pending_ = true;
   schedule_step();
   return true;
@@ -443,6 +458,7 @@ bool wait_with_deadline(task_core& core, clock::duration timeout) {
   task_core& me = current_task();
   if (&core == &me) throw std::logic_error("tandem::wait_for: a task cannot wait for itself");
   if (core.done()) return false;
+  refuse_inside_generator(me);  // before the timeout can cancel anything
   auto timed_out = std::make_shared<bool>(false);
   auto self = core.shared_from_this();
   if (timeout <= clock::duration::zero()) {  // no time at all: cancel now
@@ -461,7 +477,7 @@ bool wait_with_deadline(task_core& core, clock::duration timeout) {
   return *timed_out;
 }
 
-void wait_list::wait() {
+void wait_list::wait(bool pass_on_wakeup) {
   task_core& me = current_task();
   suspension s;
   auto it = wakers_.insert(wakers_.end(), me.local_waker(s));
@@ -484,7 +500,7 @@ void wait_list::wait() {
     // Woken, then cancelled before it ran: the wake-up (an item, a free
     // slot) goes to the next waiter instead of being lost. A waiter that
     // was never woken has nothing to pass on.
-    if (woken) wake_one();
+    if (woken && pass_on_wakeup) wake_one();
     throw;
   }
 }

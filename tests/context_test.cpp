@@ -19,7 +19,7 @@
 
 namespace {
 
-bool running_on_valgrind() {
+[[maybe_unused]] bool running_on_valgrind() {
 #ifdef RUNNING_ON_VALGRIND
   return RUNNING_ON_VALGRIND != 0;
 #else

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -303,6 +304,18 @@ TEST(CoroutineRulesDeathTest, Rule9_YieldingAfterExitInDestructorTerminates) {
     co.next();
   };
   EXPECT_DEATH(run(), "ignored coroutine_exit");
+}
+
+// Found while fuzzing: moving a running coroutine's handle left the resume
+// in progress releasing a frame the new handle still held. It is refused
+// the way destroying a running coroutine is.
+TEST(CoroutineDeathTest, MovingARunningCoroutineTerminatesWithAMessage) {
+  auto run = [] {
+    std::optional<coroutine<int>> a, b;
+    a.emplace([&](yielder<int>&) { b.emplace(std::move(*a)); });
+    a->next();
+  };
+  EXPECT_DEATH(run(), "a running coroutine was moved");
 }
 
 // 10. Coroutines nest to any depth.

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -44,6 +45,44 @@ TEST(LoopReview, CancelledEventWaiterPassesNoWakeUpOn) {
   });
 }
 
+// Found by the fuzzer (tests/fuzz/corpus/regression-event-wait-after-
+// cancelled-waiter): set() wakes every waiter, so a woken waiter cancelled
+// before it ran must not hand its wake-up to one that came after clear().
+TEST(LoopReview, WokenThenCancelledEventWaiterWakesNoLaterWaiter) {
+  event_loop loop;
+  tandem::event e;
+  run_with_watchdog(loop, [&] {
+    auto& l = tandem::current_loop();
+    auto a = l.create_task([&] { e.wait(); });
+    tandem::sleep_for(0s);  // a waits
+    auto b = l.create_task([&] { e.wait(); });
+    e.set();
+    e.clear();
+    a.cancel();
+    for (int i = 0; i < 5; ++i) tandem::sleep_for(0s);
+    EXPECT_FALSE(b.done()) << "b returned from wait() with the event clear";
+    e.set();
+    tandem::await(b);
+  });
+}
+
+// Found while fuzzing: two tasks awaiting each other forwarded a
+// cancellation back and forth until the stack overflowed.
+TEST(LoopReview, CancellingATaskInAnAwaitCycleEndsBothCancelled) {
+  event_loop loop;
+  run_with_watchdog(loop, [&] {
+    auto& l = tandem::current_loop();
+    std::optional<tandem::task<void>> a, b;
+    a.emplace(l.create_task([&] { tandem::await(*b); }));
+    b.emplace(l.create_task([&] { tandem::await(*a); }));
+    tandem::sleep_for(0s);  // each now awaits the other
+    EXPECT_TRUE(a->cancel());
+    for (int i = 0; i < 5 && !(a->done() && b->done()); ++i) tandem::sleep_for(0s);
+    EXPECT_TRUE(a->cancelled());
+    EXPECT_TRUE(b->cancelled());
+  });
+}
+
 TEST(LoopReview, CancelledQueueGetterKeepsTheOthersInOrder) {
   event_loop loop;
   tandem::queue<int> q;
@@ -73,6 +112,23 @@ TEST(LoopReview, SleepInsideAGeneratorLeavesNothingQueued) {
     const auto start = std::chrono::steady_clock::now();
     tandem::sleep_for(50ms);
     EXPECT_GE(std::chrono::steady_clock::now() - start, 50ms);
+  });
+}
+
+// Found while fuzzing: wait_for refused inside a generator had already
+// cancelled the task it was given.
+TEST(LoopReview, RefusedWaitForInsideAGeneratorCancelsNothing) {
+  event_loop loop;
+  run_with_watchdog(loop, [] {
+    auto worker = tandem::current_loop().create_task([] {
+      tandem::sleep_for(1ms);
+      return 5;
+    });
+    tandem::coroutine<void, void> g(
+        [&](tandem::yielder<void, void>&) { tandem::wait_for(worker, 0s); });
+    EXPECT_THROW(g.next(), std::logic_error);
+    EXPECT_FALSE(worker.cancelled());
+    EXPECT_EQ(tandem::await(worker), 5);
   });
 }
 

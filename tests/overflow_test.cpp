@@ -18,12 +18,11 @@
 
 namespace {
 
-// Each death test runs in a freshly executed child, so that the stack pool
-// there reads TANDEM_STACK_GUARD anew.
-class OverflowReportDeathTest : public testing::Test {
- protected:
-  void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
-};
+// Each death test runs in a forked child (gtest's default style; the
+// re-executing style cannot work under qemu-user, which has no binfmt
+// here). The parent never touches the stack pool before these tests, so a
+// child still reads TANDEM_STACK_GUARD afresh.
+class OverflowReportDeathTest : public testing::Test {};
 
 // Recursion deep enough to leave any stack; `volatile` keeps every frame.
 volatile bool stop_recursing = false;

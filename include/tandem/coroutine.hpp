@@ -254,6 +254,11 @@ void prepare(frame_base* f, const char* name);
 [[noreturn]] void throw_ignored_exit();
 // Ends a frame: destroys the body and gives back the stack.
 void release(frame_base* f) noexcept;
+[[noreturn]] void terminate_moved_running() noexcept;
+inline void refuse_move_if_running(const frame_base* f) noexcept {
+  if (f != nullptr && f->state == co_state::running) [[unlikely]]
+    terminate_moved_running();
+}
 // The destructor's close: never throws, terminates if exit is ignored.
 void close_for_destruction(frame_base*& f) noexcept;
 // close(); the frame pointer becomes null once the coroutine is finished.
@@ -370,13 +375,18 @@ class coroutine {
     frame_ = f;
   }
 
+  // Moving a running coroutine (from inside its own body, or from one it
+  // resumed) would leave the resume in progress holding the wrong handle:
+  // like destroying it, that calls std::terminate with a message.
   coroutine(coroutine&& other) noexcept
-      : frame_(std::exchange(other.frame_, nullptr)),
+      : frame_(
+            (detail::refuse_move_if_running(other.frame_), std::exchange(other.frame_, nullptr))),
         started_(std::exchange(other.started_, false)),
         moved_from_(std::exchange(other.moved_from_, true)) {}
 
   coroutine& operator=(coroutine&& other) noexcept {
     if (this != &other) {
+      detail::refuse_move_if_running(other.frame_);
       detail::close_for_destruction(frame_);
       frame_ = std::exchange(other.frame_, nullptr);
       started_ = std::exchange(other.started_, false);

@@ -155,6 +155,8 @@ class task_core : public std::enable_shared_from_this<task_core> {
   // Resumes the task on a later iteration (once, however often called).
   void schedule_step();
   event_loop& loop() const noexcept { return *loop_; }
+  // False while a generator coroutine runs inside the task (on its stack).
+  bool can_suspend_here() const noexcept { return yielder_->on_own_stack(); }
 
  protected:
   virtual void run() = 0;  // the task's function; stores its value
@@ -175,6 +177,7 @@ class task_core : public std::enable_shared_from_this<task_core> {
   bool cancel_pending_ = false;
   bool retrieved_ = false;
   bool step_scheduled_ = false;
+  bool forwarding_cancel_ = false;  // inside cancel(), passing it on
   std::exception_ptr failure_;
   std::vector<std::function<void()>> done_callbacks_;
   suspension* waiting_ = nullptr;
@@ -418,7 +421,11 @@ namespace detail {
 // Tasks waiting in a queue or an event, first come first served.
 class wait_list {
  public:
-  void wait();  // suspends the current task until wake_one/wake_all reaches it
+  // Suspends the current task until wake_one/wake_all reaches it. A waiter
+  // woken and then cancelled before it ran hands its wake-up to the next
+  // one when `pass_on_wakeup` (a queue's item or slot is still there), and
+  // not otherwise (an event's set() has already woken everyone).
+  void wait(bool pass_on_wakeup = true);
   void wake_one();
   void wake_all();
   bool empty() const noexcept { return wakers_.empty(); }
@@ -489,7 +496,7 @@ class event {
   void clear() noexcept { set_ = false; }
   bool is_set() const noexcept { return set_; }
   void wait() {
-    if (!set_) waiters_.wait();
+    if (!set_) waiters_.wait(/*pass_on_wakeup=*/false);
   }
 
  private:

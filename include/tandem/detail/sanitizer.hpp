@@ -118,11 +118,16 @@ inline void before_final_suspend([[maybe_unused]] sanitizer_state& s) noexcept {
 #endif
 }
 
-// A finished body never returns from its last frames, so their redzones
-// stay poisoned; a pooled stack must be cleared before the next body runs.
+// A finished or abandoned body never returns from its last frames, so their
+// redzones stay poisoned; a pooled stack is cleared before its next use.
+// Only from the lowest poisoned byte up: unpoisoning a whole stack would
+// commit shadow memory for all of it, used or not (an eighth of its size).
 inline void forget_stack([[maybe_unused]] const void* bottom, [[maybe_unused]] std::size_t size) {
 #ifdef TANDEM_ASAN
-  __asan_unpoison_memory_region(bottom, size);
+  auto* low = static_cast<char*>(const_cast<void*>(bottom));
+  if (void* first = __asan_region_is_poisoned(low, size))
+    __asan_unpoison_memory_region(first,
+                                  static_cast<std::size_t>(low + size - static_cast<char*>(first)));
 #endif
 }
 
