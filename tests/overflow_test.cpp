@@ -12,6 +12,7 @@
 #include <string>
 #include <utility>
 
+#include "support/runaway_recursion.hpp"
 #include "tandem/coroutine.hpp"
 #include "tandem/loop.hpp"
 #include "tandem/stack.hpp"
@@ -24,15 +25,7 @@ namespace {
 // child still reads TANDEM_STACK_GUARD afresh.
 class OverflowReportDeathTest : public testing::Test {};
 
-// Recursion deep enough to leave any stack; `volatile` keeps every frame.
-volatile bool stop_recursing = false;
-
-__attribute__((noinline)) int recurse(int depth) {
-  if (stop_recursing) return depth;
-  volatile char frame[256];
-  frame[0] = static_cast<char>(depth);
-  return recurse(depth + 1) + frame[0];
-}
+using testing_support::recurse;
 
 // Recurses until a frame lies below `limit`, then returns: an overflow
 // that touches the page below the stack and comes back.

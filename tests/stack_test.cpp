@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "support/iterations.hpp"
+#include "support/runaway_recursion.hpp"
 #include "tandem/context.h"
 #include "tandem/coroutine.hpp"
 #include "tandem/detail/sanitizer.hpp"
@@ -129,16 +130,7 @@ TEST(Stack, GuardMechanismFollowsTheEnvironment) {
 
 // --- Overflow ---------------------------------------------------------------
 
-// Recursion deep enough to leave any stack; `volatile` keeps every frame,
-// and the never-set flag keeps the compiler from calling it endless.
-volatile bool stop_recursing = false;
-
-__attribute__((noinline)) int recurse(int depth) {
-  if (stop_recursing) return depth;
-  volatile char frame[256];
-  frame[0] = static_cast<char>(depth);
-  return recurse(depth + 1) + frame[0];
-}
+using testing_support::recurse;
 
 void* guard_low = nullptr;
 void* guard_high = nullptr;
