@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <memory>
 #include <optional>
@@ -656,11 +657,20 @@ TEST(CoroutineSanitizerDeathTest, DataRaceBetweenCoroutinesOnTwoThreadsIsReporte
 #else
   auto run = [] {
     static long shared = 0;  // written by both threads, with nothing ordering them
+    // Relaxed atomics order nothing for TSan. They keep both coroutines
+    // alive while both write: creating and destroying one takes a lock, and
+    // one thread's destruction before the other's creation would order the
+    // writes (and hide the race).
+    static std::atomic<int> created{0}, wrote{0};
     auto writer = [] {
       tandem::coroutine<long> co([](tandem::yielder<long>& y) {
         for (int i = 0; i < 1000; ++i) y.yield(++shared);  // the bug
       });
+      created.fetch_add(1, std::memory_order_relaxed);
+      while (created.load(std::memory_order_relaxed) < 2) std::this_thread::yield();
       for (int i = 0; i < 1000; ++i) co.next();
+      wrote.fetch_add(1, std::memory_order_relaxed);
+      while (wrote.load(std::memory_order_relaxed) < 2) std::this_thread::yield();
     };
     std::thread a(writer), b(writer);
     a.join();
