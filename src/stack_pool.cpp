@@ -21,6 +21,7 @@
 #include "tandem/stack.hpp"
 
 #ifdef TANDEM_HAVE_VALGRIND
+#include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
 #endif
 
@@ -275,10 +276,13 @@ void release_slot(slot s, std::size_t usable) noexcept {
 }
 
 // Valgrind takes a jump of the stack pointer into a registered stack for a
-// switch of stacks, not for a frame of absurd size.
+// switch of stacks, not for a frame of absurd size. Memcheck also still
+// holds the last user's frames as inaccessible (they were below its stack
+// pointer when it left): the new owner gets the memory addressable.
 unsigned register_with_valgrind([[maybe_unused]] std::byte* base,
                                 [[maybe_unused]] std::size_t size) noexcept {
 #ifdef TANDEM_HAVE_VALGRIND
+  VALGRIND_MAKE_MEM_UNDEFINED(base, size);
   return VALGRIND_STACK_REGISTER(base, base + size);
 #else
   return 0;
