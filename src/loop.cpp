@@ -12,13 +12,13 @@
 #include <cstdio>
 #include <deque>
 #include <mutex>
-#include <queue>
 #include <string>
 #include <system_error>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "ready_queue.hpp"
+#include "timer_heap.hpp"
 
 namespace tandem {
 namespace {
@@ -46,16 +46,6 @@ std::string describe(const std::exception_ptr& e) {
 }  // namespace
 
 struct event_loop::impl {
-  struct timer_entry {
-    clock::time_point when;
-    std::uint64_t seq;
-    std::shared_ptr<detail::timer_record> record;
-  };
-  struct later {  // the heap's order: earliest deadline, then first scheduled
-    bool operator()(const timer_entry& a, const timer_entry& b) const {
-      return a.when != b.when ? a.when > b.when : a.seq > b.seq;
-    }
-  };
   // Registrations are EPOLLONESHOT: an event disarms the fd, and the next
   // wait re-arms it with one epoll_ctl (no ADD/DEL pair per wait).
   struct fd_watch {
@@ -66,15 +56,16 @@ struct event_loop::impl {
   };
 
   detail::ready_queue ready;
-  std::priority_queue<timer_entry, std::vector<timer_entry>, later> timers;
+  detail::timer_heap timers;
   std::uint64_t timer_seq = 0;
+  std::size_t cancelled_timers = 0;  // cancelled, still in the heap
   int epoll_fd = -1;
   int wake_fd = -1;
   std::mutex posted_mutex;
   std::vector<std::function<void()>> posted;  // from call_soon_threadsafe
   std::atomic<bool> has_posted{false};
   std::uint64_t next_task_serial = 0;
-  int iterations_since_poll = 0;
+  std::size_t items_since_poll = 0;  // ready items run since the last epoll_wait
   std::unordered_map<int, fd_watch> fds;
   std::unordered_map<detail::task_core*, std::shared_ptr<detail::task_core>> unfinished;
   bool running = false;
@@ -124,13 +115,17 @@ struct event_loop::impl {
     }
   }
 
-  // One iteration: take in I/O readiness, posted callbacks and due timers,
-  // then run what was ready at that moment, in order.
+  // One iteration: take in I/O readiness and posted callbacks, then run
+  // what was ready at that moment, in order, then the timers that were due
+  // at that moment, in deadline order. asyncio moves the due timers to the
+  // end of its ready queue first, which comes to the same order; firing
+  // them from the heap spares a million due timers a trip through the ring.
   void run_once() {
-    // With work ready, asking the kernel about I/O every iteration would
-    // cost a system call per task switch; every 64th keeps I/O served.
-    if (ready.empty() || stopping || ++iterations_since_poll >= 64) {
-      iterations_since_poll = 0;
+    // With work ready, asking the kernel about I/O every iteration (asyncio
+    // does) would cost a system call per task switch or two. Once per 256
+    // items run keeps I/O served: every iteration when iterations are long.
+    if (ready.empty() || stopping || items_since_poll >= 256) {
+      items_since_poll = 0;
       poll_io();
     }
     if (has_posted.load(std::memory_order_acquire)) {
@@ -139,30 +134,91 @@ struct event_loop::impl {
       posted.clear();
       has_posted.store(false, std::memory_order_relaxed);
     }
+    std::int64_t due_by = 0;
+    bool timers_due = false;
     if (!timers.empty()) {
-      const auto now = clock::now();
-      while (!timers.empty() && timers.top().when <= now) {
-        auto record = timers.top().record;
-        timers.pop();
-        if (!record->cancelled) ready.push_timer(std::move(record));
-      }
+      due_by = clock::now().time_since_epoch().count();
+      timers_due = timers.top().when <= due_by;
     }
-    std::shared_ptr<detail::timer_record> timer;
+    const std::uint64_t scheduled_before = timer_seq;
     std::function<void()> callback;
+    items_since_poll += ready.size();
     for (std::size_t todo = ready.size(); todo > 0 && !ready.empty(); --todo) {
-      if (detail::task_core* t = ready.pop(timer, callback)) {
+      if (detail::task_core* t = ready.pop(callback)) {
         t->step();
-      } else if (timer) {
-        if (!timer->cancelled) {    // it may have been cancelled while due
-          timer->cancelled = true;  // fired: cancel() is a no-op from now on
-          timer->callback();
-        }
-        timer = nullptr;
       } else {
         callback();
         callback = nullptr;
       }
     }
+    if (timers_due) fire_due_timers(due_by, scheduled_before);
+  }
+
+  // Fires the timers due by `due_by` that were scheduled before this
+  // iteration began; those scheduled since wait for the next one, as in
+  // asyncio (only call_at with a past deadline can put one of them among
+  // the due).
+  void fire_due_timers(std::int64_t due_by, std::uint64_t scheduled_before) {
+    // Cancelled timers stay in the heap until their deadline, as in asyncio;
+    // when they are half of it, one linear pass sweeps them out.
+    if (cancelled_timers > 64 && 2 * cancelled_timers > timers.size()) {
+      timers.remove_if([](detail::timer_record* r) {
+        if (!r->cancelled) return false;
+        r->cancelled_in_heap = nullptr;
+        detail::release_timer(r);
+        return true;
+      });
+      cancelled_timers = 0;
+    }
+    std::vector<detail::timer_heap::entry> held_over;
+    try {
+      while (!timers.empty() && timers.top().when <= due_by) {
+        const detail::timer_heap::entry e = timers.pop();
+        // The next one's record is most likely a cache miss: start it now.
+        if (!timers.empty()) __builtin_prefetch(timers.top().record);
+        if (e.record->seq >= scheduled_before) {
+          held_over.push_back(e);
+          continue;
+        }
+        e.record->cancelled_in_heap = nullptr;
+        if (e.record->cancelled) --cancelled_timers;
+        fire(e.record);
+      }
+    } catch (...) {  // a callback threw: the rest stay scheduled
+      for (const auto& e : held_over) timers.push(e);
+      throw;
+    }
+    for (const auto& e : held_over) timers.push(e);
+  }
+
+  // Runs a timer's callback, unless it was cancelled, and drops the loop's
+  // reference, even if the callback throws.
+  static void fire(detail::timer_record* r) {
+    struct release {
+      detail::timer_record* r;
+      ~release() { detail::release_timer(r); }
+    } guard{r};
+    if (r->cancelled) return;
+    struct ran {  // the callback goes once it ran, or threw
+      detail::timer_record* r;
+      ~ran() {
+        r->firing = false;
+        r->drop_callback();
+      }
+    } done{r};
+    r->firing = true;  // a cancel() from inside it must not destroy it
+    r->invoke(*r);
+  }
+
+  // Empties the heap (close): its timers will never run.
+  void drop_timers() noexcept {
+    timers.remove_if([](detail::timer_record* r) {
+      r->cancelled_in_heap = nullptr;
+      r->drop_callback();  // a handle may keep the record: not its captures
+      detail::release_timer(r);
+      return true;
+    });
+    cancelled_timers = 0;
   }
 
   // Waits for I/O until the next timer; not at all when work is ready.
@@ -171,7 +227,7 @@ struct event_loop::impl {
     if (!ready.empty() || stopping || has_posted.load(std::memory_order_acquire)) {
       timeout_ms = 0;
     } else if (!timers.empty()) {
-      const auto wait = timers.top().when - clock::now();
+      const auto wait = clock::duration(timers.top().when) - clock::now().time_since_epoch();
       timeout_ms = wait <= clock::duration::zero()
                        ? 0
                        : static_cast<int>(std::min<std::int64_t>(
@@ -223,6 +279,10 @@ struct event_loop::impl {
   }
 };
 
+// No closed-loop check: close() empties the queue and no task can be
+// scheduled after it (every task is done by then).
+inline void event_loop::queue_step(detail::task_core* t) { impl_->ready.push_task(t); }
+
 namespace detail {
 
 namespace {
@@ -249,7 +309,19 @@ void refuse_inside_generator(const task_core& t) {
 
 task_core& current_task() { return running(); }
 
-void suspend(suspension& s) {
+inline void task_core::schedule_step() {
+  if (step_scheduled_) return;
+  step_scheduled_ = true;
+  // A raw pointer: the loop holds every unfinished task, and a task only
+  // finishes inside its own step, with no other step queued (see finish).
+  loop_->queue_step(this);
+}
+
+// Inlined where the hot paths suspend (sleep_for(0s)): every function
+// whose frame is live across a stack switch costs a mispredicted return
+// when it resumes, since the return predictor was filled by the code that
+// ran on the other stack.
+[[gnu::always_inline]] inline void task_core::suspend_running(suspension& s) {
   task_core& t = running();
   struct end_of_wait {  // however the wait ends (or is refused), unregister
     task_core& t;
@@ -274,6 +346,8 @@ void suspend(suspension& s) {
     throw cancelled_error{};
   }
 }
+
+void suspend(suspension& s) { task_core::suspend_running(s); }
 
 std::function<void()> task_core::waker(const suspension& s) {
   // The suspension's id: a waker from an earlier wait cannot resume a later one.
@@ -329,14 +403,6 @@ std::function<void()> task_core::local_waker(const suspension& s) {
   };
 }
 
-void task_core::schedule_step() {
-  if (step_scheduled_) return;
-  step_scheduled_ = true;
-  // A raw pointer: the loop holds every unfinished task, and a task only
-  // finishes inside its own step, with no other step queued (see finish).
-  loop_->queue_step(this);
-}
-
 void task_core::check_result() {
   if (!done()) throw invalid_state_error("tandem::task: result() of a task that is not done");
   retrieved_ = true;
@@ -359,7 +425,9 @@ void task_core::when_done(std::function<void()> cb) {
   }
 }
 
-void task_core::step() {
+// Inlined into run_once, so that no return into the loop's code follows the
+// switch back from the task (see suspend_running).
+[[gnu::always_inline]] inline void task_core::step() {
   step_scheduled_ = false;
   if (done()) return;
   if (status_ == status::pending) {
@@ -412,8 +480,7 @@ void task_core::finish(status s, std::exception_ptr e) {
 
 void task_core::leave_wait() noexcept {
   if (waiting_ == nullptr || !waiting_->undo) return;
-  auto undo = std::move(waiting_->undo);
-  waiting_->undo = nullptr;  // the unwinding's own end of the wait skips it
+  const auto undo = std::exchange(waiting_->undo, {});  // the unwinding's end of the wait skips it
   undo();
 }
 
@@ -429,12 +496,13 @@ void task_core::abandon() noexcept {
 int gather_wait(task_core* const* cores, std::size_t n) {
   task_core& me = current_task();
   auto order = std::make_shared<std::vector<std::size_t>>();  // completion order
-  suspension s;
-  s.forward = [cores, n] {
+  auto forward = [cores, n] {
     bool taken = false;
     for (std::size_t i = 0; i < n; ++i) taken = cores[i]->cancel() || taken;
     return taken;
   };
+  suspension s;
+  s.forward = forward;
   for (std::size_t i = 0; i < n; ++i) {
     if (cores[i]->done()) {
       order->push_back(i);
@@ -469,9 +537,11 @@ bool wait_with_deadline(task_core& core, clock::duration timeout) {
     *timed_out = true;
     self->cancel();
   });
+  auto forward = [&self] { return self->cancel(); };
+  auto undo = [&timer] { timer.cancel(); };
   suspension s;
-  s.forward = [self] { return self->cancel(); };
-  s.undo = [timer]() mutable { timer.cancel(); };
+  s.forward = forward;
+  s.undo = undo;
   core.when_done(me.waker(s));
   while (!core.done()) suspend(s);
   return *timed_out;
@@ -483,10 +553,11 @@ void wait_list::wait(bool pass_on_wakeup) {
   auto it = wakers_.insert(wakers_.end(), me.local_waker(s));
   bool listed = true;
   bool woken = false;
-  s.undo = [this, it, &listed] {
+  auto undo = [this, it, &listed] {
     if (listed) wakers_.erase(it);
     listed = false;
   };
+  s.undo = undo;
   // wake_one/wake_all take the waker off the list before calling it.
   *it = [this, it, &listed, &woken, wake = *it] {
     wakers_.erase(it);
@@ -619,7 +690,7 @@ void event_loop::close() {
   for (auto& t : tasks) t->leave_wait();
   for (auto& t : tasks) t->abandon();
   impl_->ready.clear();
-  while (!impl_->timers.empty()) impl_->timers.pop();
+  impl_->drop_timers();
   impl_->fds.clear();
   {
     std::lock_guard lock(impl_->posted_mutex);  // against call_soon_threadsafe
@@ -636,14 +707,12 @@ bool event_loop::is_closed() const { return impl_->closed; }
 
 void event_loop::call_soon(std::function<void()> cb) {
   check_open("call_soon");
+  if (!cb) throw_empty_callback("call_soon");
   impl_->ready.push_callback(std::move(cb));
 }
 
-// No closed-loop check: close() empties the queue and no task can be
-// scheduled after it (every task is done by then).
-void event_loop::queue_step(detail::task_core* t) { impl_->ready.push_task(t); }
-
 void event_loop::call_soon_threadsafe(std::function<void()> cb) {
+  if (!cb) throw_empty_callback("call_soon_threadsafe");
   {
     std::lock_guard lock(impl_->posted_mutex);
     if (impl_->closed)
@@ -657,16 +726,18 @@ void event_loop::call_soon_threadsafe(std::function<void()> cb) {
   }
 }
 
-timer_handle event_loop::call_later(clock::duration d, std::function<void()> cb) {
-  return call_at(time() + std::max(d, clock::duration::zero()), std::move(cb));
+void event_loop::throw_empty_callback(const char* operation) {
+  throw std::invalid_argument(std::string("tandem::event_loop::") + operation +
+                              ": the callback is empty");
 }
 
-timer_handle event_loop::call_at(clock::time_point t, std::function<void()> cb) {
-  check_open("call_at");
-  auto record = std::make_shared<detail::timer_record>();
-  record->callback = std::move(cb);
-  impl_->timers.push({t, impl_->timer_seq++, record});
-  return timer_handle(std::move(record));
+timer_handle event_loop::schedule(clock::time_point t,
+                                  std::unique_ptr<detail::timer_record> record) {
+  record->seq = impl_->timer_seq++;
+  record->cancelled_in_heap = &impl_->cancelled_timers;
+  impl_->timers.push({t.time_since_epoch().count(), record.get()});
+  ++record->refs;  // the heap's, and the handle's
+  return timer_handle(record.release());
 }
 
 clock::time_point event_loop::time() const { return clock::now(); }
@@ -693,6 +764,17 @@ std::function<void()> event_loop::watch_fd(int fd, bool writable, std::function<
   };
 }
 
+namespace detail {
+void delete_timer(timer_record* r) noexcept { delete r; }
+
+void cancel_timer(timer_record& r) noexcept {
+  if (r.cancelled) return;
+  r.cancelled = true;
+  if (!r.firing) r.drop_callback();  // what it holds is let go now, as asyncio does
+  if (r.cancelled_in_heap != nullptr) ++*r.cancelled_in_heap;
+}
+}  // namespace detail
+
 event_loop& current_loop() {
   if (running_task != nullptr) return running_task->loop();
   if (running_loop == nullptr)
@@ -704,10 +786,10 @@ event_loop& current_loop() {
 namespace {
 // asyncio's sleep(0): the task goes to the back of the ready queue, behind
 // every task that is ready now.
-void yield_to_ready_tasks() {
+[[gnu::always_inline]] inline void yield_to_ready_tasks() {
   detail::suspension s;
   s.requeue = true;
-  detail::suspend(s);
+  detail::task_core::suspend_running(s);
 }
 }  // namespace
 
@@ -716,7 +798,8 @@ void sleep_until(clock::time_point t) {
   detail::task_core& me = detail::current_task();
   detail::suspension s;
   auto timer = me.loop().call_at(t, me.local_waker(s));
-  s.undo = [timer]() mutable { timer.cancel(); };
+  auto undo = [&timer] { timer.cancel(); };
+  s.undo = undo;
   detail::suspend(s);
 }
 
@@ -729,7 +812,8 @@ namespace {
 void wait_fd(int fd, bool writable) {
   detail::task_core& me = detail::current_task();
   detail::suspension s;
-  s.undo = me.loop().watch_fd(fd, writable, me.local_waker(s));
+  const std::function<void()> unwatch = me.loop().watch_fd(fd, writable, me.local_waker(s));
+  s.undo = unwatch;
   detail::suspend(s);
 }
 }  // namespace

@@ -53,6 +53,7 @@
 //    silently replaces the earlier reader, which then waits forever).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -62,6 +63,7 @@
 #include <functional>
 #include <list>
 #include <memory>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -110,18 +112,85 @@ T hand_out(T& value) {
   }
 }
 
+// A timer of call_at / call_later. Its references are counted without
+// atomics (the loop and its handles belong to one thread): the loop holds
+// one while the timer is scheduled, each timer_handle one more. The
+// callback lives in the record when it fits, so that a timer costs one
+// allocation.
 struct timer_record {
-  std::function<void()> callback;
+  timer_record() = default;
+  timer_record(const timer_record&) = delete;
+  timer_record& operator=(const timer_record&) = delete;
+  ~timer_record() { drop_callback(); }
+
+  template <class F>
+  void set_callback(F&& f) {
+    using D = std::decay_t<F>;
+    if constexpr (sizeof(D) <= sizeof(storage) && alignof(D) <= alignof(std::max_align_t)) {
+      ::new (static_cast<void*>(storage)) D(std::forward<F>(f));
+      invoke = [](timer_record& r) { (*std::launder(reinterpret_cast<D*>(r.storage)))(); };
+      destroy = [](timer_record& r) noexcept {
+        std::launder(reinterpret_cast<D*>(r.storage))->~D();
+      };
+    } else {
+      ::new (static_cast<void*>(storage)) D*(new D(std::forward<F>(f)));
+      invoke = [](timer_record& r) { (**std::launder(reinterpret_cast<D**>(r.storage)))(); };
+      destroy = [](timer_record& r) noexcept {
+        delete *std::launder(reinterpret_cast<D**>(r.storage));
+      };
+    }
+  }
+  // Lets go of the callback and what it holds (once it ran, or cancelled).
+  void drop_callback() noexcept {
+    if (auto* d = std::exchange(destroy, nullptr)) d(*this);
+  }
+
+  alignas(std::max_align_t) unsigned char storage[48];
+  void (*invoke)(timer_record&) = nullptr;
+  void (*destroy)(timer_record&) noexcept = nullptr;  // null: no callback
+  std::uint64_t seq = 0;                              // scheduling order, for equal deadlines
+  // The loop's count of cancelled timers still in its heap, while this one
+  // is in it (the loop sweeps them out when they are half of the heap).
+  std::size_t* cancelled_in_heap = nullptr;
+  std::uint32_t refs = 1;
   bool cancelled = false;
+  bool firing = false;  // the callback runs: cancel() leaves it be
+};
+void cancel_timer(timer_record& r) noexcept;
+void delete_timer(timer_record* r) noexcept;  // out of line: the rare case
+inline void release_timer(timer_record* r) noexcept {
+  if (r != nullptr && --r->refs == 0) delete_timer(r);
+}
+
+// A reference to a callable that the referrer does not own: two words,
+// nothing to copy or destroy. Only lvalues bind, and the callable must
+// outlive every call (a suspension's callables are locals of the function
+// that suspends, which outlives the wait).
+template <class R>
+class callable_ref {
+ public:
+  callable_ref() = default;
+  template <class F>
+  requires(!std::is_same_v<std::remove_cvref_t<F>, callable_ref>) callable_ref(F& f)
+  noexcept  // NOLINT(google-explicit-constructor): a reference
+      : call_([](void* target) -> R { return (*static_cast<F*>(target))(); }),
+        target_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))) {}
+  explicit operator bool() const noexcept { return call_ != nullptr; }
+  R operator()() const { return call_(target_); }
+
+ private:
+  R (*call_)(void*) = nullptr;
+  void* target_ = nullptr;
 };
 
 // What a suspended task waits in. `undo` unregisters whatever would wake it
 // and runs whenever the suspension ends; `forward`, if set, is what cancel()
 // does instead of waking the task with cancelled_error (await, gather,
-// wait_for pass the cancellation on and keep waiting).
+// wait_for pass the cancellation on and keep waiting). Both refer to
+// callables of the suspending function.
 struct suspension {
-  std::function<void()> undo;
-  std::function<bool()> forward;  // true: the cancellation was passed on
+  callable_ref<void> undo;
+  callable_ref<bool> forward;  // true: the cancellation was passed on
   std::uint64_t id = 0;
   bool requeue = false;  // resume on the next iteration (sleep_for(0))
 };
@@ -155,6 +224,8 @@ class task_core : public std::enable_shared_from_this<task_core> {
   // Resumes the task on a later iteration (once, however often called).
   void schedule_step();
   event_loop& loop() const noexcept { return *loop_; }
+  // suspend()'s body, for the loop's own hot paths to inline.
+  static void suspend_running(suspension& s);
   // False while a generator coroutine runs inside the task (on its stack).
   bool can_suspend_here() const noexcept { return yielder_->on_own_stack(); }
 
@@ -253,22 +324,35 @@ class task {
   std::shared_ptr<detail::task_result<T>> state_;
 };
 
-// A timer's handle. An empty one (default-constructed or moved from)
-// throws logic_error.
+// A timer's handle, as asyncio's TimerHandle: cancel() before the timer
+// fired drops its callback and it never runs; cancel() afterwards does
+// nothing but make cancelled() true. An empty handle (default-constructed
+// or moved from) throws logic_error.
 class timer_handle {
  public:
   timer_handle() = default;
-  void cancel() { record().cancelled = true; }
+  timer_handle(const timer_handle& other) noexcept : record_(other.record_) {
+    if (record_ != nullptr) ++record_->refs;
+  }
+  timer_handle(timer_handle&& other) noexcept : record_(std::exchange(other.record_, nullptr)) {}
+  timer_handle& operator=(timer_handle other) noexcept {
+    std::swap(record_, other.record_);
+    return *this;
+  }
+  ~timer_handle() { detail::release_timer(record_); }
+
+  void cancel() { detail::cancel_timer(record()); }
   bool cancelled() const { return record().cancelled; }
 
  private:
   friend class event_loop;
-  explicit timer_handle(std::shared_ptr<detail::timer_record> r) : record_(std::move(r)) {}
+  explicit timer_handle(detail::timer_record* r) noexcept : record_(r) {}
   detail::timer_record& record() const {
-    if (!record_) throw std::logic_error("tandem::timer_handle: empty handle (moved from?)");
+    if (record_ == nullptr)
+      throw std::logic_error("tandem::timer_handle: empty handle (moved from?)");
     return *record_;
   }
-  std::shared_ptr<detail::timer_record> record_;
+  detail::timer_record* record_ = nullptr;
 };
 
 class event_loop {
@@ -319,8 +403,25 @@ class event_loop {
   // Any thread; wakes the loop. Not async-signal-safe (it locks and may
   // allocate): a signal handler should write to a pipe a task waits on.
   void call_soon_threadsafe(std::function<void()> cb);
-  timer_handle call_later(clock::duration d, std::function<void()> cb);
-  timer_handle call_at(clock::time_point t, std::function<void()> cb);
+  // cb: any callable (std::function, a lambda, ...), kept in the timer
+  // itself when it is small. An empty std::function or a null function
+  // pointer: std::invalid_argument.
+  template <class F>
+  requires std::is_invocable_v < std::decay_t<F>
+  & > timer_handle call_later(clock::duration d, F&& cb) {
+    return call_at(time() + std::max(d, clock::duration::zero()), std::forward<F>(cb));
+  }
+  template <class F>
+  requires std::is_invocable_v < std::decay_t<F>
+  & > timer_handle call_at(clock::time_point t, F&& cb) {
+    check_open("call_at");
+    if constexpr (std::is_constructible_v<bool, const std::decay_t<F>&>) {
+      if (!static_cast<bool>(cb)) throw_empty_callback("call_at");
+    }
+    auto record = std::make_unique<detail::timer_record>();
+    record->set_callback(std::forward<F>(cb));
+    return schedule(t, std::move(record));
+  }
   clock::time_point time() const;
 
   // For wait_readable / wait_writable: registers waker for fd's readiness;
@@ -335,6 +436,8 @@ class event_loop {
   void run_until_done(detail::task_core& t);
   void check_open(const char* operation) const;
   void check_can_run(const char* operation) const;
+  [[noreturn]] static void throw_empty_callback(const char* operation);
+  timer_handle schedule(clock::time_point t, std::unique_ptr<detail::timer_record> record);
 
   struct impl;
   std::unique_ptr<impl> impl_;
@@ -350,8 +453,9 @@ T await(task<T> t) {
   detail::task_core& other = t.core();
   if (&other == &me) throw std::logic_error("tandem::await: a task cannot await itself");
   if (!other.done()) {
+    auto forward = [&other] { return other.cancel(); };
     detail::suspension s;
-    s.forward = [&other] { return other.cancel(); };
+    s.forward = forward;
     other.when_done(me.waker(s));
     detail::suspend(s);  // until other is done, however it ends
   }
