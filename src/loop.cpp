@@ -453,7 +453,10 @@ void task_core::when_done(std::function<void()> cb) {
   try {
     body_->next();
   } catch (const stop_iteration&) {
-    outcome = status::succeeded;
+    // asyncio: a task that cancelled itself and returned before it next
+    // suspended is cancelled, not successful (a cancellation it caught at a
+    // suspension was taken off, and then it returns successfully).
+    outcome = cancel_pending_ ? status::cancelled : status::succeeded;
   } catch (const cancelled_error&) {
     outcome = status::cancelled;
   } catch (...) {
@@ -496,9 +499,13 @@ void task_core::abandon() noexcept {
 int gather_wait(task_core* const* cores, std::size_t n) {
   task_core& me = current_task();
   auto order = std::make_shared<std::vector<std::size_t>>();  // completion order
-  auto forward = [cores, n] {
+  // asyncio: once a cancellation was passed on to the gathered tasks, the
+  // gather ends in cancelled_error, even if they all caught it and returned.
+  bool cancel_passed_on = false;
+  auto forward = [cores, n, &cancel_passed_on] {
     bool taken = false;
     for (std::size_t i = 0; i < n; ++i) taken = cores[i]->cancel() || taken;
+    cancel_passed_on = cancel_passed_on || taken;
     return taken;
   };
   suspension s;
@@ -516,7 +523,10 @@ int gather_wait(task_core* const* cores, std::size_t n) {
   for (;;) {
     for (std::size_t i : *order)
       if (!cores[i]->succeeded()) return static_cast<int>(i);
-    if (order->size() == n) return -1;
+    if (order->size() == n) {
+      if (cancel_passed_on) throw cancelled_error{};
+      return -1;
+    }
     suspend(s);
   }
 }
@@ -661,7 +671,11 @@ void event_loop::run_forever() {
   running_loop = this;
   impl_->running = true;
   try {
-    while (!impl_->stopping) impl_->run_once();
+    // One iteration at least: asyncio's stop() before run_forever() lets
+    // the loop run what is ready once, then return.
+    do {
+      impl_->run_once();
+    } while (!impl_->stopping);
   } catch (...) {
     impl_->running = false;
     impl_->stopping = false;

@@ -235,4 +235,61 @@ TEST(LoopReview, FdClosedUnderItsWaitersDoesNotStallOthers) {
   ::close(p[1]);
 }
 
+// The three places where the loop differed from asyncio, found in review.
+
+// asyncio's Task.__step: "Task is cancelled right before coro stops".
+TEST(LoopReview, TaskCancellingItselfThenReturningEndsCancelled) {
+  event_loop loop;
+  std::optional<tandem::task<int>> self;
+  self = loop.create_task([&] {
+    EXPECT_TRUE(self->cancel());
+    return 1;  // no suspension between the cancel and the return
+  });
+  run_with_watchdog(loop, [&] { EXPECT_THROW(tandem::await(*self), tandem::cancelled_error); });
+  EXPECT_TRUE(self->cancelled());
+}
+
+// asyncio's _GatheringFuture: a gather whose cancellation was passed on to
+// its tasks ends cancelled, even though they caught it and returned.
+TEST(LoopReview, CancelledGatherEndsCancelledEvenIfItsTasksReturn) {
+  event_loop loop;
+  int caught = 0;
+  run_with_watchdog(loop, [&] {
+    auto& l = tandem::current_loop();
+    auto stubborn = [&caught] {
+      try {
+        tandem::sleep_for(1h);
+      } catch (const tandem::cancelled_error&) {
+        ++caught;
+      }
+      return 1;
+    };
+    auto a = l.create_task(stubborn);
+    auto b = l.create_task(stubborn);
+    auto gathering = l.create_task([&] { return tandem::gather(a, b); });
+    tandem::sleep_for(0s);
+    tandem::sleep_for(0s);  // gathering waits, a and b sleep
+    EXPECT_TRUE(gathering.cancel());
+    EXPECT_THROW(tandem::await(gathering), tandem::cancelled_error);
+    EXPECT_TRUE(gathering.cancelled());
+    EXPECT_EQ(a.result(), 1);  // the tasks themselves completed normally
+    EXPECT_EQ(b.result(), 1);
+  });
+  EXPECT_EQ(caught, 2);
+}
+
+// asyncio: stop() before run_forever() runs one iteration, then returns.
+TEST(LoopReview, StopBeforeRunForeverRunsOneIteration) {
+  event_loop loop;
+  int ran = 0;
+  loop.call_soon([&] { ++ran; });
+  loop.call_soon([&] { loop.call_soon([&] { ran += 10; }); });  // the next iteration's
+  loop.stop();
+  loop.run_forever();
+  EXPECT_EQ(ran, 1);
+  loop.call_soon([&] { loop.stop(); });
+  loop.run_forever();  // the stop() above was used up: this one runs again
+  EXPECT_EQ(ran, 11);
+}
+
 }  // namespace

@@ -23,11 +23,18 @@
 //    task: its pending suspension throws cancelled_error; if that escapes,
 //    the task is cancelled; if the function catches it and returns, the task
 //    completes normally. A task that cancels itself gets cancelled_error at
-//    its next suspension. Cancelling a task suspended in await(t2) forwards
-//    the cancellation to t2, and the await ends the way t2 ends.
+//    its next suspension; if it returns before suspending again, it ends
+//    cancelled (asyncio: "cancelled right before the coroutine stops").
+//    Cancelling a task suspended in await(t2) forwards the cancellation to
+//    t2, and the await ends the way t2 ends.
 //  - gather() rethrows the first exception (in order of completion) as soon
 //    as it happens; the other tasks keep running. Cancelling a task suspended
-//    in gather() cancels the gathered tasks that are not done, as asyncio does.
+//    in gather() cancels the gathered tasks that are not done, as asyncio
+//    does, and the gather then throws cancelled_error once they are all
+//    done, even if every one of them caught its cancellation and returned.
+//  - stop() ends run_forever() after the current iteration; called before
+//    run_forever(), it lets one iteration run (asyncio). run_until_complete
+//    starts afresh: a stop() made before it is forgotten.
 //  - wait_for() cancels the task on timeout, waits for it to finish, and
 //    throws timeout_error; if the task caught the cancellation and returned,
 //    its value is returned. A zero or negative timeout times out a task that
