@@ -134,6 +134,7 @@ struct event_loop::impl {
       posted.clear();
       has_posted.store(false, std::memory_order_relaxed);
     }
+    sweep_cancelled_timers();
     std::int64_t due_by = 0;
     bool timers_due = false;
     if (!timers.empty()) {
@@ -159,17 +160,6 @@ struct event_loop::impl {
   // asyncio (only call_at with a past deadline can put one of them among
   // the due).
   void fire_due_timers(std::int64_t due_by, std::uint64_t scheduled_before) {
-    // Cancelled timers stay in the heap until their deadline, as in asyncio;
-    // when they are half of it, one linear pass sweeps them out.
-    if (cancelled_timers > 64 && 2 * cancelled_timers > timers.size()) {
-      timers.remove_if([](detail::timer_record* r) {
-        if (!r->cancelled) return false;
-        r->cancelled_in_heap = nullptr;
-        detail::release_timer(r);
-        return true;
-      });
-      cancelled_timers = 0;
-    }
     std::vector<detail::timer_heap::entry> held_over;
     try {
       while (!timers.empty() && timers.top().when <= due_by) {
@@ -189,6 +179,21 @@ struct event_loop::impl {
       throw;
     }
     for (const auto& e : held_over) timers.push(e);
+  }
+
+  // Cancelled timers stay in the heap until their deadline, as in asyncio;
+  // when they are half of it, one linear pass sweeps them out. Checked
+  // every iteration, due timers or not, as asyncio does: a loop whose
+  // timeouts are mostly cancelled early must not hoard them.
+  void sweep_cancelled_timers() {
+    if (cancelled_timers <= 64 || 2 * cancelled_timers <= timers.size()) return;
+    timers.remove_if([](detail::timer_record* r) {
+      if (!r->cancelled) return false;
+      r->cancelled_in_heap = nullptr;
+      detail::release_timer(r);
+      return true;
+    });
+    cancelled_timers = 0;
   }
 
   // Runs a timer's callback, unless it was cancelled, and drops the loop's
