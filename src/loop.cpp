@@ -199,19 +199,16 @@ struct event_loop::impl {
   // Runs a timer's callback, unless it was cancelled, and drops the loop's
   // reference, even if the callback throws.
   static void fire(detail::timer_record* r) {
-    struct release {
+    struct finish {  // however the callback ends: drop it, then the reference
       detail::timer_record* r;
-      ~release() { detail::release_timer(r); }
-    } guard{r};
-    if (r->cancelled) return;
-    struct ran {  // the callback goes once it ran, or threw
-      detail::timer_record* r;
-      ~ran() {
+      ~finish() {
         r->firing = false;
         r->drop_callback();
+        detail::release_timer(r);
       }
-    } done{r};
-    r->firing = true;  // a cancel() from inside it must not destroy it
+    } guard{r};
+    if (r->cancelled) return;  // its callback is gone already
+    r->firing = true;          // a cancel() from inside it must not destroy it
     r->invoke(*r);
   }
 
@@ -345,7 +342,7 @@ inline void task_core::schedule_step() {
   if (s.requeue) t.schedule_step();  // only now: a cancelled task throws above
   // Throws logic_error if this is not the task's own stack (a generator
   // coroutine running inside the task).
-  t.yielder_->yield();
+  detail::suspend(t.frame_, 0, /*stack_checked=*/true);  // refuse_inside_generator did
   if (t.cancel_pending_) {
     t.cancel_pending_ = false;
     throw cancelled_error{};
@@ -443,13 +440,9 @@ void task_core::when_done(std::function<void()> cb) {
     status_ = status::started;
     stack_options options = stack_;
     options.name = name_.c_str();
-    body_.emplace(
-        [this](yielder<void, void>& y) {
-          yielder_ = &y;
-          run();
-        },
-        options);
-    detail::frame_access::of(*body_)->kind = detail::co_kind::task;
+    body_.emplace([this](yielder<void, void>&) { run(); }, options);
+    frame_ = detail::frame_access::of(*body_);
+    frame_->kind = detail::co_kind::task;
   }
   task_core* const outer = running_task;
   running_task = this;

@@ -220,8 +220,10 @@ __attribute__((always_inline)) inline bool on_own_stack(const frame_base* f) noe
   return stack_pointer() - low < reinterpret_cast<std::uintptr_t>(f) - low;
 }
 
-__attribute__((always_inline)) inline std::uintptr_t suspend(frame_base* f, std::uintptr_t out) {
-  if (!on_own_stack(f)) [[unlikely]]
+// `stack_checked`: the caller has already made sure that on_own_stack(f).
+__attribute__((always_inline)) inline std::uintptr_t suspend(frame_base* f, std::uintptr_t out,
+                                                             bool stack_checked = false) {
+  if (!stack_checked && !on_own_stack(f)) [[unlikely]]
     throw_yield_outside();
   eh_state* g = f->thread_eh;
   if (holds_exceptions(g) | f->resumer_eh_saved) [[unlikely]]

@@ -234,7 +234,7 @@ class task_core : public std::enable_shared_from_this<task_core> {
   // suspend()'s body, for the loop's own hot paths to inline.
   static void suspend_running(suspension& s);
   // False while a generator coroutine runs inside the task (on its stack).
-  bool can_suspend_here() const noexcept { return yielder_->on_own_stack(); }
+  bool can_suspend_here() const noexcept { return on_own_stack(frame_); }
 
  protected:
   virtual void run() = 0;  // the task's function; stores its value
@@ -260,8 +260,8 @@ class task_core : public std::enable_shared_from_this<task_core> {
   std::vector<std::function<void()>> done_callbacks_;
   suspension* waiting_ = nullptr;
   std::uint64_t next_suspension_id_ = 0;
-  std::uint64_t serial_ = 0;  // creation order, for close()
-  yielder<void, void>* yielder_ = nullptr;
+  std::uint64_t serial_ = 0;     // creation order, for close()
+  frame_base* frame_ = nullptr;  // body_'s, while it lives
   std::optional<coroutine<void, void>> body_;
 };
 
