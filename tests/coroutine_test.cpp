@@ -1,5 +1,5 @@
-// tandem::coroutine: every numbered rule of SPEC section 3 has a test named
-// Rule<N>_..., followed by the other cases the generator issue lists.
+// tandem::coroutine: every numbered generator rule (docs/rules.md, section 3)
+// has a test named Rule<N>_..., followed by the other cases worth pinning down.
 #include "tandem/coroutine.hpp"
 
 #include <gtest/gtest.h>

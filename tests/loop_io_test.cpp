@@ -1,5 +1,5 @@
 // tandem::event_loop and file descriptors: wait_readable / wait_writable
-// (SPEC section 4: one waiter per fd and direction; section 5: a bad fd is
+// (docs/rules.md, loop rule 8: one waiter per fd and direction; bad input rule 4: a bad fd is
 // a std::system_error), and a TCP echo server on 127.0.0.1 with 50
 // concurrent clients.
 //
@@ -45,7 +45,7 @@ using loop_testing::run_bounded;
 }
 
 // An owned file descriptor. Declared before the loop in each test, so that
-// it outlives the loop (SPEC: objects that tasks use must).
+// it outlives the loop (loop rule 10: objects that tasks use must).
 class unique_fd {
  public:
   unique_fd() = default;

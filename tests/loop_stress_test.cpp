@@ -138,7 +138,7 @@ TEST(LoopStress, LoopDestroyedWithThousandSuspendedTasksRunsAllDestructors) {
   int destroyed = 0;
   int resumed = 0;
   auto token = std::make_shared<int>(0);  // captured by every body
-  // What the tasks wait on outlives the loop (SPEC).
+  // What the tasks wait on outlives the loop (loop rule 10).
   tandem::queue<int> empty_queue;
   tandem::queue<int> full_queue(1);
   ASSERT_TRUE(full_queue.try_put(0));

@@ -1,5 +1,5 @@
-// tandem::event_loop: every rule of SPEC section 4, and the misuse cases of
-// section 5 that need no file descriptor, each with a test named after it.
+// tandem::event_loop: every loop rule (docs/rules.md, section 4), and the bad-input
+// cases of section 5 that need no file descriptor, each with a test named after it.
 // File descriptor readiness is in loop_io_test.cpp; the large-scale cases
 // (10,000 timers, 100,000 tasks, 1,000 unwound tasks) in
 // loop_stress_test.cpp.
@@ -88,7 +88,7 @@ using loop_testing::counted;
 // ---------------------------------------------------------------------------
 // The declarations.
 
-TEST(Loop, ErrorTypesFollowTheSpec) {
+TEST(Loop, ErrorTypesFollowTheRules) {
   static_assert(std::is_same_v<tandem::clock, std::chrono::steady_clock>);
   static_assert(!std::is_base_of_v<std::exception, tandem::cancelled_error>);
   static_assert(std::is_base_of_v<std::runtime_error, tandem::timeout_error>);
@@ -654,7 +654,7 @@ TEST(Loop, CancelReturnsFalseWhenDone) {
 
 TEST(Loop, CancelSuspendedTaskThrowsAtSuspension) {
   event_loop loop;
-  // The waitables outlive the loop (SPEC: objects tasks use must).
+  // The waitables outlive the loop (loop rule 10: objects tasks use must).
   tandem::queue<int> empty_queue;
   tandem::queue<int> full_queue(1);
   ASSERT_TRUE(full_queue.try_put(0));
@@ -1485,7 +1485,7 @@ TEST(Loop, CancelledTaskIsNotReported) {
 }
 
 // ---------------------------------------------------------------------------
-// SPEC section 5: bad input.
+// docs/rules.md section 5: bad input.
 
 template <class T>
 void expect_moved_from_object_throws(const std::function<void(T&)>& use) {

@@ -15,7 +15,7 @@
 // its handles belong to the thread that runs it; only call_soon_threadsafe
 // may be called from other threads.
 //
-// The rules are asyncio's (SPEC section 4):
+// The rules are asyncio's (numbered in docs/rules.md, section 4):
 //  - A created task starts on a later loop iteration. Tasks, call_soon
 //    callbacks and timers with equal deadlines run in the order they were
 //    scheduled. sleep_for(0s) lets every ready task run once.

@@ -1,5 +1,5 @@
 // The generator half of the fuzz harness. Every call on a slot is first
-// predicted from the model (SPEC section 3's rules applied to the body's
+// predicted from the model (the generator rules of docs/rules.md applied to the body's
 // shape), then made, and the two must agree exactly: value, exception type
 // and code, done(), started(), running(), and whether the body's locals
 // were destroyed.
@@ -198,7 +198,7 @@ outcome invoke(tandem::coroutine<int, int>& co, call c, const resumption& r) {
   });
 }
 
-// The SPEC's ways to end a resumption by an exception, as raise() picks them.
+// The rules' ways to end a resumption by an exception, as raise() picks them.
 constexpr kind raised_kinds[] = {kind::injected, kind::foreign, kind::exit, kind::stop};
 
 // A yielder belongs to its own coroutine's stack: a body it resumed cannot
@@ -469,7 +469,7 @@ void coroutine_pool::create(slot& s, reader& in) {
   }
   if (busy(s)) return;
 
-  // Sizes the SPEC accepts, and two it refuses (section 5). Only bodies
+  // Sizes the rules accept, and two it refuses (section 5). Only bodies
   // with small frames get the smallest stack: the harness's own frames,
   // under the sanitizers, are not small.
   tandem::stack_options options;

@@ -1,6 +1,6 @@
 // The fuzz harness's generator half: a pool of tandem::coroutine<int, int>
 // slots that input bytes create, resume, raise into, close, destroy and
-// move, each call checked against a model of what SPEC section 3 says the
+// move, each call checked against a model of what the generator rules (docs/rules.md) say the
 // body's shape must do.
 #pragma once
 

@@ -100,7 +100,7 @@ inline outcome returned(int v = 0) { return {kind::value, v}; }
 // task, so that the task ends the way asyncio's would.
 enum rethrow : unsigned { rethrow_none = 0, rethrow_exit = 1, rethrow_cancelled = 2 };
 
-// Runs op and reports how it ended. An exception of a type the SPEC does
+// Runs op and reports how it ended. An exception of a type the rules do
 // not allow here is a failure on the spot.
 template <class Op>
 outcome observe(Op&& op, unsigned pass_on = rethrow_none) {

@@ -1,7 +1,7 @@
 // The event-loop half of the fuzz harness.
 //
 // Timing decides the interleaving (timers, wait_for deadlines), so the
-// checks are the SPEC's promises that hold under every interleaving: what
+// checks are the loop rules' promises that hold under every interleaving: what
 // await, gather and wait_for return agrees with how the awaited task
 // ended; a task cancelled before it started never runs; the queue hands
 // out exactly what went in, in order; no waiter sleeps through what it

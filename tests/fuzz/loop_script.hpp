@@ -2,7 +2,7 @@
 // a driver task that reads the script from the input, and worker tasks
 // whose short programs (sleep, await, gather, wait_for, queue, event,
 // cancel, ...) are decoded when they are spawned. Outcomes are checked
-// against SPEC section 4; every wait is bounded, so no input can hang.
+// against the loop rules (docs/rules.md); every wait is bounded, so no input can hang.
 #pragma once
 
 #include "coroutine_pool.hpp"

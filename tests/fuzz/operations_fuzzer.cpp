@@ -1,6 +1,6 @@
 // libFuzzer target: the input is a program of coroutine and event-loop
 // operations (README.md describes the encoding). Each operation's outcome
-// is checked against the SPEC; a violation aborts, which the fuzzer (or
+// is checked against docs/rules.md; a violation aborts, which the fuzzer (or
 // the corpus replay) reports as a crash.
 #include <chrono>
 #include <cstddef>
