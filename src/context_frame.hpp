@@ -58,6 +58,49 @@ static_assert(sizeof(context_frame) == TANDEM_FRAME_SIZE);
 static_assert(TANDEM_FRAME_SIZE % 16 == 0 && TANDEM_FRAME_TOP_PAD % 16 == 0);
 }  // namespace tandem::detail
 
+#elif defined(__arm__)
+#include "arm_aapcs_frame.h"
+
+namespace tandem::detail {
+struct context_frame {
+  std::uint64_t d8_d15[8];
+  std::uint32_t result;  // where the suspended tandem_jump's result goes
+  std::uint32_t r4_r11[8];
+  std::uint32_t fpscr;
+  std::uint32_t lr;  // bit 0 set: resume in Thumb state
+  std::uint32_t padding;
+};
+static_assert(offsetof(context_frame, d8_d15) == TANDEM_FRAME_D8);
+static_assert(offsetof(context_frame, result) == TANDEM_FRAME_RESULT);
+static_assert(offsetof(context_frame, r4_r11) == TANDEM_FRAME_R4);
+static_assert(offsetof(context_frame, r4_r11) + 3 * 4 == TANDEM_FRAME_R7);
+static_assert(offsetof(context_frame, r4_r11) + 7 * 4 == TANDEM_FRAME_R11);
+static_assert(offsetof(context_frame, fpscr) == TANDEM_FRAME_FPSCR);
+static_assert(offsetof(context_frame, lr) == TANDEM_FRAME_LR);
+static_assert(sizeof(context_frame) == TANDEM_FRAME_SIZE);
+static_assert(TANDEM_FRAME_SIZE % 16 == 0 && TANDEM_FRAME_TOP_PAD % 16 == 0);
+}  // namespace tandem::detail
+
+#elif defined(__riscv) && __riscv_xlen == 64
+#include "riscv64_sysv_frame.h"
+
+namespace tandem::detail {
+struct context_frame {
+  std::uint64_t ra;
+  std::uint64_t s0_s11[12];  // s0 is the frame pointer
+  std::uint64_t fs0_fs11[12];
+  std::uint64_t frm;
+};
+static_assert(offsetof(context_frame, ra) == TANDEM_FRAME_RA);
+static_assert(offsetof(context_frame, s0_s11) == TANDEM_FRAME_S0);
+static_assert(offsetof(context_frame, s0_s11) + 11 * 8 == TANDEM_FRAME_S(11));
+static_assert(offsetof(context_frame, fs0_fs11) == TANDEM_FRAME_FS0);
+static_assert(offsetof(context_frame, fs0_fs11) + 11 * 8 == TANDEM_FRAME_FS(11));
+static_assert(offsetof(context_frame, frm) == TANDEM_FRAME_FRM);
+static_assert(sizeof(context_frame) == TANDEM_FRAME_SIZE);
+static_assert(TANDEM_FRAME_SIZE % 16 == 0 && TANDEM_FRAME_TOP_PAD % 16 == 0);
+}  // namespace tandem::detail
+
 #else
 #error "tandem: no context switch for this target yet (see asm/)"
 #endif

@@ -179,9 +179,23 @@ TEST(Context, MakeContextRejectsBadInput) {
 // Misaligned stacks show up as a misaligned frame address in the entry.
 std::uintptr_t entry_frame_address = 0;
 
+#if defined(__arm__)
+// AAPCS asks for 8 bytes. ARM frame pointers point into the frame record,
+// not at an aligned base, so look at an 8-aligned local instead: the
+// compiler places it assuming that the incoming sp was aligned.
+constexpr std::uintptr_t stack_alignment = 8;
+
+__attribute__((noinline)) void record_frame_address() {
+  alignas(8) volatile char local = 0;
+  entry_frame_address = reinterpret_cast<std::uintptr_t>(&local);
+}
+#else
+constexpr std::uintptr_t stack_alignment = 16;
+
 __attribute__((noinline)) void record_frame_address() {
   entry_frame_address = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
 }
+#endif
 
 TEST(Context, UnalignedTopIsAlignedDown) {
   tandem::stack s;
@@ -194,7 +208,7 @@ TEST(Context, UnalignedTopIsAlignedDown) {
     auto* top = static_cast<char*>(s.top()) - misalign;
     entry_frame_address = 1;
     tandem_jump(tandem_make_context(top, s.size() - misalign, entry), nullptr);
-    EXPECT_EQ(entry_frame_address % 16, 0u) << "top misaligned by " << misalign;
+    EXPECT_EQ(entry_frame_address % stack_alignment, 0u) << "top misaligned by " << misalign;
     EXPECT_LT(entry_frame_address, reinterpret_cast<std::uintptr_t>(top));
   }
 }
@@ -221,6 +235,22 @@ TEST(Context, FreshFrameLayout) {
   EXPECT_EQ(c->fpcr, fpcr);
   EXPECT_EQ(c->x19_x28[0], reinterpret_cast<std::uint64_t>(&increment_forever));
   EXPECT_EQ(c->x29, 0u);
+#elif defined(__arm__)
+  std::uint32_t fpscr = 0;
+  asm volatile("vmrs %0, fpscr" : "=r"(fpscr));
+  EXPECT_EQ(c->fpscr & TANDEM_FPSCR_CONTROL, fpscr & TANDEM_FPSCR_CONTROL);
+  EXPECT_EQ(c->r4_r11[0], reinterpret_cast<std::uint32_t>(&increment_forever));
+  EXPECT_EQ(c->r4_r11[3], 0u);  // r7, the Thumb frame pointer
+  EXPECT_EQ(c->r4_r11[7], 0u);  // r11, the ARM frame pointer
+  // The first resumption's tandem_transfer lands in the top pad.
+  EXPECT_EQ(c->result, reinterpret_cast<std::uint32_t>(c) + TANDEM_FRAME_SIZE);
+  EXPECT_EQ(c->lr & 1u, 0u) << "the trampoline is ARM code";
+#elif defined(__riscv)
+  std::uint64_t frm = 0;
+  asm volatile("frrm %0" : "=r"(frm));
+  EXPECT_EQ(c->frm, frm);
+  EXPECT_EQ(c->s0_s11[1], reinterpret_cast<std::uint64_t>(&increment_forever));
+  EXPECT_EQ(c->s0_s11[0], 0u);
 #endif
 }
 
@@ -245,6 +275,14 @@ register_state caller_values() {
   for (int i = 0; i < 11; ++i) r.x[i] = 0x1010101010101010ull * static_cast<unsigned>(i + 1);
   for (int i = 0; i < 8; ++i) r.d[i] = 0x0101010101010101ull * static_cast<unsigned>(i + 1);
   r.fpcr = 2ull << 22;  // round towards minus infinity
+#elif defined(__arm__)
+  for (int i = 0; i < 8; ++i) r.r[i] = 0x10101010u * static_cast<unsigned>(i + 1);
+  for (int i = 0; i < 8; ++i) r.d[i] = 0x0101010101010101ull * static_cast<unsigned>(i + 1);
+  r.fpscr = 2u << 22;  // round towards minus infinity
+#elif defined(__riscv)
+  for (int i = 0; i < 12; ++i) r.s[i] = 0x1010101010101010ull * static_cast<unsigned>(i + 1);
+  for (int i = 0; i < 12; ++i) r.fs[i] = 0x0101010101010101ull * static_cast<unsigned>(i + 1);
+  r.frm = 2;  // round down (RDN)
 #endif
   return r;
 }
@@ -267,6 +305,14 @@ register_state context_values() {
   for (int i = 0; i < 11; ++i) r.x[i] = 0xa0a0a0a0a0a0a0a0ull + static_cast<unsigned>(i);
   for (int i = 0; i < 8; ++i) r.d[i] = 0xd0d0d0d0d0d0d0d0ull + static_cast<unsigned>(i);
   r.fpcr = (1ull << 22) | (1ull << 24) | (1ull << 25);  // round up, flush to zero, default NaN
+#elif defined(__arm__)
+  for (int i = 0; i < 8; ++i) r.r[i] = 0xa0a0a0a0u + static_cast<unsigned>(i);
+  for (int i = 0; i < 8; ++i) r.d[i] = 0xd0d0d0d0d0d0d0d0ull + static_cast<unsigned>(i);
+  r.fpscr = (1u << 22) | (1u << 24) | (1u << 25);  // round up, flush to zero, default NaN
+#elif defined(__riscv)
+  for (int i = 0; i < 12; ++i) r.s[i] = 0xa0a0a0a0a0a0a0a0ull + static_cast<unsigned>(i);
+  for (int i = 0; i < 12; ++i) r.fs[i] = 0xd0d0d0d0d0d0d0d0ull + static_cast<unsigned>(i);
+  r.frm = 3;  // round up (RUP)
 #endif
   return r;
 }
@@ -287,6 +333,15 @@ void expect_same(const register_state& want, const register_state& got, const ch
   for (int i = 0; i < 11; ++i) EXPECT_EQ(got.x[i], want.x[i]) << side << ": x" << 19 + i;
   for (int i = 0; i < 8; ++i) EXPECT_EQ(got.d[i], want.d[i]) << side << ": d" << 8 + i;
   EXPECT_EQ(got.fpcr, want.fpcr) << side;
+#elif defined(__arm__)
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(got.r[i], want.r[i]) << side << ": r" << 4 + i;
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(got.d[i], want.d[i]) << side << ": d" << 8 + i;
+  // The condition and sticky exception flags are not preserved by AAPCS.
+  EXPECT_EQ(got.fpscr & TANDEM_FPSCR_CONTROL, want.fpscr) << side;
+#elif defined(__riscv)
+  for (int i = 0; i < 12; ++i) EXPECT_EQ(got.s[i], want.s[i]) << side << ": s" << i;
+  for (int i = 0; i < 12; ++i) EXPECT_EQ(got.fs[i], want.fs[i]) << side << ": fs" << i;
+  EXPECT_EQ(got.frm, want.frm) << side;
 #endif
 }
 

@@ -31,7 +31,11 @@ extern "C" {
 TANDEM_UNINSTRUMENTED void* mmap(void* addr, size_t len, int prot, int flags, int fd,
                                  off_t off) noexcept {
   TANDEM_COUNT_SYSCALL();
+#if defined(SYS_mmap2)  // 32-bit targets (armhf): the offset counts 4096-byte units
+  return reinterpret_cast<void*>(::syscall(SYS_mmap2, addr, len, prot, flags, fd, off / 4096));
+#else
   return reinterpret_cast<void*>(::syscall(SYS_mmap, addr, len, prot, flags, fd, off));
+#endif
 }
 TANDEM_UNINSTRUMENTED int munmap(void* addr, size_t len) noexcept {
   TANDEM_COUNT_SYSCALL();

@@ -574,6 +574,35 @@ bool same_registers(const register_state& want, const register_state& got) {
     if (got.d[i] != want.d[i]) return false;
   return got.fpcr == want.fpcr;
 }
+#elif defined(__arm__)
+register_state probe_values(std::uint64_t side) {
+  register_state r{};
+  for (std::uint32_t i = 0; i < 8; ++i)
+    r.r[i] = 0x11111111u * (i + 1) + static_cast<std::uint32_t>(side);
+  for (std::uint64_t i = 0; i < 8; ++i) r.d[i] = 0x0123456789abcdefu * (i + 3) + side;
+  r.fpscr = side == 0 ? 2u << 22 : (1u << 22) | (1u << 24);  // round down / up + flush to zero
+  return r;
+}
+
+bool same_registers(const register_state& want, const register_state& got) {
+  for (int i = 0; i < 8; ++i)
+    if (got.r[i] != want.r[i] || got.d[i] != want.d[i]) return false;
+  return (got.fpscr & TANDEM_FPSCR_CONTROL) == want.fpscr;
+}
+#elif defined(__riscv)
+register_state probe_values(std::uint64_t side) {
+  register_state r{};
+  for (std::uint64_t i = 0; i < 12; ++i) r.s[i] = 0x1111111111111111u * (i + 1) + side;
+  for (std::uint64_t i = 0; i < 12; ++i) r.fs[i] = 0x0123456789abcdefu * (i + 3) + side;
+  r.frm = side == 0 ? 2 : 3;  // round down / up
+  return r;
+}
+
+bool same_registers(const register_state& want, const register_state& got) {
+  for (int i = 0; i < 12; ++i)
+    if (got.s[i] != want.s[i] || got.fs[i] != want.fs[i]) return false;
+  return got.frm == want.frm;
+}
 #endif
 
 // What the two contexts pass each other: the round, and a value that

@@ -17,7 +17,29 @@
  *                    bits; the ABI makes them caller-saved, so that is allowed).
  *   AArch64 AAPCS64: x19-x29, x30 (the return address), sp, d8-d15 and FPCR
  *                    (FPCR is rewritten only when the two contexts differ).
+ *   ARMv7 AAPCS-VFP (armhf): r4-r11, sp, lr (the return address), d8-d15
+ *                    and the FPSCR's control bits: trap enables, rounding
+ *                    mode, flush-to-zero, default NaN, alternative half
+ *                    precision (rewritten only when the contexts differ).
+ *   RV64 LP64D:      s0-s11, sp, ra (the return address), fs0-fs11 and frm,
+ *                    the rounding mode (rewritten only when they differ).
  * Everything else is scratch across a jump, as across any function call.
+ *
+ * Floating-point control state where the ABI calls it thread state. The
+ * x86-64 ABI makes the MXCSR control bits and the x87 control word
+ * callee-saved, so tandem_jump preserves them like any register. AAPCS64,
+ * AAPCS and the RISC-V psABI instead call FPCR, the FPSCR's control bits
+ * and frm state of the thread: only functions whose purpose is to change
+ * them (fesetround, fesetenv) may, and every other function leaves them
+ * as it found them. To the code that runs in it, a context is such a
+ * thread of control: a fesetround in one context must not change the
+ * rounding of another that merely jumped in between, just as it would not
+ * in another thread. So tandem_jump keeps this state per context on all
+ * four targets: each context runs with the state it last set itself (a new
+ * context starts with its creator's), and the contract is the same
+ * everywhere. What the ABIs leave unpreserved across calls stays as the
+ * running code left it: the FPSCR's condition and sticky exception flags,
+ * fcsr's exception flags (fflags), the MXCSR's status flags.
  *
  * The assembly carries complete unwind info: debuggers and C++ exceptions
  * see a clean stack that ends at the context's entry. On AArch64 the saved

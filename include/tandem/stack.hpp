@@ -51,7 +51,9 @@ namespace tandem {
 // Every size is rounded up to a whole number of pages.
 inline constexpr std::size_t default_stack_size = 256 * 1024;
 inline constexpr std::size_t min_stack_size = 16 * 1024;
-inline constexpr std::size_t max_stack_size = std::size_t{1} << 40;  // 1 TiB
+// 1 TiB; 1 GiB on 32-bit targets, whose whole address space is 4 GiB.
+inline constexpr std::size_t max_stack_size =
+    sizeof(std::size_t) >= 8 ? static_cast<std::size_t>(1ull << 40) : std::size_t{1} << 30;
 
 struct stack_options {
   // Usable bytes. 0 means default_stack_size. Below min_stack_size:

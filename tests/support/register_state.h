@@ -24,6 +24,21 @@ typedef struct register_state {
   uint64_t d[8];  /* d8-d15, 0x58-0x90 */
   uint64_t fpcr;  /* 0x98 */
 } register_state;
+#elif defined(__arm__)
+#include "arm_aapcs_frame.h" /* TANDEM_FPSCR_CONTROL: the bits a jump keeps */
+
+typedef struct register_state {
+  uint32_t r[8];    /* r4-r11, 0x00-0x1c */
+  uint32_t fpscr;   /* 0x20 */
+  uint32_t padding; /* 0x24 */
+  uint64_t d[8];    /* d8-d15, 0x28-0x60 */
+} register_state;
+#elif defined(__riscv) && __riscv_xlen == 64
+typedef struct register_state {
+  uint64_t s[12];  /* s0-s11, 0x00-0x58 */
+  uint64_t fs[12]; /* fs0-fs11, 0x60-0xb8 */
+  uint64_t frm;    /* 0xc0 */
+} register_state;
 #endif
 
 /* Loads *load into every callee-saved register (and the FP control state),
