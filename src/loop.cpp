@@ -817,7 +817,7 @@ void sleep_until(clock::time_point t) {
 
 void sleep_for(clock::duration d) {
   if (d <= clock::duration::zero()) return yield_to_ready_tasks();
-  sleep_until(clock::now() + d);
+  sleep_until(detail::deadline_after(clock::now(), d));
 }
 
 namespace {

@@ -18,6 +18,7 @@
 namespace {
 
 using namespace std::chrono_literals;
+using loop_testing::run_bounded;
 using tandem::event_loop;
 
 // Runs the loop until `stop_after` from now.
@@ -202,3 +203,52 @@ TEST(LoopTimer, EmptyCallbackIsRejected) {
 }
 
 }  // namespace
+
+// --- Deadlines far away ---------------------------------------------------------
+// now + duration::max() does not fit in a time_point: every deadline
+// saturates at time_point::max() ("never") instead of wrapping into the past.
+
+TEST(LoopTimer, CallLaterWithTheLongestDurationNeverFires) {
+  event_loop loop;
+  int runs = 0;
+  auto never = loop.call_later(tandem::clock::duration::max(), [&] { ++runs; });
+  auto almost = loop.call_at(tandem::clock::time_point::max(), [&] { ++runs; });
+  run_for(loop, 20ms);
+  EXPECT_EQ(runs, 0) << "a timer with the longest duration fired";
+  EXPECT_FALSE(never.cancelled());
+  never.cancel();
+  almost.cancel();
+}
+
+TEST(LoopTimer, WaitForWithTheLongestTimeoutWaitsForTheTask) {
+  event_loop loop;
+  const int value = run_bounded(loop, [] {
+    auto t = tandem::current_loop().create_task([] {
+      tandem::sleep_for(5ms);
+      return 7;
+    });
+    return tandem::wait_for(t, tandem::clock::duration::max());
+  });
+  EXPECT_EQ(value, 7);
+}
+
+TEST(LoopTimer, SleepForTheLongestDurationSleepsUntilCancelled) {
+  event_loop loop;
+  bool woke = false;
+  const bool cancelled = run_bounded(loop, [&] {
+    auto sleeper = tandem::current_loop().create_task([&] {
+      tandem::sleep_for(tandem::clock::duration::max());
+      woke = true;
+    });
+    tandem::sleep_for(20ms);
+    EXPECT_FALSE(sleeper.done()) << "sleep_for(duration::max()) returned at once";
+    sleeper.cancel();
+    try {
+      tandem::await(sleeper);
+    } catch (const tandem::cancelled_error&) {
+    }
+    return sleeper.cancelled();
+  });
+  EXPECT_TRUE(cancelled);
+  EXPECT_FALSE(woke);
+}

@@ -39,7 +39,8 @@
 //    throws timeout_error; if the task caught the cancellation and returned,
 //    its value is returned. A zero or negative timeout times out a task that
 //    is not already done. Cancelling the waiting task cancels the awaited one.
-//  - A negative duration counts as zero everywhere.
+//  - A negative duration counts as zero everywhere, and a deadline too far
+//    for the clock (now + duration::max()) saturates: it never comes.
 //  - close() (not while running) and the destructor cancel unfinished tasks
 //    and unwind their stacks: the pending suspension of each throws
 //    coroutine_exit, which unwinds to the task's start. A function that
@@ -107,6 +108,15 @@ class invalid_state_error : public std::logic_error {
 class event_loop;
 
 namespace detail {
+
+// `now + d`, where a negative d counts as zero and a deadline past the
+// clock's range saturates at time_point::max(), which never comes. Plain
+// `now + duration::max()` would wrap into the past, so a "wait forever"
+// timeout would expire at once.
+inline clock::time_point deadline_after(clock::time_point now, clock::duration d) noexcept {
+  if (d <= clock::duration::zero()) return now;
+  return d >= clock::time_point::max() - now ? clock::time_point::max() : now + d;
+}
 
 // A task's value, handed out: copied, so that it can be retrieved again (as
 // in asyncio); a move-only value is moved out, so only once.
@@ -416,7 +426,7 @@ class event_loop {
   template <class F>
   requires std::is_invocable_v < std::decay_t<F>
   & > timer_handle call_later(clock::duration d, F&& cb) {
-    return call_at(time() + std::max(d, clock::duration::zero()), std::forward<F>(cb));
+    return call_at(detail::deadline_after(time(), d), std::forward<F>(cb));
   }
   template <class F>
   requires std::is_invocable_v < std::decay_t<F>
