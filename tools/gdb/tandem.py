@@ -163,12 +163,25 @@ class _TandemFrame:
         return "%s %d (%s)" % (self.kind, self.id, self.name or "unnamed")
 
 
+def _field_type(struct_type, name):
+    """The type of field `name` of a struct, found in its base classes too
+    (frame_base keeps `state` in its base frame_head)."""
+    for field in struct_type.strip_typedefs().fields():
+        if field.name == name:
+            return field.type
+        if field.is_base_class:
+            found = _field_type(field.type, name)
+            if found is not None:
+                return found
+    return None
+
+
 def _live_frames():
     """Every live frame, newest first, as _TandemFrame objects."""
     node = _live_head()
     frame_type = node.type.target()
-    state_names = _enum_names(frame_type["state"].type)
-    kind_names = _enum_names(frame_type["kind"].type)
+    state_names = _enum_names(_field_type(frame_type, "state"))
+    kind_names = _enum_names(_field_type(frame_type, "kind"))
     frames = []
     seen = set()
     while int(node) != 0:
