@@ -93,6 +93,27 @@ void after_suspend_slow(frame_base* f) {
   std::rethrow_exception(e);
 }
 
+void record_exit(frame_base* f) noexcept {
+  f->end = co_end::exited;
+  f->failure = std::current_exception();  // raise(coroutine_exit{}) propagates it
+}
+
+void record_stop_iteration(frame_base* f) noexcept {
+  // PEP 479: a stop_iteration leaking out of the body would end the
+  // resumer's loop as if the body had returned. Make it an error.
+  f->end = co_end::failed;
+  try {
+    std::throw_with_nested(std::runtime_error("coroutine raised stop_iteration"));
+  } catch (...) {
+    f->failure = std::current_exception();
+  }
+}
+
+void record_failure(frame_base* f) noexcept {
+  f->end = co_end::failed;
+  f->failure = std::current_exception();
+}
+
 namespace {
 
 // Called first on a body's stack: ASan learns where it came from. It must
@@ -102,27 +123,7 @@ void arrive(frame_base* f) noexcept { arrive_in_body(f->sanitizer); }
 
 // Runs the body, records how it ended, and leaves for good.
 [[noreturn]] void run_to_end(frame_base* f) {
-  try {
-    f->run_body(f);
-    f->end = co_end::returned;
-  } catch (abi::__forced_unwind&) {
-    throw;  // thread cancellation cannot cross into the resumer: terminate
-  } catch (const coroutine_exit&) {
-    f->end = co_end::exited;
-    f->failure = std::current_exception();  // raise(coroutine_exit{}) propagates it
-  } catch (const stop_iteration&) {
-    // PEP 479: a stop_iteration leaking out of the body would end the
-    // resumer's loop as if the body had returned. Make it an error.
-    f->end = co_end::failed;
-    try {
-      std::throw_with_nested(std::runtime_error("coroutine raised stop_iteration"));
-    } catch (...) {
-      f->failure = std::current_exception();
-    }
-  } catch (...) {
-    f->end = co_end::failed;
-    f->failure = std::current_exception();
-  }
+  f->run_body(f);  // records how the body ended
   prepare_suspend(f, f->thread_eh);
   f->state = co_state::done;
   before_final_suspend(f->sanitizer);
@@ -229,13 +230,6 @@ void release(frame_base* f) noexcept {
 
 namespace {
 
-// The coroutine_exit that close() throws at the pending yield, made once:
-// each close then throws once (rethrow_exception) and allocates nothing.
-const std::exception_ptr& coroutine_exit_ptr() {
-  static const std::exception_ptr e = std::make_exception_ptr(coroutine_exit{});
-  return e;
-}
-
 [[noreturn]] void rethrow_failure(frame_base* f) {
   std::exception_ptr e = std::move(f->failure);
   release(f);
@@ -281,8 +275,7 @@ void close(frame_head*& h) {
       break;
   }
   auto* f = static_cast<frame_base*>(h);
-  f->inject = coroutine_exit_ptr();
-  f->flags |= inject_pending;
+  f->flags |= exit_pending;
   std::uintptr_t word = 0;
   if (resume<resume_kind::raise>(h, word)->state == co_state::done) {
     h = sentinel(ended_frame);

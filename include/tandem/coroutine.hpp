@@ -66,6 +66,8 @@
 // tandem`, tools/gdb/tandem.py) and for the stack overflow report.
 #pragma once
 
+#include <cxxabi.h>
+
 #include <bit>
 #include <concepts>
 #include <cstddef>
@@ -120,6 +122,7 @@ enum co_flag : unsigned char {
   inject_pending = 4,    // `inject` is thrown at the pending yield
   own_fp_control = 8,    // stack_options::own_fp_control
   ended_unstarted = 16,  // (sentinel) the body never ran: started() false
+  exit_pending = 32,     // close(): coroutine_exit is thrown at the pending yield
 };
 
 // What a frame runs: a plain coroutine, or an event loop's task.
@@ -244,8 +247,11 @@ template <resume_kind How>
 __attribute__((always_inline)) inline frame_base* resume(frame_head* h, std::uintptr_t& value) {
   eh_state* g = thread_eh();
   bool own_fp = false;
-  if (h->status() != status_word(co_state::suspended) || holds_exceptions(g)) [[unlikely]] {
-    g = prepare_resume(h, g, How);
+  const std::uint16_t status = h->status();
+  if (status != status_word(co_state::suspended) || holds_exceptions(g)) [[unlikely]] {
+    // own_fp_control alone needs no call, only the other switch.
+    if (status != status_word(co_state::suspended, own_fp_control) || holds_exceptions(g))
+      g = prepare_resume(h, g, How);
     own_fp = h->has(own_fp_control);
   }
   auto* f = static_cast<frame_base*>(h);
@@ -292,8 +298,10 @@ __attribute__((always_inline)) inline frame_base* suspend(frame_base* f, std::ui
     throw_yield_outside();
   eh_state* g = f->thread_eh;
   bool own_fp = false;
-  if (f->status() != status_word(co_state::running) || holds_exceptions(g)) [[unlikely]] {
-    prepare_suspend(f, g);
+  const std::uint16_t status = f->status();
+  if (status != status_word(co_state::running) || holds_exceptions(g)) [[unlikely]] {
+    if (status != status_word(co_state::running, own_fp_control) || holds_exceptions(g))
+      prepare_suspend(f, g);
     own_fp = f->has(own_fp_control);
   }
   f->state = co_state::suspended;
@@ -302,8 +310,16 @@ __attribute__((always_inline)) inline frame_base* suspend(frame_base* f, std::ui
                            : switch_to<false>(&f->body, &f->resumer, value);
   f = frame_of_body_slots(l.own);
   after_suspend(f->sanitizer);
-  if (f->status() != status_word(co_state::running)) [[unlikely]]
-    after_suspend_slow(f);
+  if (const std::uint16_t landed = f->status(); landed != status_word(co_state::running))
+      [[unlikely]] {
+    if (landed != status_word(co_state::running, own_fp_control)) {
+      if (f->has(exit_pending)) {  // thrown here: one frame less to unwind
+        f->flags = static_cast<unsigned char>(f->flags & ~exit_pending);
+        throw coroutine_exit{};
+      }
+      after_suspend_slow(f);
+    }
+  }
   value = l.value;
   return f;
 }
@@ -370,16 +386,36 @@ T from_word(std::uintptr_t w) {
   }
 }
 
+// How a body ended, from inside the handler that caught what escaped it.
+void record_exit(frame_base* f) noexcept;
+void record_stop_iteration(frame_base* f) noexcept;
+void record_failure(frame_base* f) noexcept;
+
 template <class F, class Out, class In>
 struct frame final : frame_base {
   F body_fn;
   frame(tandem::stack&& memory, F&& b) : frame_base(std::move(memory)), body_fn(std::move(b)) {}
   frame(tandem::stack&& memory, const F& b) : frame_base(std::move(memory)), body_fn(b) {}
 
+  // Runs the body and records how it ended. The handlers sit here, in the
+  // frame the body is inlined into, so that close()'s coroutine_exit (and
+  // whatever else escapes) unwinds no frame beyond the body's own: the
+  // unwinder's cost grows with every frame it crosses.
   static void run(frame_base* base) {
     auto* self = static_cast<frame*>(base);
-    yielder<Out, In> y(self);
-    self->body_fn(y);
+    try {
+      yielder<Out, In> y(self);
+      self->body_fn(y);
+      base->end = co_end::returned;
+    } catch (abi::__forced_unwind&) {
+      throw;  // thread cancellation cannot cross into the resumer: terminate
+    } catch (const coroutine_exit&) {
+      record_exit(base);
+    } catch (const stop_iteration&) {
+      record_stop_iteration(base);
+    } catch (...) {
+      record_failure(base);
+    }
   }
   static void destroy_frame(frame_base* base) { static_cast<frame*>(base)->~frame(); }
 };
