@@ -68,6 +68,7 @@
 
 #include <cxxabi.h>
 
+#include <array>
 #include <bit>
 #include <concepts>
 #include <cstddef>
@@ -310,15 +311,15 @@ __attribute__((always_inline)) inline frame_base* suspend(frame_base* f, std::ui
                            : switch_to<false>(&f->body, &f->resumer, value);
   f = frame_of_body_slots(l.own);
   after_suspend(f->sanitizer);
-  if (const std::uint16_t landed = f->status(); landed != status_word(co_state::running))
-      [[unlikely]] {
-    if (landed != status_word(co_state::running, own_fp_control)) {
-      if (f->has(exit_pending)) {  // thrown here: one frame less to unwind
-        f->flags = static_cast<unsigned char>(f->flags & ~exit_pending);
-        throw coroutine_exit{};
-      }
-      after_suspend_slow(f);
+  // Tested by bits, not by comparing the status with own_fp_control's:
+  // the compiler would merge the two compares into a masked one on the
+  // fast path.
+  if (f->status() != status_word(co_state::running)) [[unlikely]] {
+    if (f->has(exit_pending)) {  // thrown here: one frame less to unwind
+      f->flags = static_cast<unsigned char>(f->flags & ~exit_pending);
+      throw coroutine_exit{};
     }
+    if (f->has(inject_pending)) after_suspend_slow(f);
   }
   value = l.value;
   return f;
@@ -364,11 +365,17 @@ template <class T>
 inline constexpr bool word_sized = std::is_trivially_copyable_v<T> &&
                                    sizeof(T) <= sizeof(std::uintptr_t);
 
+// A word-sized value is converted by bit_cast, never through its address:
+// an object whose address was taken must sit in memory at the switch (its
+// "memory" clobber), which costs a store per send.
 template <class T>
 std::uintptr_t to_word(T& value) noexcept {
-  if constexpr (word_sized<T>) {
+  if constexpr (word_sized<T> && sizeof(T) == sizeof(std::uintptr_t)) {
+    return std::bit_cast<std::uintptr_t>(value);
+  } else if constexpr (word_sized<T>) {
+    const auto bytes = std::bit_cast<std::array<unsigned char, sizeof(T)>>(value);
     std::uintptr_t w = 0;
-    std::memcpy(&w, std::addressof(value), sizeof(T));
+    std::memcpy(&w, bytes.data(), sizeof(T));
     return w;
   } else {
     return reinterpret_cast<std::uintptr_t>(std::addressof(value));
@@ -377,10 +384,12 @@ std::uintptr_t to_word(T& value) noexcept {
 
 template <class T>
 T from_word(std::uintptr_t w) {
-  if constexpr (word_sized<T>) {
-    alignas(T) unsigned char bytes[sizeof(T)];
-    std::memcpy(bytes, &w, sizeof(T));
-    return *std::launder(reinterpret_cast<T*>(bytes));
+  if constexpr (word_sized<T> && sizeof(T) == sizeof(std::uintptr_t)) {
+    return std::bit_cast<T>(w);
+  } else if constexpr (word_sized<T>) {
+    std::array<unsigned char, sizeof(T)> bytes;
+    std::memcpy(bytes.data(), &w, sizeof(T));
+    return std::bit_cast<T>(bytes);
   } else {
     return std::move(*reinterpret_cast<T*>(w));
   }
