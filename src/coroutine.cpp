@@ -7,9 +7,9 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
-#include <mutex>
 #include <stdexcept>
 
+#include "frame_registry.hpp"
 #include "overflow_report.hpp"
 
 namespace tandem::detail {
@@ -165,29 +165,10 @@ extern "C" void tandem_coroutine_start();  // asm/: calls tandem_detail_coroutin
 
 namespace tandem::detail {
 
-constinit live_frame_list live_frames;
-
-namespace {
-
-void list_live(frame_base* f, const char* name) noexcept {
-  if (name != nullptr) std::strncpy(f->name, name, max_name_length);  // name[47] stays 0
-  std::lock_guard lock(live_frames.mutex);
-  f->id = ++live_frames.last_id;
-  f->live_next = live_frames.head;
-  if (live_frames.head != nullptr) live_frames.head->live_prev = f;
-  live_frames.head = f;
-}
-
-void unlist(frame_base* f) noexcept {
-  std::lock_guard lock(live_frames.mutex);
-  (f->live_prev != nullptr ? f->live_prev->live_next : live_frames.head) = f->live_next;
-  if (f->live_next != nullptr) f->live_next->live_prev = f->live_prev;
-}
-
-}  // namespace
-
 void prepare(frame_base* f, const stack_options& options) {
-  list_live(f, options.name);
+  if (options.name != nullptr)
+    std::strncpy(f->name, options.name, max_name_length);  // [47] stays 0
+  list_frame(f);
   fiber_created(f->sanitizer, f->name);
   prepare_thread_for_overflow_reports();
   if (options.own_fp_control) f->flags = own_fp_control;
@@ -222,7 +203,7 @@ void release(frame_base* f) noexcept {
     write_overflow_report(subject_of(*f), nullptr);
     die_of_overflow();
   }
-  unlist(f);
+  unlist_frame(f);
   fiber_destroyed(f->sanitizer);
   tandem::stack memory = std::move(f->stack);  // outlives the frame that lived in it
   f->destroy(f);

@@ -77,7 +77,6 @@
 #include <exception>
 #include <iterator>
 #include <memory>
-#include <mutex>
 #include <new>
 #include <optional>
 #include <stdexcept>
@@ -184,6 +183,8 @@ extern constinit const frame_head ended_unstarted_frame;  // ended before it ran
 extern constinit const frame_head moved_from_frame;
 inline frame_head* sentinel(const frame_head& s) noexcept { return const_cast<frame_head*>(&s); }
 
+struct frame_registry;
+
 // The rest of a coroutine's frame, which does not depend on its types. It
 // lives at the top of the coroutine's own stack, above the frames of the
 // body. The body's switch slots come first: the body's entry finds the
@@ -203,10 +204,11 @@ struct frame_base : frame_head {
   void (*run_body)(frame_base*) = nullptr;
   void (*destroy)(frame_base*) = nullptr;
   // Every frame is listed while it lives, for debuggers (tools/gdb/tandem.py
-  // reads these fields by name) and for the stack overflow report.
-  frame_base* live_prev = nullptr;
-  frame_base* live_next = nullptr;
-  std::uint64_t id = 0;  // 1, 2, ... in creation order, per process
+  // reads these fields by name) and for the stack overflow report, in the
+  // registry of the thread that created it (src/frame_registry.hpp).
+  frame_registry* registry = nullptr;
+  frame_base** registry_slot = nullptr;
+  std::uint64_t id = 0;  // 1, 2, ... in creation order on each thread; unique per process
   co_kind kind = co_kind::coroutine;
   char name[max_name_length + 1] = {};  // stack_options::name, truncated
 };
@@ -218,15 +220,6 @@ inline frame_base* frame_of_resumer_slots(switch_slots* s) noexcept {
 inline frame_base* frame_of_body_slots(switch_slots* s) noexcept {
   return reinterpret_cast<frame_base*>(s);
 }
-
-// The list of live frames. Its lock is taken only to create and to destroy
-// a coroutine, never to switch.
-struct live_frame_list {
-  std::mutex mutex;
-  frame_base* head = nullptr;
-  std::uint64_t last_id = 0;
-};
-extern live_frame_list live_frames;
 
 // How a resume was asked for: which errors apply (send before start), and
 // whether an exception waits to be thrown at the yield.
