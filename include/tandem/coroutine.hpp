@@ -62,6 +62,10 @@
 //    (std::mutex), or expect errno or std::this_thread::get_id() to follow
 //    the thread: glibc declares __errno_location and pthread_self `const`,
 //    so the compiler may reuse what they returned before the yield.
+// Floating point: the FP control state (rounding mode, exception masks)
+// is the thread's, shared with the resumer as across a function call,
+// unless stack_options::own_fp_control gives the coroutine its own (see
+// include/tandem/stack.hpp for the rule and its reason).
 // Names: stack_options::name names a coroutine for debuggers (gdb's `info
 // tandem`, tools/gdb/tandem.py) and for the stack overflow report.
 #pragma once
