@@ -60,14 +60,17 @@ void swap_eh_out(frame_base* f, eh_state* g) noexcept {
       "first");
 }
 
+// Throws for a coroutine that no operation may resume now.
+void refuse_moved_or_running(const frame_head* h) {
+  if (h->state == co_state::moved_from) throw_moved_from();
+  if (h->state == co_state::running) throw_already_executing();
+}
+
 }  // namespace
 
 eh_state* prepare_resume(frame_head* h, eh_state* g, resume_kind how) {
+  refuse_moved_or_running(h);
   switch (h->state) {
-    case co_state::moved_from:
-      throw_moved_from();
-    case co_state::running:
-      throw_already_executing();
     case co_state::done:
       throw_stop_iteration();
     case co_state::created:
@@ -75,7 +78,7 @@ eh_state* prepare_resume(frame_head* h, eh_state* g, resume_kind how) {
       // Its own FP control state starts as its first resumer's.
       if (h->has(own_fp_control)) store_fp_control(&h->body);
       break;
-    case co_state::suspended:
+    default:  // suspended
       break;
   }
   return swap_eh_in(static_cast<frame_base*>(h), g);
@@ -242,18 +245,11 @@ void raise_unsuspended(frame_head*& h, std::exception_ptr e) {
 }
 
 void close(frame_head*& h) {
-  switch (h->state) {
-    case co_state::moved_from:
-      throw_moved_from();
-    case co_state::running:
-      throw_already_executing();
-    case co_state::done:
-      return;
-    case co_state::created:
-      release(static_cast<frame_base*>(std::exchange(h, sentinel(ended_unstarted_frame))));
-      return;
-    case co_state::suspended:
-      break;
+  refuse_moved_or_running(h);
+  if (h->state == co_state::done) return;
+  if (h->state == co_state::created) {
+    release(static_cast<frame_base*>(std::exchange(h, sentinel(ended_unstarted_frame))));
+    return;
   }
   auto* f = static_cast<frame_base*>(h);
   f->flags |= exit_pending;
