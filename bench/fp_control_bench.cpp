@@ -1,13 +1,13 @@
-// What the FP control rule alone costs a send, measured beside the
-// ping-pongs of pingpong_bench.cpp.
+// What keeping a coroutine's own FP control state costs a send, measured
+// beside the ping-pongs of pingpong_bench.cpp.
 //
-// The MXCSR and the x87 control word (AArch64: FPCR) are callee-saved, so
-// each switch of tandem::coroutine stores its side's and compares them with
-// the other side's, writing them only when they differ (never, here). A
-// send is two switches. This loop does exactly that work twice per
+// With stack_options::own_fp_control, each switch of tandem::coroutine
+// stores its side's MXCSR and x87 control word (AArch64: FPCR) and compares
+// them with the other side's, writing them only when they differ (never,
+// here). A send is two switches. This loop does exactly that work twice per
 // iteration and nothing else, with the instructions of
-// include/tandem/detail/switch_*.hpp, so its time per iteration is what the
-// rule adds to every send, whatever the rest of the switch costs.
+// include/tandem/detail/switch_*.hpp, so its time per iteration is what
+// own_fp_control adds to every send (the default switch does none of it).
 #include <benchmark/benchmark.h>
 
 #include <cstdint>

@@ -58,6 +58,23 @@ tandem::coroutine<long, long> make_tandem_coroutine() {
 }
 BENCHMARK_CAPTURE(BM_pingpong_send, tandem_coroutine, &make_tandem_coroutine);
 
+// 1b. The same with stack_options::own_fp_control: each coroutine keeps its
+// own FP control state, which every switch stores and compares.
+tandem::coroutine<long, long> make_tandem_coroutine_own_fp() {
+  tandem::stack_options options;
+  options.own_fp_control = true;
+  return tandem::coroutine<long, long>(
+      [](tandem::yielder<long, long>& y) {
+        long return_value = 0;
+        for (;;) {
+          const long input_value = y.yield(return_value);
+          return_value = input_value + 1;
+        }
+      },
+      options);
+}
+BENCHMARK_CAPTURE(BM_pingpong_send, tandem_coroutine_own_fp, &make_tandem_coroutine_own_fp);
+
 // 2. tandem's C ABI: the value travels as the jump's data pointer, and
 // the body lives on a bare stack with nothing else (no state checks, no
 // exception bookkeeping): the floor the C++ layer is built on.

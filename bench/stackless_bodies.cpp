@@ -12,4 +12,8 @@ stackless_generator stackless_adder() {
   }
 }
 
+stackless_generator stackless_three() {
+  for (long i = 1; i <= 3; ++i) co_yield i;
+}
+
 }  // namespace bench

@@ -84,6 +84,17 @@ class stackless_generator {
     return handle_.promise().out;
   }
 
+  // For iterating to the end without exceptions, as a range-for does:
+  // resumes the body; true if it yielded (value() is what), false if it
+  // returned.
+  bool advance() {
+    handle_.resume();
+    if (handle_.done() && handle_.promise().failure)
+      std::rethrow_exception(handle_.promise().failure);
+    return !handle_.done();
+  }
+  long value() const noexcept { return handle_.promise().out; }
+
  private:
   explicit stackless_generator(std::coroutine_handle<promise_type> handle) noexcept
       : handle_(handle) {}
@@ -93,5 +104,8 @@ class stackless_generator {
 // The seed's coroutine_1 / coroutine_2: yields return_value, then answers
 // each sent input_value with input_value + 1. Defined in stackless_bodies.cpp.
 stackless_generator stackless_adder();
+
+// Yields 1, 2, 3 and returns: a short generator's whole life.
+stackless_generator stackless_three();
 
 }  // namespace bench

@@ -7,9 +7,9 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
-#include <mutex>
 #include <stdexcept>
 
+#include "frame_registry.hpp"
 #include "overflow_report.hpp"
 
 namespace tandem::detail {
@@ -18,29 +18,103 @@ constinit eh_state unknown_eh{nullptr, 1};
 constinit thread_local eh_state* thread_eh_cache __attribute__((tls_model("initial-exec"))) =
     &unknown_eh;
 
+constinit const frame_head ended_frame{{}, {}, co_state::done, 0};
+constinit const frame_head ended_unstarted_frame{{}, {}, co_state::done, ended_unstarted};
+constinit const frame_head moved_from_frame{{}, {}, co_state::moved_from, 0};
+
+namespace {
+
 // The C++ runtime keeps the caught-exception chain and the uncaught count
 // per thread; each coroutine needs its own, so they are swapped when either
 // side of a switch holds any (rarely: inside a catch block, or unwinding).
-void swap_eh_in(frame_base* f, eh_state* g) noexcept {
+// Returns the thread's eh_state.
+eh_state* swap_eh_in(frame_base* f, eh_state* g) noexcept {
   if (g == &unknown_eh) {  // this thread's first resume: find its state
     g = reinterpret_cast<eh_state*>(abi::__cxa_get_globals());
     thread_eh_cache = g;
-    f->thread_eh = g;
-    if (!holds_exceptions(g) && !f->body_eh_saved) return;
   }
+  if (!holds_exceptions(g) && !f->has(body_eh_saved)) return g;
   f->resumer_eh = *g;
-  f->resumer_eh_saved = true;
   *g = f->body_eh;
   f->body_eh = {};
-  f->body_eh_saved = false;
+  f->flags = static_cast<unsigned char>((f->flags & ~body_eh_saved) | resumer_eh_saved);
+  return g;
 }
 
 void swap_eh_out(frame_base* f, eh_state* g) noexcept {
   f->body_eh = *g;
-  f->body_eh_saved = holds_exceptions(g);
-  *g = f->resumer_eh_saved ? f->resumer_eh : eh_state{};
+  const bool body_holds = holds_exceptions(g);
+  *g = f->has(resumer_eh_saved) ? f->resumer_eh : eh_state{};
   f->resumer_eh = {};
-  f->resumer_eh_saved = false;
+  f->flags = static_cast<unsigned char>((f->flags & ~(resumer_eh_saved | body_eh_saved)) |
+                                        (body_holds ? body_eh_saved : 0));
+}
+
+[[noreturn]] void throw_already_executing() {
+  throw std::logic_error("coroutine already executing");
+}
+
+[[noreturn]] void throw_send_before_start() {
+  throw std::logic_error(
+      "tandem::coroutine::send: can't send a value to a just-started coroutine; call next() "
+      "first");
+}
+
+// Throws for a coroutine that no operation may resume now.
+void refuse_moved_or_running(const frame_head* h) {
+  if (h->state == co_state::moved_from) throw_moved_from();
+  if (h->state == co_state::running) throw_already_executing();
+}
+
+}  // namespace
+
+eh_state* prepare_resume(frame_head* h, eh_state* g, resume_kind how) {
+  refuse_moved_or_running(h);
+  switch (h->state) {
+    case co_state::done:
+      throw_stop_iteration();
+    case co_state::created:
+      if (how == resume_kind::send) throw_send_before_start();
+      // Its own FP control state starts as its first resumer's.
+      if (h->has(own_fp_control)) store_fp_control(&h->body);
+      break;
+    default:  // suspended
+      break;
+  }
+  return swap_eh_in(static_cast<frame_base*>(h), g);
+}
+
+void prepare_suspend(frame_base* f, eh_state* g) noexcept {
+  if (holds_exceptions(g) || f->has(resumer_eh_saved)) swap_eh_out(f, g);
+}
+
+void after_suspend_slow(frame_base* f) {
+  if (!f->has(inject_pending)) return;
+  f->flags = static_cast<unsigned char>(f->flags & ~inject_pending);
+  std::exception_ptr e = std::move(f->inject);
+  f->inject = nullptr;
+  std::rethrow_exception(e);
+}
+
+void record_exit(frame_base* f) noexcept {
+  f->end = co_end::exited;
+  f->failure = std::current_exception();  // raise(coroutine_exit{}) propagates it
+}
+
+void record_stop_iteration(frame_base* f) noexcept {
+  // PEP 479: a stop_iteration leaking out of the body would end the
+  // resumer's loop as if the body had returned. Make it an error.
+  f->end = co_end::failed;
+  try {
+    std::throw_with_nested(std::runtime_error("coroutine raised stop_iteration"));
+  } catch (...) {
+    f->failure = std::current_exception();
+  }
+}
+
+void record_failure(frame_base* f) noexcept {
+  f->end = co_end::failed;
+  f->failure = std::current_exception();
 }
 
 namespace {
@@ -52,32 +126,15 @@ void arrive(frame_base* f) noexcept { arrive_in_body(f->sanitizer); }
 
 // Runs the body, records how it ended, and leaves for good.
 [[noreturn]] void run_to_end(frame_base* f) {
-  try {
-    f->run_body(f);
-    f->end = co_end::returned;
-  } catch (abi::__forced_unwind&) {
-    throw;  // thread cancellation cannot cross into the resumer: terminate
-  } catch (const coroutine_exit&) {
-    f->end = co_end::exited;
-    f->failure = std::current_exception();
-  } catch (const stop_iteration&) {
-    // PEP 479: a stop_iteration leaking out of the body would end the
-    // resumer's loop as if the body had returned. Make it an error.
-    f->end = co_end::failed;
-    try {
-      std::throw_with_nested(std::runtime_error("coroutine raised stop_iteration"));
-    } catch (...) {
-      f->failure = std::current_exception();
-    }
-  } catch (...) {
-    f->end = co_end::failed;
-    f->failure = std::current_exception();
-  }
-  eh_state* g = f->thread_eh;
-  if (holds_exceptions(g) | f->resumer_eh_saved) swap_eh_out(f, g);
+  f->run_body(f);  // records how the body ended
+  prepare_suspend(f, f->thread_eh);
   f->state = co_state::done;
   before_final_suspend(f->sanitizer);
-  switch_to(&f->body, &f->resumer, 0);  // nobody resumes a finished body
+  // Nobody resumes a finished body.
+  if (f->has(own_fp_control))
+    switch_to<true>(&f->body, &f->resumer, 0);
+  else
+    switch_to<false>(&f->body, &f->resumer, 0);
   std::abort();
 }
 
@@ -88,7 +145,7 @@ void arrive(frame_base* f) noexcept { arrive_in_body(f->sanitizer); }
   auto* message = static_cast<switch_message*>(t.data);
   message->sender->sp = t.from;
   auto* f = reinterpret_cast<frame_base*>(reinterpret_cast<char*>(message->sender) -
-                                          offsetof(frame_base, resumer));
+                                          offsetof(frame_head, resumer));
   arrive(f);
   run_to_end(f);
 }
@@ -111,43 +168,25 @@ extern "C" void tandem_coroutine_start();  // asm/: calls tandem_detail_coroutin
 
 namespace tandem::detail {
 
-constinit live_frame_list live_frames;
-
-namespace {
-
-void list_live(frame_base* f, const char* name) noexcept {
-  if (name != nullptr) std::strncpy(f->name, name, max_name_length);  // name[47] stays 0
-  std::lock_guard lock(live_frames.mutex);
-  f->id = ++live_frames.last_id;
-  f->live_next = live_frames.head;
-  if (live_frames.head != nullptr) live_frames.head->live_prev = f;
-  live_frames.head = f;
-}
-
-void unlist(frame_base* f) noexcept {
-  std::lock_guard lock(live_frames.mutex);
-  (f->live_prev != nullptr ? f->live_prev->live_next : live_frames.head) = f->live_next;
-  if (f->live_next != nullptr) f->live_next->live_prev = f->live_prev;
-}
-
-}  // namespace
-
-void prepare(frame_base* f, const char* name) {
-  list_live(f, name);
+void prepare(frame_base* f, const stack_options& options) {
+  if (options.name != nullptr)
+    std::strncpy(f->name, options.name, max_name_length);  // [47] stays 0
+  list_frame(f);
   fiber_created(f->sanitizer, f->name);
   prepare_thread_for_overflow_reports();
+  if (options.own_fp_control) f->flags = own_fp_control;
+  f->stack_span =
+      reinterpret_cast<std::uintptr_t>(f) - reinterpret_cast<std::uintptr_t>(f->stack.bottom());
 #if TANDEM_INLINE_SWITCH
   // The first switch jumps to the trampoline on a 16-byte aligned stack
-  // just below the frame, with the creator's FP control state.
+  // just below the frame.
   const auto top = reinterpret_cast<std::uintptr_t>(f) & ~std::uintptr_t{15};
   f->body.sp = reinterpret_cast<void*>(top - 16);
   f->body.fp = nullptr;
 #if defined(__x86_64__)
   f->body.ip = reinterpret_cast<void*>(&tandem_coroutine_start);
-  asm volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(f->body.mxcsr), "=m"(f->body.x87_cw));
 #elif defined(__aarch64__)
   f->body.ip = sign_resume_address(reinterpret_cast<void*>(&tandem_coroutine_start), f->body.sp);
-  asm volatile("mrs %0, fpcr" : "=r"(f->body.fpcr));
 #endif
 #else
   auto* top = reinterpret_cast<char*>(f);
@@ -156,16 +195,8 @@ void prepare(frame_base* f, const char* name) {
 #endif
 }
 
-void throw_already_executing() { throw std::logic_error("coroutine already executing"); }
-
 void throw_yield_outside() {
   throw std::logic_error("tandem::yielder::yield called outside its own coroutine's body");
-}
-
-void throw_injected(frame_base* f) {
-  std::exception_ptr e = std::move(f->inject);
-  f->inject = nullptr;
-  std::rethrow_exception(e);
 }
 
 void release(frame_base* f) noexcept {
@@ -175,31 +206,58 @@ void release(frame_base* f) noexcept {
     write_overflow_report(subject_of(*f), nullptr);
     die_of_overflow();
   }
-  unlist(f);
+  unlist_frame(f);
   fiber_destroyed(f->sanitizer);
   tandem::stack memory = std::move(f->stack);  // outlives the frame that lived in it
   f->destroy(f);
 }
 
-void rethrow_failure(frame_base* f) {
+namespace {
+
+[[noreturn]] void rethrow_failure(frame_base* f) {
   std::exception_ptr e = std::move(f->failure);
   release(f);
   std::rethrow_exception(e);
 }
 
-void close(frame_base*& f) {
-  if (f == nullptr) return;
-  if (f->state == co_state::running) throw_already_executing();
-  if (f->state == co_state::created) {
-    release(std::exchange(f, nullptr));
+}  // namespace
+
+void finish(frame_head*& h) {
+  auto* f = static_cast<frame_base*>(h);
+  h = sentinel(ended_frame);
+  if (f->end != co_end::returned) rethrow_failure(f);
+  release(f);
+}
+
+void raise_unsuspended(frame_head*& h, std::exception_ptr e) {
+  if (h->state == co_state::moved_from) throw_moved_from();
+  if (!e) throw_null_exception();
+  switch (h->state) {
+    case co_state::running:
+      throw_already_executing();
+    case co_state::created:  // the body never runs
+      release(static_cast<frame_base*>(std::exchange(h, sentinel(ended_unstarted_frame))));
+      break;
+    default:  // finished
+      break;
+  }
+  std::rethrow_exception(e);
+}
+
+void close(frame_head*& h) {
+  refuse_moved_or_running(h);
+  if (h->state == co_state::done) return;
+  if (h->state == co_state::created) {
+    release(static_cast<frame_base*>(std::exchange(h, sentinel(ended_unstarted_frame))));
     return;
   }
-  f->inject = std::make_exception_ptr(coroutine_exit{});
-  resume(f, 0);
-  if (f->state == co_state::done) {
-    frame_base* finished = std::exchange(f, nullptr);
-    if (finished->end == co_end::failed) rethrow_failure(finished);
-    release(finished);  // returned, or let coroutine_exit escape
+  auto* f = static_cast<frame_base*>(h);
+  f->flags |= exit_pending;
+  std::uintptr_t word = 0;
+  if (resume<resume_kind::raise>(h, word)->state == co_state::done) {
+    h = sentinel(ended_frame);
+    if (f->end == co_end::failed) rethrow_failure(f);
+    release(f);  // returned, or let coroutine_exit escape
     return;
   }
   throw_ignored_exit();  // it yielded: still suspended
@@ -210,34 +268,32 @@ void terminate_moved_running() noexcept {
   std::terminate();
 }
 
-void close_for_destruction(frame_base*& f) noexcept {
-  if (f == nullptr) return;
-  if (f->state == co_state::running) {
+void close_for_destruction(frame_head*& h) noexcept {
+  const auto finished = [&h] {
+    return h->state == co_state::done || h->state == co_state::moved_from;
+  };
+  if (finished()) return;
+  if (h->state == co_state::running) {
     std::fputs("tandem: a running coroutine was destroyed (from inside its own body?)\n", stderr);
     std::terminate();
   }
   try {
-    close(f);
+    close(h);
     return;
   } catch (const std::exception& e) {
-    if (f == nullptr)
-      std::fprintf(stderr, "tandem: exception ignored in ~coroutine: %s\n", e.what());
+    if (finished()) std::fprintf(stderr, "tandem: exception ignored in ~coroutine: %s\n", e.what());
   } catch (...) {
-    if (f == nullptr) std::fputs("tandem: exception ignored in ~coroutine\n", stderr);
+    if (finished()) std::fputs("tandem: exception ignored in ~coroutine\n", stderr);
   }
-  if (f != nullptr) {  // the body yielded after coroutine_exit
+  if (!finished()) {  // the body yielded after coroutine_exit
     std::fputs("tandem: a coroutine being destroyed ignored coroutine_exit and yielded\n", stderr);
     std::terminate();
   }
 }
 
+void throw_stop_iteration() { throw stop_iteration(); }
 void throw_moved_from() {
   throw std::logic_error("tandem::coroutine: use of a moved-from coroutine");
-}
-void throw_send_before_start() {
-  throw std::logic_error(
-      "tandem::coroutine::send: can't send a value to a just-started coroutine; call next() "
-      "first");
 }
 void throw_null_exception() {
   throw std::invalid_argument("tandem::coroutine::raise: the exception_ptr is null");

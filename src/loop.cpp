@@ -342,7 +342,8 @@ inline void task_core::schedule_step() {
   if (s.requeue) t.schedule_step();  // only now: a cancelled task throws above
   // Throws logic_error if this is not the task's own stack (a generator
   // coroutine running inside the task).
-  detail::suspend(t.frame_, 0, /*stack_checked=*/true);  // refuse_inside_generator did
+  std::uintptr_t nothing = 0;
+  detail::suspend(t.frame_, nothing, /*stack_checked=*/true);  // refuse_inside_generator did
   if (t.cancel_pending_) {
     t.cancel_pending_ = false;
     throw cancelled_error{};

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <system_error>
 
+#include "frame_registry.hpp"
 #include "overflow_report.hpp"
 #include "tandem/coroutine.hpp"
 #include "tandem/stack.hpp"
@@ -95,17 +96,19 @@ bool set_up_alt_stack() noexcept {
   return true;
 }
 
-// The live frame whose guard page holds `fault`. The list is read without
-// its lock: the process is about to die, and a frame being linked on
+// The live frame whose guard page holds `fault`. The registries are read
+// without locks: the process is about to die, and a frame being listed on
 // another thread at this instant is at worst missed.
 const frame_base* frame_guarded_at(const void* fault) noexcept {
   const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
   const auto address = reinterpret_cast<std::uintptr_t>(fault);
-  for (const frame_base* f = live_frames.head; f != nullptr; f = f->live_next) {
+  const frame_base* found = nullptr;
+  any_live_frame([&](const frame_base* f) {
     const auto bottom = reinterpret_cast<std::uintptr_t>(f->stack.bottom());
-    if (address < bottom && address >= bottom - page) return f;
-  }
-  return nullptr;
+    if (address < bottom && address >= bottom - page) found = f;
+    return found != nullptr;
+  });
+  return found;
 }
 
 void pass_on(int signal, siginfo_t* info, void* context) noexcept {

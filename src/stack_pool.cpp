@@ -99,10 +99,17 @@ struct size_class {
   std::size_t carve_left = 0;
 };
 
+struct thread_cache;
+
 struct global_pool {
   std::mutex mutex;
+  // Every thread's cache (their live counts), under the mutex.
+  thread_cache* caches = nullptr;
   std::vector<size_class> classes;
   std::size_t mprotect_guards = 0;
+  // Stacks handed out and not released, by threads without a cache (and
+  // those that have exited); the rest counts per thread (thread_cache).
+  // Counts are modulo 2^64: one thread may release what another acquired.
   std::atomic<std::size_t> live{0};
   std::atomic<std::size_t> guarded{0};
   std::atomic<std::size_t> unguarded{0};
@@ -170,6 +177,14 @@ struct thread_cache {
     std::vector<slot> slots;
   };
   std::vector<bucket> buckets;
+  // Stacks this thread acquired minus those it released, written by this
+  // thread alone (a plain atomic store: no read-modify-write per stack)
+  // and summed by stack_pool_statistics.
+  std::size_t live = 0;
+  thread_cache* next = nullptr;  // in global_pool::caches
+  thread_cache* prev = nullptr;
+
+  thread_cache();
 
   // May allocate the first time a size is seen on this thread.
   bucket& bucket_for(std::size_t usable) {
@@ -192,9 +207,28 @@ void give_back(global_pool& g, std::size_t usable, slot s) {
   g.class_for(usable).free.push_back(s);
 }
 
+void count_live(std::size_t& counter, std::size_t delta) noexcept {
+  std::atomic_ref<std::size_t> c(counter);
+  c.store(c.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+}
+
+thread_cache::thread_cache() {
+  auto& g = global();
+  std::lock_guard lock(g.mutex);
+  next = g.caches;
+  if (next != nullptr) next->prev = this;
+  g.caches = this;
+}
+
 thread_cache::~thread_cache() {
   cache_gone = true;
   auto& g = global();
+  {
+    std::lock_guard lock(g.mutex);
+    (prev != nullptr ? prev->next : g.caches) = next;
+    if (next != nullptr) next->prev = prev;
+    g.live.fetch_add(std::atomic_ref<std::size_t>(live).load(), std::memory_order_relaxed);
+  }
   try {
     for (auto& b : buckets)
       for (auto s : b.slots) give_back(g, b.usable, s);
@@ -224,7 +258,7 @@ slot acquire(std::size_t usable) {
     if (!b.slots.empty()) {
       slot s = b.slots.back();
       b.slots.pop_back();
-      g.live.fetch_add(1, std::memory_order_relaxed);
+      count_live(cache.live, 1);
       return s;
     }
   }
@@ -237,7 +271,10 @@ slot acquire(std::size_t usable) {
   } else {
     s = carve(g, sc);
   }
-  g.live.fetch_add(1, std::memory_order_relaxed);
+  if (!cache_gone)
+    count_live(cache.live, 1);
+  else
+    g.live.fetch_add(1, std::memory_order_relaxed);
   return s;
 }
 
@@ -259,7 +296,10 @@ void check_unguarded(slot s, std::size_t usable) {
 void release_slot(slot s, std::size_t usable) noexcept {
   auto& g = global();
   if (!s.guarded) check_unguarded(s, usable);
-  g.live.fetch_sub(1, std::memory_order_relaxed);
+  if (!cache_gone)
+    count_live(cache.live, ~std::size_t{0});  // minus one, modulo 2^64
+  else
+    g.live.fetch_sub(1, std::memory_order_relaxed);
   try {
     if (!cache_gone) {
       auto& b = cache.bucket_for(usable);
@@ -343,9 +383,16 @@ bool detail::ran_off_unguarded(const tandem::stack& s) noexcept {
 stack_pool_stats stack_pool_statistics() {
   const auto& c = config();
   auto& g = global();
-  return {c.mechanism == guard_mechanism::madvise ? "madvise" : "mprotect",
-          g.live.load(std::memory_order_relaxed), g.guarded.load(std::memory_order_relaxed),
-          g.unguarded.load(std::memory_order_relaxed), c.mprotect_budget};
+  std::size_t live = 0;
+  {
+    std::lock_guard lock(g.mutex);
+    live = g.live.load(std::memory_order_relaxed);
+    for (thread_cache* t = g.caches; t != nullptr; t = t->next)
+      live += std::atomic_ref<std::size_t>(t->live).load(std::memory_order_relaxed);
+  }
+  return {c.mechanism == guard_mechanism::madvise ? "madvise" : "mprotect", live,
+          g.guarded.load(std::memory_order_relaxed), g.unguarded.load(std::memory_order_relaxed),
+          c.mprotect_budget};
 }
 
 }  // namespace tandem

@@ -62,10 +62,18 @@
 //    (std::mutex), or expect errno or std::this_thread::get_id() to follow
 //    the thread: glibc declares __errno_location and pthread_self `const`,
 //    so the compiler may reuse what they returned before the yield.
+// Floating point: the FP control state (rounding mode, exception masks)
+// is the thread's, shared with the resumer as across a function call,
+// unless stack_options::own_fp_control gives the coroutine its own (see
+// include/tandem/stack.hpp for the rule and its reason).
 // Names: stack_options::name names a coroutine for debuggers (gdb's `info
 // tandem`, tools/gdb/tandem.py) and for the stack overflow report.
 #pragma once
 
+#include <cxxabi.h>
+
+#include <array>
+#include <bit>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -73,7 +81,6 @@
 #include <exception>
 #include <iterator>
 #include <memory>
-#include <mutex>
 #include <new>
 #include <optional>
 #include <stdexcept>
@@ -106,7 +113,21 @@ class yielder;
 
 namespace detail {
 
-enum class co_state : unsigned char { created, suspended, running, done };
+// A coroutine's place in its life. moved_from is only ever the state of
+// the sentinel a moved-from handle points at (see frame_head).
+enum class co_state : unsigned char { created, suspended, running, done, moved_from };
+
+// Rare conditions, each of which sends a switch to the slow half of the
+// hot path. They sit in the byte after the state, so that one 16-bit load
+// and compare tells a switch whether it may take the fast half.
+enum co_flag : unsigned char {
+  body_eh_saved = 1,     // body_eh holds the body's exception state
+  resumer_eh_saved = 2,  // resumer_eh holds the resumer's
+  inject_pending = 4,    // `inject` is thrown at the pending yield
+  own_fp_control = 8,    // stack_options::own_fp_control
+  ended_unstarted = 16,  // (sentinel) the body never ran: started() false
+  exit_pending = 32,     // close(): coroutine_exit is thrown at the pending yield
+};
 
 // What a frame runs: a plain coroutine, or an event loop's task.
 enum class co_kind : unsigned char { coroutine, task };
@@ -135,18 +156,48 @@ extern constinit eh_state unknown_eh;
 extern constinit thread_local eh_state* thread_eh_cache __attribute__((tls_model("initial-exec")));
 inline eh_state* thread_eh() noexcept { return thread_eh_cache; }
 
-// The part of a coroutine that does not depend on its types. It lives at
-// the top of the coroutine's own stack, above the frames of the body. The
-// body's switch slots come first: the body's entry finds the frame by them.
-struct frame_base {
-  explicit frame_base(tandem::stack&& memory) noexcept : stack(std::move(memory)) {}
-
+// The part of a frame that every switch reads. A coroutine handle always
+// points at one: its frame's, or, once finished or moved from, one of the
+// constant sentinels below, so that a single check of the status word
+// covers moved-from, finished, not started and running.
+struct frame_head {
   switch_slots body;     // where the body stopped, while suspended
   switch_slots resumer;  // where the resumer waits, while the body runs
   co_state state = co_state::created;
+  unsigned char flags = 0;  // co_flag bits
+
+  // state and flags as one word (state in the low byte).
+  std::uint16_t status() const noexcept {
+    std::uint16_t s;
+    std::memcpy(&s, &state, sizeof s);
+    return s;
+  }
+  bool has(co_flag flag) const noexcept { return (flags & flag) != 0; }
+};
+static_assert(offsetof(frame_head, flags) == offsetof(frame_head, state) + 1);
+static_assert(std::endian::native == std::endian::little, "frame_head::status() reads state low");
+
+constexpr std::uint16_t status_word(co_state s, unsigned char flags = 0) noexcept {
+  return static_cast<std::uint16_t>(static_cast<unsigned>(s) | (unsigned{flags} << 8));
+}
+
+// Where finished and moved-from handles point. Never written.
+extern constinit const frame_head ended_frame;            // the body ran and ended
+extern constinit const frame_head ended_unstarted_frame;  // ended before it ran
+extern constinit const frame_head moved_from_frame;
+inline frame_head* sentinel(const frame_head& s) noexcept { return const_cast<frame_head*>(&s); }
+
+struct frame_registry;
+
+// The rest of a coroutine's frame, which does not depend on its types. It
+// lives at the top of the coroutine's own stack, above the frames of the
+// body. The body's switch slots come first: the body's entry finds the
+// frame by them.
+struct frame_base : frame_head {
+  explicit frame_base(tandem::stack&& memory) noexcept : stack(std::move(memory)) {}
+
   co_end end = co_end::none;
-  bool body_eh_saved = false;     // body_eh holds something
-  bool resumer_eh_saved = false;  // resumer_eh holds something
+  std::uintptr_t stack_span = 0;  // from the stack's bottom up to this frame
   eh_state* thread_eh = nullptr;  // the eh_state of the thread running the body
   eh_state body_eh;               // the body's exception state, while not running
   eh_state resumer_eh;            // the resumer's, while the body runs
@@ -157,46 +208,62 @@ struct frame_base {
   void (*run_body)(frame_base*) = nullptr;
   void (*destroy)(frame_base*) = nullptr;
   // Every frame is listed while it lives, for debuggers (tools/gdb/tandem.py
-  // reads these fields by name) and for the stack overflow report.
-  frame_base* live_prev = nullptr;
-  frame_base* live_next = nullptr;
-  std::uint64_t id = 0;  // 1, 2, ... in creation order, per process
+  // reads these fields by name) and for the stack overflow report, in the
+  // registry of the thread that created it (src/frame_registry.hpp).
+  frame_registry* registry = nullptr;
+  frame_base** registry_slot = nullptr;
+  std::uint64_t id = 0;  // 1, 2, ... in creation order on each thread; unique per process
   co_kind kind = co_kind::coroutine;
   char name[max_name_length + 1] = {};  // stack_options::name, truncated
 };
+static_assert(offsetof(frame_head, body) == 0, "the body's entry finds its frame at its slots");
 
-// The list of live frames. Its lock is taken only to create and to destroy
-// a coroutine, never to switch.
-struct live_frame_list {
-  std::mutex mutex;
-  frame_base* head = nullptr;
-  std::uint64_t last_id = 0;
-};
-extern live_frame_list live_frames;
+inline frame_base* frame_of_resumer_slots(switch_slots* s) noexcept {
+  return reinterpret_cast<frame_base*>(reinterpret_cast<char*>(s) - offsetof(frame_head, resumer));
+}
+inline frame_base* frame_of_body_slots(switch_slots* s) noexcept {
+  return reinterpret_cast<frame_base*>(s);
+}
 
-// The slow halves of the hot path, out of line.
-[[noreturn]] void throw_already_executing();
+// How a resume was asked for: which errors apply (send before start), and
+// whether an exception waits to be thrown at the yield.
+enum class resume_kind : unsigned char { next, send, raise };
+
+// The slow halves of the hot path, out of line. prepare_resume throws what
+// a resume of h must throw (moved from, already executing, finished, send
+// before start), or swaps the exception states and readies a first resume;
+// it returns the thread's eh_state to record.
+eh_state* prepare_resume(frame_head* h, eh_state* g, resume_kind how);
+void prepare_suspend(frame_base* f, eh_state* g) noexcept;
+void after_suspend_slow(frame_base* f);  // throws an injected exception
 [[noreturn]] void throw_yield_outside();
-[[noreturn]] void throw_injected(frame_base* f);
-void swap_eh_in(frame_base* f, eh_state* g) noexcept;
-void swap_eh_out(frame_base* f, eh_state* g) noexcept;
 
-// Switches into the frame's body until it yields or ends, handing it `in`;
-// returns what it yielded. Afterwards f->state tells which.
-__attribute__((always_inline)) inline std::uintptr_t resume(frame_base* f, std::uintptr_t in) {
-  if (f->state == co_state::running) [[unlikely]]
-    throw_already_executing();
+// Switches into the frame's body until it yields or ends, handing it
+// `value`; returns the frame, and leaves what it yielded in `value`.
+// Afterwards f->state tells whether the body yielded or ended.
+template <resume_kind How>
+__attribute__((always_inline)) inline frame_base* resume(frame_head* h, std::uintptr_t& value) {
   eh_state* g = thread_eh();
+  bool own_fp = false;
+  const std::uint16_t status = h->status();
+  if (status != status_word(co_state::suspended) || holds_exceptions(g)) [[unlikely]] {
+    // own_fp_control alone needs no call, only the other switch.
+    if (status != status_word(co_state::suspended, own_fp_control) || holds_exceptions(g))
+      g = prepare_resume(h, g, How);
+    own_fp = h->has(own_fp_control);
+  }
+  auto* f = static_cast<frame_base*>(h);
   f->thread_eh = g;
-  if (holds_exceptions(g) | f->body_eh_saved) [[unlikely]]
-    swap_eh_in(f, g);
   f->state = co_state::running;
   const auto* bottom = static_cast<const char*>(f->stack.bottom());
   before_resume(f->sanitizer, bottom,
                 static_cast<std::size_t>(reinterpret_cast<const char*>(f) - bottom));
-  const std::uintptr_t out = switch_to(&f->resumer, &f->body, in);
+  const landing l = own_fp ? switch_to<true>(&f->resumer, &f->body, value)
+                           : switch_to<false>(&f->resumer, &f->body, value);
+  f = frame_of_resumer_slots(l.own);
   after_resume(f->sanitizer);
-  return out;
+  value = l.value;
+  return f;
 }
 
 inline std::uintptr_t stack_pointer() noexcept {
@@ -211,60 +278,82 @@ inline std::uintptr_t stack_pointer() noexcept {
   return sp;
 }
 
-// From inside the body: switches back to the resumer with `out`; returns
-// what the next resume sends, or throws what it injected (raise, close).
 // A yield belongs on its own coroutine's stack, below the frame (a nested
-// coroutine's body runs on another stack).
+// coroutine's body runs on another stack). One compare: the frame sits at
+// the top of its stack, so an address is on the stack when it lies less
+// than stack_span below the frame.
 __attribute__((always_inline)) inline bool on_own_stack(const frame_base* f) noexcept {
-  const auto low = reinterpret_cast<std::uintptr_t>(f->stack.bottom());
-  return stack_pointer() - low < reinterpret_cast<std::uintptr_t>(f) - low;
+  return reinterpret_cast<std::uintptr_t>(f) - stack_pointer() < f->stack_span;
 }
 
-// `stack_checked`: the caller has already made sure that on_own_stack(f).
-__attribute__((always_inline)) inline std::uintptr_t suspend(frame_base* f, std::uintptr_t out,
-                                                             bool stack_checked = false) {
+// From inside the body: switches back to the resumer with `value`; returns
+// the frame, with what the next resume sends in `value`, or throws what it
+// injected (raise, close). `stack_checked`: the caller has already made
+// sure that on_own_stack(f).
+__attribute__((always_inline)) inline frame_base* suspend(frame_base* f, std::uintptr_t& value,
+                                                          bool stack_checked = false) {
   if (!stack_checked && !on_own_stack(f)) [[unlikely]]
     throw_yield_outside();
   eh_state* g = f->thread_eh;
-  if (holds_exceptions(g) | f->resumer_eh_saved) [[unlikely]]
-    swap_eh_out(f, g);
+  bool own_fp = false;
+  const std::uint16_t status = f->status();
+  if (status != status_word(co_state::running) || holds_exceptions(g)) [[unlikely]] {
+    if (status != status_word(co_state::running, own_fp_control) || holds_exceptions(g))
+      prepare_suspend(f, g);
+    own_fp = f->has(own_fp_control);
+  }
   f->state = co_state::suspended;
   before_suspend(f->sanitizer);
-  const std::uintptr_t in = switch_to(&f->body, &f->resumer, out);
+  const landing l = own_fp ? switch_to<true>(&f->body, &f->resumer, value)
+                           : switch_to<false>(&f->body, &f->resumer, value);
+  f = frame_of_body_slots(l.own);
   after_suspend(f->sanitizer);
-  if (f->inject) [[unlikely]]
-    throw_injected(f);
-  return in;
+  // Tested by bits, not by comparing the status with own_fp_control's:
+  // the compiler would merge the two compares into a masked one on the
+  // fast path.
+  if (f->status() != status_word(co_state::running)) [[unlikely]] {
+    if (f->has(exit_pending)) {  // thrown here: one frame less to unwind
+      f->flags = static_cast<unsigned char>(f->flags & ~exit_pending);
+      throw coroutine_exit{};
+    }
+    if (f->has(inject_pending)) after_suspend_slow(f);
+  }
+  value = l.value;
+  return f;
 }
 
 // The event loop marks the frames of its tasks through this.
 struct frame_access {
   template <class C>
   static frame_base* of(C& co) noexcept {
-    return co.frame_;
+    return static_cast<frame_base*>(co.frame_);
   }
 };
 
 // Sets up a frame that was just placed at the top of its stack, and lists
-// it as live under `name` (may be null).
-void prepare(frame_base* f, const char* name);
-// Rethrows a finished body's failure, mapping it as the rules say.
-[[noreturn]] void rethrow_failure(frame_base* f);
+// it as live under options.name (may be null).
+void prepare(frame_base* f, const stack_options& options);
+// After a resume found the body ended: gives back the frame and points h
+// at the sentinel for a finished coroutine. Returns normally when the body
+// returned; rethrows a failure, mapped as the rules say.
+void finish(frame_head*& h);
+[[noreturn]] void throw_stop_iteration();
 [[noreturn]] void throw_moved_from();
-[[noreturn]] void throw_send_before_start();
 [[noreturn]] void throw_null_exception();
+// raise(e) on a coroutine that is not suspended: throws what it must.
+[[noreturn]] void raise_unsuspended(frame_head*& h, std::exception_ptr e);
 [[noreturn]] void throw_ignored_exit();
 // Ends a frame: destroys the body and gives back the stack.
 void release(frame_base* f) noexcept;
 [[noreturn]] void terminate_moved_running() noexcept;
-inline void refuse_move_if_running(const frame_base* f) noexcept {
-  if (f != nullptr && f->state == co_state::running) [[unlikely]]
+inline void refuse_move_if_running(const frame_head* h) noexcept {
+  if (h->state == co_state::running) [[unlikely]]
     terminate_moved_running();
 }
 // The destructor's close: never throws, terminates if exit is ignored.
-void close_for_destruction(frame_base*& f) noexcept;
-// close(); the frame pointer becomes null once the coroutine is finished.
-void close(frame_base*& f);
+void close_for_destruction(frame_head*& h) noexcept;
+// close(); h points at a sentinel once the coroutine is finished.
+void close(frame_head*& h);
 
 // Values cross a switch as one machine word: small trivially copyable
 // values in it, anything else as a pointer into the suspended sender's
@@ -273,11 +362,17 @@ template <class T>
 inline constexpr bool word_sized = std::is_trivially_copyable_v<T> &&
                                    sizeof(T) <= sizeof(std::uintptr_t);
 
+// A word-sized value is converted by bit_cast, never through its address:
+// an object whose address was taken must sit in memory at the switch (its
+// "memory" clobber), which costs a store per send.
 template <class T>
 std::uintptr_t to_word(T& value) noexcept {
-  if constexpr (word_sized<T>) {
+  if constexpr (word_sized<T> && sizeof(T) == sizeof(std::uintptr_t)) {
+    return std::bit_cast<std::uintptr_t>(value);
+  } else if constexpr (word_sized<T>) {
+    const auto bytes = std::bit_cast<std::array<unsigned char, sizeof(T)>>(value);
     std::uintptr_t w = 0;
-    std::memcpy(&w, std::addressof(value), sizeof(T));
+    std::memcpy(&w, bytes.data(), sizeof(T));
     return w;
   } else {
     return reinterpret_cast<std::uintptr_t>(std::addressof(value));
@@ -286,14 +381,21 @@ std::uintptr_t to_word(T& value) noexcept {
 
 template <class T>
 T from_word(std::uintptr_t w) {
-  if constexpr (word_sized<T>) {
-    alignas(T) unsigned char bytes[sizeof(T)];
-    std::memcpy(bytes, &w, sizeof(T));
-    return *std::launder(reinterpret_cast<T*>(bytes));
+  if constexpr (word_sized<T> && sizeof(T) == sizeof(std::uintptr_t)) {
+    return std::bit_cast<T>(w);
+  } else if constexpr (word_sized<T>) {
+    std::array<unsigned char, sizeof(T)> bytes;
+    std::memcpy(bytes.data(), &w, sizeof(T));
+    return std::bit_cast<T>(bytes);
   } else {
     return std::move(*reinterpret_cast<T*>(w));
   }
 }
+
+// How a body ended, from inside the handler that caught what escaped it.
+void record_exit(frame_base* f) noexcept;
+void record_stop_iteration(frame_base* f) noexcept;
+void record_failure(frame_base* f) noexcept;
 
 template <class F, class Out, class In>
 struct frame final : frame_base {
@@ -301,10 +403,25 @@ struct frame final : frame_base {
   frame(tandem::stack&& memory, F&& b) : frame_base(std::move(memory)), body_fn(std::move(b)) {}
   frame(tandem::stack&& memory, const F& b) : frame_base(std::move(memory)), body_fn(b) {}
 
+  // Runs the body and records how it ended. The handlers sit here, in the
+  // frame the body is inlined into, so that close()'s coroutine_exit (and
+  // whatever else escapes) unwinds no frame beyond the body's own: the
+  // unwinder's cost grows with every frame it crosses.
   static void run(frame_base* base) {
     auto* self = static_cast<frame*>(base);
-    yielder<Out, In> y(self);
-    self->body_fn(y);
+    try {
+      yielder<Out, In> y(self);
+      self->body_fn(y);
+      base->end = co_end::returned;
+    } catch (abi::__forced_unwind&) {
+      throw;  // thread cancellation cannot cross into the resumer: terminate
+    } catch (const coroutine_exit&) {
+      record_exit(base);
+    } catch (const stop_iteration&) {
+      record_stop_iteration(base);
+    } catch (...) {
+      record_failure(base);
+    }
   }
   static void destroy_frame(frame_base* base) { static_cast<frame*>(base)->~frame(); }
 };
@@ -318,14 +435,15 @@ class yielder {
   // Out == void: In yield(); In == void: void yield(Out).
   template <class... V>
   requires(sizeof...(V) == (std::is_void_v<Out> ? 0 : 1)) In yield(V&&... value) {
-    std::uintptr_t in;
+    std::uintptr_t word = 0;
     if constexpr (std::is_void_v<Out>) {
-      in = detail::suspend(frame_, 0);
+      detail::suspend(frame_, word);
     } else {
       Out out(std::forward<V>(value)...);  // lives until the resumer took it
-      in = detail::suspend(frame_, detail::to_word(out));
+      word = detail::to_word(out);
+      detail::suspend(frame_, word);
     }
-    if constexpr (!std::is_void_v<In>) return detail::from_word<In>(in);
+    if constexpr (!std::is_void_v<In>) return detail::from_word<In>(word);
   }
 
   // Whether the caller may yield here: it runs on this coroutine's own
@@ -373,7 +491,7 @@ class coroutine {
         ::new (reinterpret_cast<void*>(place)) frame_type(std::move(s), std::forward<F>(body));
     f->run_body = &frame_type::run;
     f->destroy = &frame_type::destroy_frame;
-    detail::prepare(f, options.name);
+    detail::prepare(f, options);
     frame_ = f;
   }
 
@@ -381,18 +499,14 @@ class coroutine {
   // resumed) would leave the resume in progress holding the wrong handle:
   // like destroying it, that calls std::terminate with a message.
   coroutine(coroutine&& other) noexcept
-      : frame_(
-            (detail::refuse_move_if_running(other.frame_), std::exchange(other.frame_, nullptr))),
-        started_(std::exchange(other.started_, false)),
-        moved_from_(std::exchange(other.moved_from_, true)) {}
+      : frame_((detail::refuse_move_if_running(other.frame_),
+                std::exchange(other.frame_, detail::sentinel(detail::moved_from_frame)))) {}
 
   coroutine& operator=(coroutine&& other) noexcept {
     if (this != &other) {
       detail::refuse_move_if_running(other.frame_);
       detail::close_for_destruction(frame_);
-      frame_ = std::exchange(other.frame_, nullptr);
-      started_ = std::exchange(other.started_, false);
-      moved_from_ = std::exchange(other.moved_from_, true);
+      frame_ = std::exchange(other.frame_, detail::sentinel(detail::moved_from_frame));
     }
     return *this;
   }
@@ -404,45 +518,44 @@ class coroutine {
 
   // Runs the body to its next yield; the pending yield returns In{}.
   Out next() requires(std::is_void_v<In> || std::default_initializable<In>) {
-    if constexpr (std::is_void_v<In>) {
-      return resume_with(0);
-    } else {
+    std::uintptr_t word = 0;
+    if constexpr (!std::is_void_v<In>) {
       In v{};
-      return resume_with(detail::to_word(v));
+      word = detail::to_word(v);
+      return resume_or_throw<detail::resume_kind::next>(word);
+    } else {
+      return resume_or_throw<detail::resume_kind::next>(word);
     }
   }
 
   // The first next() of a coroutine whose In has no default: sends nothing.
   Out next() requires(!std::is_void_v<In> && !std::default_initializable<In>) {
-    if (frame_ != nullptr && frame_->state != detail::co_state::created)
+    if (frame_->state != detail::co_state::created && frame_->state != detail::co_state::done &&
+        frame_->state != detail::co_state::moved_from)
       throw std::logic_error(
           "tandem::coroutine::next: In is not default-constructible; use send() after the "
           "first next()");
-    return resume_with(0);  // the first resume reaches no yield: nothing is read
+    std::uintptr_t word = 0;  // the first resume reaches no yield: nothing is read
+    return resume_or_throw<detail::resume_kind::next>(word);
   }
 
   // The pending yield returns value.
   template <class V = In>
   requires(!std::is_void_v<In> && std::is_convertible_v<V&&, In>) Out send(V&& value) {
-    check_usable();
-    if (frame_ != nullptr && frame_->state == detail::co_state::created)
-      detail::throw_send_before_start();
     In v(std::forward<V>(value));
-    return resume_with(detail::to_word(v));
+    std::uintptr_t word = detail::to_word(v);
+    return resume_or_throw<detail::resume_kind::send>(word);
   }
 
   // Throws e from the pending yield (Python's throw()).
   Out raise(std::exception_ptr e) {
-    check_usable();
+    if (frame_->state != detail::co_state::suspended) detail::raise_unsuspended(frame_, e);
     if (!e) detail::throw_null_exception();
-    if (frame_ == nullptr) std::rethrow_exception(e);  // finished
-    if (frame_->state == detail::co_state::created) {  // the body never runs
-      detail::release(frame_);
-      frame_ = nullptr;
-      std::rethrow_exception(e);
-    }
-    if (frame_->state != detail::co_state::running) frame_->inject = std::move(e);
-    return resume_with(0);
+    auto* f = static_cast<detail::frame_base*>(frame_);
+    f->inject = std::move(e);
+    f->flags |= detail::inject_pending;
+    std::uintptr_t word = 0;
+    return resume_or_throw<detail::resume_kind::raise>(word);
   }
 
   template <class E>
@@ -451,19 +564,23 @@ class coroutine {
   }
 
   // Throws coroutine_exit at the pending yield; see the rules above.
-  void close() {
-    check_usable();
-    detail::close(frame_);
-  }
+  void close() { detail::close(frame_); }
 
-  bool started() const noexcept { return started_; }
-  bool done() const noexcept { return frame_ == nullptr; }
-  bool running() const noexcept {
-    return frame_ != nullptr && frame_->state == detail::co_state::running;
+  // True from the moment the first resume begins, also once finished;
+  // false for a coroutine that ended before it ran, and when moved from.
+  bool started() const noexcept {
+    return frame_->state != detail::co_state::created &&
+           frame_->state != detail::co_state::moved_from && !frame_->has(detail::ended_unstarted);
   }
+  bool done() const noexcept {
+    return frame_->state == detail::co_state::done || frame_->state == detail::co_state::moved_from;
+  }
+  bool running() const noexcept { return frame_->state == detail::co_state::running; }
 
   // An input range over the yielded values: for (auto&& v : co) calls
   // next() until the body returns. break leaves the coroutine suspended.
+  // The end is found without an exception: the iterator resumes through
+  // the same path as next(), which tells a return apart without throwing.
   class iterator {
    public:
     using iterator_category = std::input_iterator_tag;
@@ -483,13 +600,20 @@ class coroutine {
    private:
     friend class coroutine;
     explicit iterator(coroutine* co) : co_(co) { advance(); }
-    void advance() {
+    // Inlined where the loop advances: a frame live across the switch
+    // costs a mispredicted return, and its callee-saved registers.
+    __attribute__((always_inline)) void advance() {
       current_.reset();
       if (co_->done()) return;
-      try {
-        current_.emplace(co_->next());
-      } catch (const stop_iteration&) {
-        if (!co_->done()) throw;  // not ours: someone else's stop_iteration
+      std::uintptr_t word = 0;
+      if constexpr (!std::is_void_v<In>) {
+        In v{};
+        word = detail::to_word(v);
+        if (co_->resume_step<detail::resume_kind::next>(word))
+          current_.emplace(detail::from_word<Out>(word));
+      } else {
+        if (co_->resume_step<detail::resume_kind::next>(word))
+          current_.emplace(detail::from_word<Out>(word));
       }
     }
     coroutine* co_ = nullptr;
@@ -497,38 +621,35 @@ class coroutine {
   };
 
   iterator begin() requires(!std::is_void_v<Out>) {
-    check_usable();
+    if (frame_->state == detail::co_state::moved_from) detail::throw_moved_from();
     return iterator(this);
   }
   std::default_sentinel_t end() const noexcept { return {}; }
 
  private:
-  void check_usable() const {
-    if (moved_from_) detail::throw_moved_from();
+  // Resumes the body with `word`; true when it yielded (its value is then
+  // in `word`), false when it returned (the coroutine is then finished).
+  // Throws what the rules say for everything else.
+  template <detail::resume_kind How>
+  __attribute__((always_inline)) bool resume_step(std::uintptr_t& word) {
+    detail::frame_base* f = detail::resume<How>(frame_, word);
+    if (f->state == detail::co_state::done) [[unlikely]] {
+      detail::finish(frame_);
+      return false;
+    }
+    return true;
   }
 
-  Out resume_with(std::uintptr_t in) {
-    check_usable();
-    if (frame_ == nullptr) throw stop_iteration();
-    detail::frame_base* f = frame_;
-    // Throws "already executing" without changing anything.
-    const std::uintptr_t out = detail::resume(f, in);
-    started_ = true;
-    if (f->state == detail::co_state::done) [[unlikely]] {
-      frame_ = nullptr;
-      if (f->end == detail::co_end::returned) {
-        detail::release(f);
-        throw stop_iteration();
-      }
-      detail::rethrow_failure(f);  // releases f
-    }
-    if constexpr (!std::is_void_v<Out>) return detail::from_word<Out>(out);
+  template <detail::resume_kind How>
+  __attribute__((always_inline)) Out resume_or_throw(std::uintptr_t& word) {
+    if (!resume_step<How>(word)) [[unlikely]]
+      detail::throw_stop_iteration();
+    if constexpr (!std::is_void_v<Out>) return detail::from_word<Out>(word);
   }
 
   friend struct detail::frame_access;
-  detail::frame_base* frame_ = nullptr;  // null once finished or moved from
-  bool started_ = false;
-  bool moved_from_ = false;
+  // This coroutine's frame, or a sentinel once finished or moved from.
+  detail::frame_head* frame_;
 };
 
 }  // namespace tandem

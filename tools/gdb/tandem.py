@@ -15,9 +15,10 @@
 # The commands only read memory and never call functions in the inferior or
 # change its registers, so they work the same in a live process, through a
 # gdbstub (qemu-aarch64 -g) and on a core file. What they read is
-# tandem::detail::live_frames, the list of every frame_base in
-# include/tandem/coroutine.hpp, by field name, so the program (or the
-# library) needs debug info for those types.
+# tandem::detail::frame_registries, the per-thread registries of every live
+# frame_base (src/frame_registry.hpp), and the frames of
+# include/tandem/coroutine.hpp by field name, so the program (or the
+# library) needs debug info for frame_base.
 #
 # x86-64 and AArch64 only: the targets with an inline switch, whose
 # switch_slots hold {sp, ip, fp}.
@@ -85,48 +86,51 @@ def _enum_names(enum_type):
     return names
 
 
-# sizeof(std::mutex) with glibc, where debug info does not tell.
-_MUTEX_SIZE = {"i386:x86-64": 40, "aarch64": 48}
+# The registries' layout, as src/frame_registry.hpp keeps it for readers
+# without its debug info: frame_registry {next, chunks, ...} and
+# registry_chunk {next, used, slots[1022]}, all pointer-sized words.
+_CHUNK_SLOTS = 1022
 
 
-def _live_head():
-    """live_frames.head: the newest live frame, a frame_base* gdb.Value."""
-    try:
-        return gdb.parse_and_eval("tandem::detail::live_frames")["head"]
-    except gdb.error:
-        pass
-    # A library built without -g (the Release build type) under a program
-    # built with it: the variable is a bare symbol, and the program's debug
-    # info has frame_base (its coroutines use it) but seldom the list type.
+def _frame_pointers():
+    """(frame_base* type, [addresses of every listed frame]), newest
+    registry first. Reads words by the layout above, which holds whether or
+    not the library has debug info for the registry types."""
     try:
         frame_type = gdb.lookup_type("tandem::detail::frame_base")
-        address = int(gdb.parse_and_eval("(char *) &'tandem::detail::live_frames'"))
     except gdb.error:
         raise gdb.GdbError(
-            "tandem: no tandem::detail::live_frames with a known type here; is this a "
-            "tandem program, and is it (or libtandem) built with debug info (-g)?"
+            "tandem: no tandem::detail::frame_base type here; is this a tandem program, "
+            "built with debug info (-g)?"
         )
     try:
-        list_type = gdb.lookup_type("tandem::detail::live_frame_list")
-        head_offset = next(f.bitpos // 8 for f in list_type.fields() if f.name == "head")
+        head_address = int(gdb.parse_and_eval("(char *) &'tandem::detail::frame_registries'"))
     except gdb.error:
-        # live_frame_list is {std::mutex mutex; frame_base* head; ...}.
-        try:
-            mutex_size = gdb.lookup_type("std::mutex").sizeof
-        except gdb.error:
-            arch = _arch_name()
-            mutex_size = next(s for prefix, s in _MUTEX_SIZE.items() if arch.startswith(prefix))
-        head_offset = mutex_size
-    pointer = frame_type.pointer()
-    head = gdb.Value(address + head_offset).cast(pointer.pointer()).dereference()
-    # Ids count up to last_id, just after head: a check of the offset.
-    last_id = int(gdb.Value(address + head_offset + pointer.sizeof)
-                  .cast(gdb.lookup_type("unsigned long").pointer()).dereference())
-    if int(head) != 0 and not 0 < int(head.dereference()["id"]) <= last_id:
-        raise gdb.GdbError(
-            "tandem: cannot make out tandem::detail::live_frames without its debug info"
-        )
-    return head
+        raise gdb.GdbError("tandem: no tandem::detail::frame_registries here; is this a "
+                           "tandem program?")
+    inferior = gdb.selected_inferior()
+    word = frame_type.pointer().sizeof
+
+    def read_word(address):
+        return int.from_bytes(bytes(inferior.read_memory(address, word)), "little")
+
+    addresses = []
+    seen = set()
+    registry = read_word(head_address)
+    while registry != 0 and registry not in seen and len(seen) < _MAX_FRAMES:
+        seen.add(registry)
+        chunk = read_word(registry + word)
+        while chunk != 0 and chunk not in seen and len(seen) < _MAX_FRAMES:
+            seen.add(chunk)
+            used = min(read_word(chunk + word), _CHUNK_SLOTS)
+            slots = bytes(inferior.read_memory(chunk + 2 * word, used * word))
+            for i in range(used):
+                frame = int.from_bytes(slots[i * word:(i + 1) * word], "little")
+                if frame != 0:
+                    addresses.append(frame)
+            chunk = read_word(chunk)
+        registry = read_word(registry)
+    return frame_type.pointer(), addresses
 
 
 # What a switch saved: the stack pointer, the resume address (PAC stripped)
@@ -163,22 +167,31 @@ class _TandemFrame:
         return "%s %d (%s)" % (self.kind, self.id, self.name or "unnamed")
 
 
+def _field_type(struct_type, name):
+    """The type of field `name` of a struct, found in its base classes too
+    (frame_base keeps `state` in its base frame_head)."""
+    for field in struct_type.strip_typedefs().fields():
+        if field.name == name:
+            return field.type
+        if field.is_base_class:
+            found = _field_type(field.type, name)
+            if found is not None:
+                return found
+    return None
+
+
 def _live_frames():
-    """Every live frame, newest first, as _TandemFrame objects."""
-    node = _live_head()
-    frame_type = node.type.target()
-    state_names = _enum_names(frame_type["state"].type)
-    kind_names = _enum_names(frame_type["kind"].type)
+    """Every live frame as _TandemFrame objects."""
+    pointer_type, addresses = _frame_pointers()
+    frame_type = pointer_type.target()
+    state_names = _enum_names(_field_type(frame_type, "state"))
+    kind_names = _enum_names(_field_type(frame_type, "kind"))
     frames = []
-    seen = set()
-    while int(node) != 0:
-        address = int(node)
-        if address in seen or len(frames) >= _MAX_FRAMES:
-            problem = "the list of live frames loops at 0x%x (caught mid-update?)" % address
-            break
-        seen.add(address)
+    problem = None
+    for address in addresses[:_MAX_FRAMES]:
         try:
-            frame = _TandemFrame(node.dereference(), state_names, kind_names)
+            frame = _TandemFrame(gdb.Value(address).cast(pointer_type).dereference(),
+                                 state_names, kind_names)
         except gdb.MemoryError:
             problem = "cannot read the frame at 0x%x" % address
             break
@@ -195,8 +208,7 @@ def _live_frames():
             )
             break
         frames.append(frame)
-        node = node["live_next"]
-    else:
+    if problem is None:
         return frames
     if not frames:
         raise gdb.GdbError("tandem: " + problem)
