@@ -29,7 +29,7 @@ NS_PER_UNIT = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 # The ping-pong peers, in the order drawn, with the names on the chart.
 PINGPONG_PEERS = [
     ("tandem_coroutine", "tandem::coroutine send"),
-    ("tandem_coroutine_own_fp_control", "tandem::coroutine send, own FP control"),
+    ("tandem_coroutine_own_fp", "tandem::coroutine send, own_fp_control"),
     ("tandem_jump", "tandem_jump (C ABI)"),
     ("boost_jump_fcontext", "Boost.Context jump_fcontext"),
     ("boost_fiber", "Boost.Context fiber"),

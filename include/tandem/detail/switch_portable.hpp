@@ -1,12 +1,19 @@
 // The coroutine hot path's stack switch on targets without an inline one:
 // tandem_jump from the C ABI, with the same interface as switch_x86_64.hpp.
 // tandem_jump tells the receiver where the sender stopped (transfer.from),
-// so the receiver writes it into the sender's slots. tandem_jump always
-// preserves the FP control state, so OwnFp changes nothing here: on these
-// targets every coroutine has its own.
+// so the receiver writes it into the sender's slots.
+//
+// FP control state (generator rule 14). tandem_jump keeps it per context,
+// which is what own_fp_control asks for. For the default, where it belongs
+// to the thread, the message carries the sender's floating-point
+// environment and the receiver takes it on landing (written only when it
+// differs). A body's first switch in takes its first resumer's either way
+// (portable_entry in src/coroutine.cpp).
 #pragma once
 
+#include <cfenv>
 #include <cstdint>
+#include <cstring>
 
 #include "tandem/context.h"
 
@@ -24,16 +31,26 @@ struct landing {
 struct switch_message {
   std::uintptr_t value;
   switch_slots* sender;
+  std::fenv_t fp;  // the sender's floating-point environment
 };
+
+// Makes `fp` this thread's floating-point environment, if it is not already.
+inline void adopt_fp_environment(const std::fenv_t& fp) noexcept {
+  std::fenv_t current;
+  std::fegetenv(&current);
+  if (std::memcmp(&current, &fp, sizeof fp) != 0) std::fesetenv(&fp);
+}
 
 // Suspends the caller into `self`, resumes `other` with `value`; returns the
 // value handed over when something switches back to `self`.
 template <bool OwnFp>
 inline landing switch_to(switch_slots* self, switch_slots* other, std::uintptr_t value) {
-  switch_message out{value, self};
+  switch_message out{value, self, {}};
+  std::fegetenv(&out.fp);
   const tandem_transfer t = tandem_jump(other->sp, &out);
   auto* in = static_cast<switch_message*>(t.data);
   in->sender->sp = t.from;
+  if constexpr (!OwnFp) adopt_fp_environment(in->fp);
   return {in->value, self};
 }
 
