@@ -141,7 +141,7 @@ void arrive(frame_base* f) noexcept { arrive_in_body(f->sanitizer); }
 #if !TANDEM_INLINE_SWITCH
 // The first switch into a body arrives here through tandem_jump; the
 // message's sender is the frame's resumer slot. The body starts with its
-// first resumer's FP environment, shared or its own (rule 14), not with the
+// first resumer's FP environment, shared or its own (generator rule 14), not with the
 // one its context was made with.
 [[noreturn]] void portable_entry(tandem_transfer t) {
   auto* message = static_cast<switch_message*>(t.data);

@@ -10,7 +10,8 @@
 // coroutine<Out, In> runs its body on a stack of its own. The body yields
 // values of type Out and receives values of type In; either may be void or
 // any move-constructible type (move-only types included). The operations
-// and their rules are CPython's generator methods (PEP 342, PEP 479):
+// and their rules are CPython's generator methods (PEP 342, PEP 479); the rules
+// are numbered in docs/rules.md (section 3), and tests name them:
 //
 //   next()      resume; the pending yield returns In{} (first call: start).
 //   send(v)     resume; the pending yield returns v. Before the first
@@ -50,7 +51,7 @@
 // hand-over must be synchronised (a mutex, a queue: anything that orders
 // the last switch on one thread before the next on the other), and two
 // threads must never resume the same coroutine at once. The exception
-// state (rule 12) follows the coroutine. What a body must not do across a
+// state (generator rule 12) follows the coroutine. What a body must not do across a
 // yield, since it may wake up on another thread:
 //  - keep the address of a thread_local (`auto& x = tls;`, a pointer to it,
 //    or a reference a library returns to its per-thread state); read the
