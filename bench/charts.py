@@ -39,7 +39,11 @@ PINGPONG_PEERS = [
 
 # A generator's life: benchmarks named BM_<case>/<peer>[/<variant>] for
 # these cases; every peer found is drawn.
-LIFE_CASES = ("BM_generator_life", "BM_create_resume_destroy", "BM_destroy_suspended")
+LIFE_CASES = ("BM_generator_life", "BM_destroy_suspended")
+LIFE_CASE_TITLES = {
+    "BM_generator_life": "create, take 3 values by range-for, destroy",
+    "BM_destroy_suspended": "destroy while suspended at a yield (unwinds its stack)",
+}
 LIFE_PEER_NAMES = {
     "tandem_coroutine": "tandem::coroutine",
     "boost_fiber": "Boost.Context fiber",
@@ -110,12 +114,16 @@ def pingpong_rows(figures):
 def life_groups(figures):
     """{case title: [(peer label, ns)]} for the generator-life chart."""
     groups = {}
-    for name, ns in sorted(figures.items()):
+    def case_order(item):
+        case = item[0].split("/")[0]
+        return (LIFE_CASES.index(case) if case in LIFE_CASES else len(LIFE_CASES), item[0])
+
+    for name, ns in sorted(figures.items(), key=case_order):
         parts = name.split("/")
         if parts[0] not in LIFE_CASES or len(parts) < 2:
             continue
         peer = LIFE_PEER_NAMES.get(parts[1], parts[1])
-        title = parts[0][3:].replace("_", " ")
+        title = LIFE_CASE_TITLES[parts[0]]
         if len(parts) > 2:
             title += ", " + " ".join(parts[2:]).replace("_", " ")
         groups.setdefault(title, []).append((peer, ns))
