@@ -62,6 +62,11 @@ TEST(CoroutineLifecycle, RangeForToTheEndThrowsNothing) {
   EXPECT_TRUE(co.started());
 }
 
+// GCC 12 for armhf inlines the iterator's std::optional into for_each and
+// then warns that its value "may be used uninitialized" (a false positive:
+// operator* is only reached after emplace). Not seen on x86-64 or AArch64.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 TEST(CoroutineLifecycle, RangeAlgorithmToTheEndThrowsNothing) {
   static_assert(std::ranges::input_range<coroutine<int>&>);
   auto co = three_values();
@@ -72,6 +77,7 @@ TEST(CoroutineLifecycle, RangeAlgorithmToTheEndThrowsNothing) {
   EXPECT_EQ(raises.load() - before, 0);
   EXPECT_EQ(sum, 6);
 }
+#pragma GCC diagnostic pop
 
 TEST(CoroutineLifecycle, NextStillThrowsStopIterationAtTheEnd) {
   auto co = three_values();
