@@ -14,7 +14,7 @@
 #include <new>
 #include <utility>
 
-#include "tandem/loop.hpp"
+#include "tandem/detail/timer_record.hpp"
 
 namespace tandem::detail {
 

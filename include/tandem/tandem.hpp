@@ -1,7 +1,12 @@
 // tandem/tandem.hpp: all of tandem in one include.
 #pragma once
 
+#include "tandem/clock.hpp"
 #include "tandem/context.h"
 #include "tandem/coroutine.hpp"
+#include "tandem/io.hpp"
 #include "tandem/loop.hpp"
 #include "tandem/stack.hpp"
+#include "tandem/sync.hpp"
+#include "tandem/task.hpp"
+#include "tandem/wait.hpp"

@@ -1,0 +1,102 @@
+// tandem/sync.hpp: queues and events between the tasks of one loop
+// (asyncio's queues.py and locks.py).
+//
+// Waiters are served first come, first served. Neither is movable, since
+// waiting tasks refer to them; both belong to the loop's thread.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <list>
+#include <optional>
+#include <utility>
+
+namespace tandem {
+
+namespace detail {
+// Tasks waiting in a queue or an event, first come first served.
+class wait_list {
+ public:
+  // Suspends the current task until wake_one/wake_all reaches it. A waiter
+  // woken and then cancelled before it ran hands its wake-up to the next
+  // one when `pass_on_wakeup` (a queue's item or slot is still there), and
+  // not otherwise (an event's set() has already woken everyone).
+  void wait(bool pass_on_wakeup = true);
+  void wake_one();
+  void wake_all();
+  bool empty() const noexcept { return wakers_.empty(); }
+
+ private:
+  std::list<std::function<void()>> wakers_;
+};
+}  // namespace detail
+
+// asyncio.Queue: put() waits while full (maxsize 0: never full), get()
+// waits while empty; waiters are served in arrival order.
+template <class T>
+class queue {
+ public:
+  explicit queue(std::size_t maxsize = 0) : maxsize_(maxsize) {}
+  queue(const queue&) = delete;
+  queue& operator=(const queue&) = delete;
+
+  void put(T value) {
+    while (full()) putters_.wait();
+    items_.push_back(std::move(value));
+    getters_.wake_one();
+  }
+  T get() {
+    while (empty()) getters_.wait();
+    T value = std::move(items_.front());
+    items_.pop_front();
+    putters_.wake_one();
+    return value;
+  }
+  bool try_put(T value) {
+    if (full()) return false;
+    items_.push_back(std::move(value));
+    getters_.wake_one();
+    return true;
+  }
+  std::optional<T> try_get() {
+    if (empty()) return std::nullopt;
+    std::optional<T> value(std::move(items_.front()));
+    items_.pop_front();
+    putters_.wake_one();
+    return value;
+  }
+  std::size_t size() const noexcept { return items_.size(); }
+  bool empty() const noexcept { return items_.empty(); }
+  bool full() const noexcept { return maxsize_ != 0 && items_.size() >= maxsize_; }
+  std::size_t maxsize() const noexcept { return maxsize_; }
+
+ private:
+  std::size_t maxsize_;
+  std::deque<T> items_;
+  detail::wait_list getters_;
+  detail::wait_list putters_;
+};
+
+// asyncio.Event: wait() returns at once while set, else waits for set().
+class event {
+ public:
+  event() = default;
+  event(const event&) = delete;
+  event& operator=(const event&) = delete;
+  void set() {
+    set_ = true;
+    waiters_.wake_all();
+  }
+  void clear() noexcept { set_ = false; }
+  bool is_set() const noexcept { return set_; }
+  void wait() {
+    if (!set_) waiters_.wait(/*pass_on_wakeup=*/false);
+  }
+
+ private:
+  bool set_ = false;
+  detail::wait_list waiters_;
+};
+
+}  // namespace tandem

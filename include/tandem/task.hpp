@@ -1,0 +1,256 @@
+// tandem/task.hpp: tasks (asyncio's Task), await, and the loop's errors.
+//
+//     auto t = tandem::current_loop().create_task([] { return 42; });
+//     int v = tandem::await(t);   // suspends this task until t is done
+//
+// A task runs a function on a stack of its own, on an event loop
+// (tandem/loop.hpp creates them). Anything the function calls may suspend
+// it (await, sleep_for, wait_readable, queue::get, event::wait, ...), and
+// the loop runs other tasks, callbacks and timers meanwhile. The rules are
+// asyncio's (numbered in docs/rules.md, section 4):
+//  - A created task starts on a later loop iteration.
+//  - cancel() on a task that has not started: it never runs. On a suspended
+//    task: its pending suspension throws cancelled_error; if that escapes,
+//    the task is cancelled; if the function catches it and returns, the task
+//    completes normally. A task that cancels itself gets cancelled_error at
+//    its next suspension; if it returns before suspending again, it ends
+//    cancelled (asyncio: "cancelled right before the coroutine stops").
+//    Cancelling a task suspended in await(t2) forwards the cancellation to
+//    t2, and the await ends the way t2 ends.
+//  - A task exception that nobody retrieved (result, exception, await,
+//    gather, run_until_complete) is reported on stderr, naming its what(),
+//    when the task's last handle goes away.
+//  - Suspending calls made outside a task, or from inside a generator
+//    coroutine (tandem::coroutine) running in a task, throw logic_error.
+//
+// Where tandem differs from asyncio, and why: tasks are made from
+// functions, not coroutine objects, since any function can suspend; a
+// task's value is its function's return value.
+#pragma once
+
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "tandem/coroutine.hpp"
+#include "tandem/detail/suspension.hpp"
+#include "tandem/stack.hpp"
+
+namespace tandem {
+
+// A task was cancelled. Not a std::exception (asyncio.CancelledError is a
+// BaseException), so that catch (const std::exception&) does not swallow it.
+class cancelled_error {
+ public:
+  const char* what() const noexcept { return "cancelled_error"; }
+};
+
+// wait_for's deadline passed first (asyncio.TimeoutError).
+class timeout_error : public std::runtime_error {
+ public:
+  timeout_error() : std::runtime_error("timeout_error: the task did not finish in time") {}
+};
+
+// result() or exception() of a task that is not done (asyncio.InvalidStateError).
+class invalid_state_error : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+class event_loop;
+
+namespace detail {
+
+// A task's value, handed out: copied, so that it can be retrieved again (as
+// in asyncio); a move-only value is moved out, so only once.
+template <class T>
+T hand_out(T& value) {
+  if constexpr (std::is_copy_constructible_v<T>) {
+    return value;
+  } else {
+    return std::move(value);
+  }
+}
+
+// The type-independent part of a task. Its hot paths (a step, a
+// suspension) are defined in src/task_switch.hpp, to be inlined where the
+// loop switches.
+class task_core : public std::enable_shared_from_this<task_core> {
+ public:
+  enum class status : unsigned char { pending, started, succeeded, failed, cancelled };
+
+  // The name is copied: the body's stack is made only when the task starts.
+  task_core(event_loop& loop, stack_options stack)
+      : loop_(&loop), stack_(stack), name_(stack.name != nullptr ? stack.name : "") {
+    stack_.name = nullptr;
+  }
+  task_core(const task_core&) = delete;
+  task_core& operator=(const task_core&) = delete;
+  virtual ~task_core();
+
+  bool done() const noexcept { return status_ >= status::succeeded; }
+  bool cancelled() const noexcept { return status_ == status::cancelled; }
+  bool succeeded() const noexcept { return status_ == status::succeeded; }
+  bool cancel();
+  void check_result();             // throws what the task ended with
+  std::exception_ptr exception();  // null on success; throws if cancelled or not done
+  void when_done(std::function<void()> cb);
+  // A callback that resumes this task if it is still suspended in s. It
+  // may outlive the task (it holds a weak reference).
+  std::function<void()> waker(const suspension& s);
+  // The same without the weak reference, for callbacks that s.undo is
+  // sure to unregister before the wait ends (timers, fds, wait lists).
+  std::function<void()> local_waker(const suspension& s);
+  // Resumes the task on a later iteration (once, however often called).
+  void schedule_step();
+  event_loop& loop() const noexcept { return *loop_; }
+  // suspend()'s body, for the loop's own hot paths to inline.
+  static void suspend_running(suspension& s);
+  // False while a generator coroutine runs inside the task (on its stack).
+  bool can_suspend_here() const noexcept { return on_own_stack(frame_); }
+
+ protected:
+  virtual void run() = 0;  // the task's function; stores its value
+
+ private:
+  friend class tandem::event_loop;
+
+  void step();
+  void finish(status s, std::exception_ptr e);
+  void leave_wait() noexcept;  // the loop closes: unregister from the wait
+  void abandon() noexcept;     // the loop closes: unwind, count as cancelled
+
+  event_loop* loop_;
+  stack_options stack_;
+  std::string name_;
+  status status_ = status::pending;
+  bool cancel_pending_ = false;
+  bool retrieved_ = false;
+  bool step_scheduled_ = false;
+  bool forwarding_cancel_ = false;  // inside cancel(), passing it on
+  std::exception_ptr failure_;
+  std::vector<std::function<void()>> done_callbacks_;
+  suspension* waiting_ = nullptr;
+  std::uint64_t next_suspension_id_ = 0;
+  std::uint64_t serial_ = 0;     // creation order, for close()
+  frame_base* frame_ = nullptr;  // body_'s, while it lives
+  std::optional<coroutine<void, void>> body_;
+};
+
+template <class T>
+struct task_result : task_core {
+  using task_core::task_core;
+  std::optional<T> value;
+};
+template <>
+struct task_result<void> : task_core {
+  using task_core::task_core;
+};
+
+template <class T, class F>
+class task_impl final : public task_result<T> {
+ public:
+  task_impl(event_loop& loop, stack_options stack, F fn)
+      : task_result<T>(loop, stack), fn_(std::move(fn)) {}
+
+ private:
+  void run() override {
+    if constexpr (std::is_void_v<T>) {
+      fn_();
+    } else {
+      this->value.emplace(fn_());
+    }
+  }
+  F fn_;
+};
+
+// The task running on this thread; logic_error outside a task.
+task_core& current_task();
+// Suspends the current task in s until woken; throws cancelled_error if it
+// is cancelled meanwhile, logic_error outside a task or inside a generator.
+void suspend(suspension& s);
+
+struct task_access;
+
+}  // namespace detail
+
+// A copyable shared handle to a task (event_loop::create_task makes them).
+// T may be void.
+template <class T>
+class task {
+ public:
+  task() = default;
+
+  bool done() const { return core().done(); }
+  bool cancelled() const { return core().cancelled(); }
+  // Requests cancellation; false if the task is already done.
+  bool cancel() { return core().cancel(); }
+  // The value; rethrows the task's exception; cancelled_error if it was
+  // cancelled; invalid_state_error if it is not done. An empty handle:
+  // logic_error.
+  std::add_lvalue_reference_t<T> result() {
+    core().check_result();
+    if constexpr (!std::is_void_v<T>) return *state_->value;
+  }
+  // Null on success; throws as result() does if cancelled or not done.
+  std::exception_ptr exception() const { return core().exception(); }
+
+ private:
+  friend class event_loop;
+  friend struct detail::task_access;
+  explicit task(std::shared_ptr<detail::task_result<T>> s) : state_(std::move(s)) {}
+  detail::task_core& core() const {
+    if (!state_) throw std::logic_error("tandem::task: empty handle");
+    return *state_;
+  }
+  std::shared_ptr<detail::task_result<T>> state_;
+};
+
+namespace detail {
+
+// What the waiting functions (await, gather, wait_for) need of a handle.
+struct task_access {
+  template <class T>
+  static task_core& core(const task<T>& t) {
+    return t.core();
+  }
+  // The task's value as the waiting functions hand it out (a copy, or the
+  // move-only value itself); rethrows as result() does.
+  template <class T>
+  static T take_value(task<T>& t) {
+    if constexpr (std::is_void_v<T>) {
+      t.result();
+    } else {
+      return hand_out(t.result());
+    }
+  }
+};
+
+}  // namespace detail
+
+// Suspends the current task until t is done, and returns t's value (a
+// copy; a move-only value is moved out) or rethrows how it ended. A task
+// awaiting itself: logic_error. Cancelling the awaiting task cancels t.
+template <class T>
+T await(task<T> t) {
+  detail::task_core& me = detail::current_task();
+  detail::task_core& other = detail::task_access::core(t);
+  if (&other == &me) throw std::logic_error("tandem::await: a task cannot await itself");
+  if (!other.done()) {
+    auto forward = [&other] { return other.cancel(); };
+    detail::suspension s;
+    s.forward = forward;
+    other.when_done(me.waker(s));
+    detail::suspend(s);  // until other is done, however it ends
+  }
+  return detail::task_access::take_value(t);
+}
+
+}  // namespace tandem

@@ -1,0 +1,164 @@
+// The loop's poller: see poller.hpp.
+#include "poller.hpp"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <utility>
+
+namespace tandem::detail {
+namespace {
+[[noreturn]] void throw_errno(const std::string& what) {
+  throw std::system_error(errno, std::generic_category(), what);
+}
+}  // namespace
+
+poller::poller() {
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) throw_errno("tandem::event_loop: epoll_create1");
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) {
+    ::close(epoll_fd_);
+    throw_errno("tandem::event_loop: eventfd");
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = wake_fd_;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+}
+
+poller::~poller() {
+  close_wake_fd();
+  close();
+}
+
+void poller::close_wake_fd() noexcept {
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+  wake_fd_ = -1;
+}
+
+void poller::close() noexcept {
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
+  epoll_fd_ = -1;
+}
+
+void poller::wake() noexcept {
+  const std::uint64_t one = 1;
+  [[maybe_unused]] auto r = ::write(wake_fd_, &one, sizeof one);
+}
+
+// Arms epoll for exactly the directions somebody waits for.
+void poller::rearm(int fd, fd_watch& w) {
+  const std::uint32_t want = (w.reader ? EPOLLIN : 0u) | (w.writer ? EPOLLOUT : 0u);
+  if (want == w.armed) return;
+  epoll_event ev{};
+  ev.events = want | EPOLLONESHOT;
+  ev.data.fd = fd;
+  // MOD fails with ENOENT when the fd was closed (and its number perhaps
+  // reused) since it was added: add it afresh.
+  int rc = w.added ? ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) : -1;
+  if (!w.added || (rc != 0 && errno == ENOENT)) rc = ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  if (rc != 0) {
+    if (want == 0 && (errno == EBADF || errno == ENOENT)) {  // closed: nothing to disarm
+      w.armed = 0;
+      return;
+    }
+    throw_errno("tandem: epoll_ctl on file descriptor " + std::to_string(fd));
+  }
+  w.added = true;
+  w.armed = want;
+}
+
+void poller::watch(int fd, bool writable, std::function<void()> waker) {
+  auto& w = fds_[fd];
+  auto& slot = writable ? w.writer : w.reader;
+  if (slot)
+    throw std::logic_error(std::string("tandem::") +
+                           (writable ? "wait_writable" : "wait_readable") +
+                           ": another task already waits on file descriptor " + std::to_string(fd));
+  slot = std::move(waker);
+  try {
+    rearm(fd, w);
+  } catch (...) {
+    slot = nullptr;
+    throw;
+  }
+}
+
+// If the waiter leaves without an event (cancelled), its direction is
+// still armed: disarm it now, since the fd may be closed and its number
+// reused before anybody waits on it again.
+void poller::unwatch(int fd, bool writable) noexcept {
+  auto it = fds_.find(fd);
+  if (it == fds_.end()) return;
+  fd_watch& w = it->second;
+  (writable ? w.writer : w.reader) = nullptr;
+  if ((w.armed & (writable ? EPOLLOUT : EPOLLIN)) == 0) return;
+  try {
+    rearm(fd, w);
+  } catch (const std::system_error&) {
+    w.armed = 0;  // the fd is gone; epoll forgot it with it
+  }
+}
+
+void poller::wake_waiter(int fd, bool writable) {
+  auto it = fds_.find(fd);
+  if (it == fds_.end()) return;
+  auto& waker = writable ? it->second.writer : it->second.reader;
+  if (waker) waker();
+}
+
+void poller::poll(int timeout_ms, ready_queue& ready) {
+  epoll_event events[64];
+  const int n = ::epoll_wait(epoll_fd_, events, 64, timeout_ms);
+  if (n < 0 && errno != EINTR) throw_errno("tandem: epoll_wait");
+  for (int i = 0; i < n; ++i) {
+    const int fd = events[i].data.fd;
+    if (fd == wake_fd_) {
+      std::uint64_t count;
+      [[maybe_unused]] auto r = ::read(wake_fd_, &count, sizeof count);
+      continue;
+    }
+    take_event(fd, events[i].events, ready);
+  }
+}
+
+void poller::take_event(int fd, std::uint32_t events, ready_queue& ready) {
+  auto it = fds_.find(fd);
+  if (it == fds_.end()) return;
+  fd_watch& w = it->second;
+  w.armed = 0;  // one-shot: the kernel disarmed it
+  const bool trouble = (events & (EPOLLERR | EPOLLHUP)) != 0;
+  const bool readable = w.reader && ((events & EPOLLIN) || trouble);
+  const bool writable = w.writer && ((events & EPOLLOUT) || trouble);
+  // Queue a look-up, not a copy of the waker: by the time this runs the
+  // waiter may have left (cancelled), and its waker must not run then.
+  if (readable) ready.push_callback([this, fd] { wake_waiter(fd, false); });
+  if (writable) ready.push_callback([this, fd] { wake_waiter(fd, true); });
+  if ((!w.reader || readable) && (!w.writer || writable)) return;
+  // The other direction still waits: arm it alone.
+  std::function<void()> woken_reader = readable ? std::move(w.reader) : nullptr;
+  std::function<void()> woken_writer = writable ? std::move(w.writer) : nullptr;
+  bool rearmed = true;
+  try {
+    rearm(fd, w);
+  } catch (const std::system_error&) {
+    rearmed = false;  // e.g. the fd was closed under its waiters
+  }
+  if (readable) w.reader = std::move(woken_reader);
+  if (writable) w.writer = std::move(woken_writer);
+  if (!rearmed) {
+    // Wake whoever still waits: its next read or write reports the error.
+    // The rest of this batch is handled as usual.
+    w.armed = 0;
+    if (!readable && w.reader) ready.push_callback([this, fd] { wake_waiter(fd, false); });
+    if (!writable && w.writer) ready.push_callback([this, fd] { wake_waiter(fd, true); });
+  }
+}
+
+}  // namespace tandem::detail

@@ -1,0 +1,59 @@
+// The loop's poller: which tasks wait for which file descriptors, epoll,
+// and the eventfd that wakes the loop from other threads.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <unordered_map>
+
+#include "ready_queue.hpp"
+
+namespace tandem::detail {
+
+class poller {
+ public:
+  poller();  // std::system_error if epoll or the eventfd cannot be made
+  ~poller();
+  poller(const poller&) = delete;
+  poller& operator=(const poller&) = delete;
+
+  // Registers the waker of the one task that waits for fd to be readable
+  // (or writable); std::logic_error if another task already waits so,
+  // std::system_error if epoll refuses fd.
+  void watch(int fd, bool writable, std::function<void()> waker);
+  // The waiter leaves (woken or not).
+  void unwatch(int fd, bool writable) noexcept;
+
+  // Waits for readiness, up to timeout_ms (-1: no limit), and queues a
+  // wake-up for each waiter whose fd is ready.
+  void poll(int timeout_ms, ready_queue& ready);
+
+  // Any thread: makes a poll() in progress, or the next one, return.
+  void wake() noexcept;
+
+  // The loop closes: forgets every waiter, closes the eventfd (the caller
+  // makes sure no wake() runs concurrently) and epoll.
+  void forget_waiters() noexcept { fds_.clear(); }
+  void close_wake_fd() noexcept;
+  void close() noexcept;
+
+ private:
+  // Registrations are EPOLLONESHOT: an event disarms the fd, and the next
+  // wait re-arms it with one epoll_ctl (no ADD/DEL pair per wait).
+  struct fd_watch {
+    std::function<void()> reader;
+    std::function<void()> writer;
+    std::uint32_t armed = 0;  // the events epoll will report for this fd
+    bool added = false;       // ever added to epoll (it may have been closed since)
+  };
+
+  void rearm(int fd, fd_watch& w);
+  void wake_waiter(int fd, bool writable);
+  void take_event(int fd, std::uint32_t events, ready_queue& ready);
+
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  std::unordered_map<int, fd_watch> fds_;
+};
+
+}  // namespace tandem::detail

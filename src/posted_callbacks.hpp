@@ -1,0 +1,39 @@
+// Callbacks posted to the loop from other threads (call_soon_threadsafe):
+// kept under a lock until the loop's next iteration takes them in.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+#include "poller.hpp"
+#include "ready_queue.hpp"
+
+namespace tandem::detail {
+
+class posted_callbacks {
+ public:
+  // Any thread. Queues cb and wakes the loop's poller; false, and nothing
+  // queued, once the loop is closed.
+  bool post(std::function<void()>&& cb, poller& io);
+
+  // Whether anything waits to be taken in (the loop's thread, lock-free).
+  bool pending() const noexcept { return pending_.load(std::memory_order_acquire); }
+
+  // The loop's thread: moves what was posted to the ready queue, in order.
+  void take_into(ready_queue& ready);
+
+  // The loop closes: drops what is posted, refuses what comes, and closes
+  // the poller's eventfd under the lock, so that no post() writes to it
+  // (or to a reused descriptor number) afterwards.
+  void close(poller& io);
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::function<void()>> callbacks_;
+  std::atomic<bool> pending_{false};
+  bool closed_ = false;
+};
+
+}  // namespace tandem::detail

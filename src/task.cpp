@@ -1,0 +1,150 @@
+// Tasks (tandem/task.hpp): cancelling, waking, finishing, and what a loop
+// that closes does to them. Their hot paths are in task_switch.hpp.
+#include "tandem/task.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "loop_state.hpp"
+#include "task_switch.hpp"
+
+namespace tandem::detail {
+
+constinit thread_local task_core* running_task __attribute__((tls_model("initial-exec"))) =
+    nullptr;
+
+namespace {
+// What what() says about an exception, for the unretrieved report.
+std::string describe(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (const cancelled_error& x) {
+    return x.what();
+  } catch (...) {
+    return "an exception not derived from std::exception";
+  }
+}
+}  // namespace
+
+void throw_outside_a_task() {
+  throw std::logic_error("tandem: a suspending call was made outside a task");
+}
+
+void throw_inside_a_generator() {
+  throw std::logic_error(
+      "tandem: a suspending call was made inside a generator coroutine, not directly in a task");
+}
+
+task_core& current_task() { return running(); }
+
+void suspend(suspension& s) { task_core::suspend_running(s); }
+
+std::function<void()> task_core::waker(const suspension& s) {
+  // The suspension's id: a waker from an earlier wait cannot resume a later one.
+  auto& mutable_s = const_cast<suspension&>(s);
+  if (mutable_s.id == 0) mutable_s.id = ++next_suspension_id_;
+  return [weak = weak_from_this(), id = mutable_s.id] {
+    auto t = weak.lock();
+    if (t && t->waiting_ != nullptr && t->waiting_->id == id) t->schedule_step();
+  };
+}
+
+std::function<void()> task_core::local_waker(const suspension& s) {
+  auto& mutable_s = const_cast<suspension&>(s);
+  if (mutable_s.id == 0) mutable_s.id = ++next_suspension_id_;
+  // Two words, trivially copyable: std::function keeps it without
+  // allocating. Safe only where s.undo unregisters it before the wait ends.
+  return [t = this, id = mutable_s.id] {
+    if (t->waiting_ != nullptr && t->waiting_->id == id) t->schedule_step();
+  };
+}
+
+task_core::~task_core() {
+  if (status_ == status::failed && !retrieved_)
+    std::fprintf(stderr, "tandem: task exception was never retrieved: %s\n",
+                 describe(failure_).c_str());
+}
+
+bool task_core::cancel() {
+  if (done()) return false;
+  if (status_ == status::pending) {
+    cancel_pending_ = true;  // its first step finishes it as cancelled
+    return true;
+  }
+  if (waiting_ == nullptr) {  // running: its next suspension throws
+    cancel_pending_ = true;
+    return true;
+  }
+  // await, gather and wait_for pass the cancellation on and keep waiting;
+  // if there is nothing left to cancel (what they wait for just finished),
+  // the cancellation is this task's own.
+  // A cancellation that comes back around while being forwarded (tasks
+  // awaiting each other in a cycle) stops here, as this task's own.
+  if (waiting_->forward && !forwarding_cancel_) {
+    forwarding_cancel_ = true;
+    struct reset {
+      bool& flag;
+      ~reset() { flag = false; }
+    } guard{forwarding_cancel_};
+    if (waiting_->forward()) return true;
+  }
+  cancel_pending_ = true;
+  schedule_step();
+  return true;
+}
+
+void task_core::check_result() {
+  if (!done()) throw invalid_state_error("tandem::task: result() of a task that is not done");
+  retrieved_ = true;
+  if (status_ == status::cancelled) throw cancelled_error{};
+  if (failure_) std::rethrow_exception(failure_);
+}
+
+std::exception_ptr task_core::exception() {
+  if (!done()) throw invalid_state_error("tandem::task: exception() of a task that is not done");
+  retrieved_ = true;
+  if (status_ == status::cancelled) throw cancelled_error{};
+  return failure_;
+}
+
+void task_core::when_done(std::function<void()> cb) {
+  if (done()) {
+    loop_->call_soon(std::move(cb));
+  } else {
+    done_callbacks_.push_back(std::move(cb));
+  }
+}
+
+void task_core::finish(status s, std::exception_ptr e) {
+  if (step_scheduled_) {  // the invariant schedule_step's raw pointer rests on
+    std::fputs("tandem: internal error: a task finished with a step still queued\n", stderr);
+    std::abort();
+  }
+  status_ = s;
+  failure_ = std::move(e);
+  body_.reset();  // a finished body's stack goes back to the pool
+  auto callbacks = std::move(done_callbacks_);
+  done_callbacks_.clear();
+  for (auto& cb : callbacks) loop_->call_soon(std::move(cb));
+  // May drop the loop's reference, and with it this task: last statement.
+  loop_access::of(*loop_).unfinished.erase(this);
+}
+
+void task_core::leave_wait() noexcept {
+  if (waiting_ == nullptr || !waiting_->undo) return;
+  const auto undo = std::exchange(waiting_->undo, {});  // the unwinding's end of the wait skips it
+  undo();
+}
+
+void task_core::abandon() noexcept {
+  status_ = status::cancelled;
+  done_callbacks_.clear();
+  body_.reset();  // a suspended body unwinds: coroutine_exit at its suspension
+}
+
+}  // namespace tandem::detail

@@ -1,0 +1,105 @@
+// Waiting inside a task (tandem/wait.hpp): sleep, gather, wait_for.
+#include "tandem/wait.hpp"
+
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include "tandem/loop.hpp"
+#include "task_switch.hpp"
+
+namespace tandem {
+namespace detail {
+
+// The analyzer loses track of the std::function storage that the callback
+// lists own, and reports a leak at the end of this function.
+// NOLINTBEGIN(clang-analyzer-cplusplus.NewDeleteLeaks)
+int gather_wait(task_core* const* cores, std::size_t n) {
+  task_core& me = current_task();
+  auto order = std::make_shared<std::vector<std::size_t>>();  // completion order
+  // asyncio: once a cancellation was passed on to the gathered tasks, the
+  // gather ends in cancelled_error, even if they all caught it and returned.
+  bool cancel_passed_on = false;
+  auto forward = [cores, n, &cancel_passed_on] {
+    bool taken = false;
+    for (std::size_t i = 0; i < n; ++i) taken = cores[i]->cancel() || taken;
+    cancel_passed_on = cancel_passed_on || taken;
+    return taken;
+  };
+  suspension s;
+  s.forward = forward;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (cores[i]->done()) {
+      order->push_back(i);
+    } else {
+      cores[i]->when_done([order, i, wake = me.waker(s)] {
+        order->push_back(i);
+        wake();
+      });
+    }
+  }
+  for (;;) {
+    for (std::size_t i : *order)
+      if (!cores[i]->succeeded()) return static_cast<int>(i);
+    if (order->size() == n) {
+      if (cancel_passed_on) throw cancelled_error{};
+      return -1;
+    }
+    suspend(s);
+  }
+}
+// NOLINTEND(clang-analyzer-cplusplus.NewDeleteLeaks)
+
+bool wait_with_deadline(task_core& core, clock::duration timeout) {
+  task_core& me = current_task();
+  if (&core == &me) throw std::logic_error("tandem::wait_for: a task cannot wait for itself");
+  if (core.done()) return false;
+  refuse_inside_generator(me);  // before the timeout can cancel anything
+  auto timed_out = std::make_shared<bool>(false);
+  auto self = core.shared_from_this();
+  if (timeout <= clock::duration::zero()) {  // no time at all: cancel now
+    *timed_out = true;
+    core.cancel();
+  }
+  auto timer = core.loop().call_later(timeout, [timed_out, self] {
+    *timed_out = true;
+    self->cancel();
+  });
+  auto forward = [&self] { return self->cancel(); };
+  auto undo = [&timer] { timer.cancel(); };
+  suspension s;
+  s.forward = forward;
+  s.undo = undo;
+  core.when_done(me.waker(s));
+  while (!core.done()) suspend(s);
+  return *timed_out;
+}
+
+}  // namespace detail
+
+namespace {
+// asyncio's sleep(0): the task goes to the back of the ready queue, behind
+// every task that is ready now.
+[[gnu::always_inline]] inline void yield_to_ready_tasks() {
+  detail::suspension s;
+  s.requeue = true;
+  detail::task_core::suspend_running(s);
+}
+}  // namespace
+
+void sleep_until(clock::time_point t) {
+  if (t <= clock::now()) return yield_to_ready_tasks();
+  detail::task_core& me = detail::current_task();
+  detail::suspension s;
+  auto timer = me.loop().call_at(t, me.local_waker(s));
+  auto undo = [&timer] { timer.cancel(); };
+  s.undo = undo;
+  detail::suspend(s);
+}
+
+void sleep_for(clock::duration d) {
+  if (d <= clock::duration::zero()) return yield_to_ready_tasks();
+  sleep_until(detail::deadline_after(clock::now(), d));
+}
+
+}  // namespace tandem
