@@ -58,17 +58,12 @@ std::pair<std::string, std::string> outer() {
   return {std::move(result1), std::move(result2)};
 }
 
-// Python's finally block: runs however main's body is left.
-struct close_on_exit {
-  tandem::event_loop& loop;
-  ~close_on_exit() { loop.close(); }
-};
-
 }  // namespace
 
 int main() {
   tandem::event_loop event_loop;
-  const close_on_exit finally{event_loop};
+  // Python's `finally: event_loop.close()`: the loop's destructor closes it,
+  // however main's body is left.
   const auto return_value = event_loop.run_until_complete(outer);
   std::printf("return value : %s\n", examples::repr(return_value).c_str());
 }

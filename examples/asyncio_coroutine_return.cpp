@@ -25,17 +25,12 @@ std::string coroutine() {
   return "result";
 }
 
-// Python's finally block: runs however main's body is left.
-struct close_on_exit {
-  tandem::event_loop& loop;
-  ~close_on_exit() { loop.close(); }
-};
-
 }  // namespace
 
 int main() {
   tandem::event_loop event_loop;
-  const close_on_exit finally{event_loop};
+  // Python's `finally: event_loop.close()`: the loop's destructor closes it,
+  // however main's body is left.
   const std::string return_value = event_loop.run_until_complete(coroutine);
   std::printf("it returned : %s\n", examples::repr(return_value).c_str());
 }

@@ -1,5 +1,5 @@
 // tandem::install_overflow_handler and the overflow report; see
-// include/tandem/stack.hpp and src/overflow_report.hpp.
+// include/tandem/overflow.hpp and src/overflow_report.hpp.
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -14,6 +14,7 @@
 #include "frame_registry.hpp"
 #include "overflow_report.hpp"
 #include "tandem/coroutine.hpp"
+#include "tandem/overflow.hpp"
 #include "tandem/stack.hpp"
 
 namespace tandem {

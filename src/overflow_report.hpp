@@ -1,5 +1,5 @@
 // The one line tandem prints when a coroutine runs off its stack, from the
-// SIGSEGV handler (include/tandem/stack.hpp: install_overflow_handler) or
+// SIGSEGV handler (include/tandem/overflow.hpp: install_overflow_handler) or
 // from the check of an unguarded stack at its release. Everything here is
 // async-signal-safe.
 #pragma once

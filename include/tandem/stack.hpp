@@ -26,7 +26,7 @@
 //    guard would be) is kept untouched instead, and when the stack is
 //    released tandem asks the kernel (mincore) whether that page was ever
 //    touched: if it was, the coroutine overflowed, and the process reports
-//    it on stderr as install_overflow_handler (below) does, then dies of
+//    it on stderr as install_overflow_handler (tandem/overflow.hpp) does, then dies of
 //    SIGSEGV. Such an overflow is detected late (at release, not at the
 //    faulting write, so it may first corrupt the stack below), and one that
 //    jumps more than a page past the end in one frame, or whose page was
@@ -130,22 +130,8 @@ struct stack_pool_stats {
 };
 stack_pool_stats stack_pool_statistics();  // the first call may allocate
 
-// Opt-in: turns a coroutine's stack overflow into one line on stderr,
-//   tandem: stack overflow in coroutine 7 "parser": stack [0x7f.., 0x7f..)
-//   of 262144 bytes, fault at 0x7f.. in its guard page
-// and then lets the process die of the original SIGSEGV, as it would have
-// without the handler. It installs a SIGSEGV handler that runs on an
-// alternate signal stack (the overflowed stack has no room left); faults
-// that are not guard-page hits go to the handler that was there before, or
-// to the default action. Call it once, early, from the main thread; it
-// also gives an alternate signal stack to every thread that later creates
-// a coroutine. A thread that only resumes coroutines made elsewhere should
-// call it too (later calls only set up the calling thread). Replacing the
-// SIGSEGV disposition afterwards, or its sigaltstack, disables it.
-// A stack past the mprotect guard budget (see above) has no guard page to
-// hit: its overflow is reported the same way, with the same death, when the
-// coroutine is destroyed, with or without this handler.
-// Throws std::system_error if the alternate stack or handler cannot be set.
-void install_overflow_handler();
 
 }  // namespace tandem
+
+// The overflow report, declared with stacks before it had a header of its own.
+#include "tandem/overflow.hpp"

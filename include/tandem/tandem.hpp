@@ -6,6 +6,7 @@
 #include "tandem/coroutine.hpp"
 #include "tandem/io.hpp"
 #include "tandem/loop.hpp"
+#include "tandem/overflow.hpp"
 #include "tandem/stack.hpp"
 #include "tandem/sync.hpp"
 #include "tandem/task.hpp"
