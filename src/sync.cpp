@@ -5,7 +5,7 @@
 
 namespace tandem::detail {
 
-void wait_list::wait(bool pass_on_wakeup) {
+void wait_list::wait(callable_ref<void> pass_on) {
   task_core& me = current_task();
   suspension s;
   auto it = wakers_.insert(wakers_.end(), me.local_waker(s));
@@ -26,10 +26,10 @@ void wait_list::wait(bool pass_on_wakeup) {
   try {
     suspend(s);
   } catch (...) {
-    // Woken, then cancelled before it ran: the wake-up (an item, a free
-    // slot) goes to the next waiter instead of being lost. A waiter that
-    // was never woken has nothing to pass on.
-    if (woken && pass_on_wakeup) wake_one();
+    // Woken, then cancelled before it ran: what woke it (an item, a free
+    // slot, a mutex) goes to the next waiter instead of being lost. A
+    // waiter that was never woken has nothing to pass on.
+    if (woken && pass_on) pass_on();
     throw;
   }
 }

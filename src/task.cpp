@@ -41,6 +41,7 @@ void throw_inside_a_generator() {
 }
 
 task_core& current_task() { return running(); }
+task_core* running_task_or_null() noexcept { return running_task; }
 
 void suspend(suspension& s) { task_core::suspend_running(s); }
 

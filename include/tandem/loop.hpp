@@ -14,6 +14,7 @@
 //   tandem/task.hpp   tasks, await, the errors (cancelled_error, ...)
 //   tandem/wait.hpp   sleep_for, sleep_until, gather, wait_for
 //   tandem/sync.hpp   queue, event
+//   tandem/locks.hpp  mutex, semaphore, bounded_semaphore, condition
 //   tandem/io.hpp     wait_readable, wait_writable
 // This header includes them all, so that including it alone is enough.
 //
@@ -172,5 +173,6 @@ event_loop& current_loop();
 
 // The rest of the toolkit, so that this header alone is enough.
 #include "tandem/io.hpp"
+#include "tandem/locks.hpp"
 #include "tandem/sync.hpp"
 #include "tandem/wait.hpp"

@@ -12,6 +12,8 @@
 #include <optional>
 #include <utility>
 
+#include "tandem/detail/suspension.hpp"
+
 namespace tandem {
 
 namespace detail {
@@ -19,16 +21,24 @@ namespace detail {
 class wait_list {
  public:
   // Suspends the current task until wake_one/wake_all reaches it. A waiter
-  // woken and then cancelled before it ran hands its wake-up to the next
-  // one when `pass_on_wakeup` (a queue's item or slot is still there), and
-  // not otherwise (an event's set() has already woken everyone).
-  void wait(bool pass_on_wakeup = true);
+  // woken and then cancelled (or unwound) before it ran has not used what
+  // woke it: it calls `pass_on`, if set, before the exception propagates
+  // (a queue's item or slot goes to the next waiter; a mutex's hand-over
+  // too, or the mutex is unlocked). An event's set() has woken everyone:
+  // nothing to pass on.
+  void wait(callable_ref<void> pass_on = {});
   void wake_one();
   void wake_all();
   bool empty() const noexcept { return wakers_.empty(); }
 
  private:
   std::list<std::function<void()>> wakers_;
+};
+
+// Wakes the next waiter of a list: what a woken waiter passes on.
+struct wake_next {
+  wait_list* list;
+  void operator()() const { list->wake_one(); }
 };
 }  // namespace detail
 
@@ -42,12 +52,12 @@ class queue {
   queue& operator=(const queue&) = delete;
 
   void put(T value) {
-    while (full()) putters_.wait();
+    while (full()) putters_.wait(pass_slot_on_);
     items_.push_back(std::move(value));
     getters_.wake_one();
   }
   T get() {
-    while (empty()) getters_.wait();
+    while (empty()) getters_.wait(pass_item_on_);
     T value = std::move(items_.front());
     items_.pop_front();
     putters_.wake_one();
@@ -76,6 +86,9 @@ class queue {
   std::deque<T> items_;
   detail::wait_list getters_;
   detail::wait_list putters_;
+  // A woken waiter that cannot take its item (or slot) wakes the next.
+  detail::wake_next pass_item_on_{&getters_};
+  detail::wake_next pass_slot_on_{&putters_};
 };
 
 // asyncio.Event: wait() returns at once while set, else waits for set().
@@ -91,7 +104,7 @@ class event {
   void clear() noexcept { set_ = false; }
   bool is_set() const noexcept { return set_; }
   void wait() {
-    if (!set_) waiters_.wait(/*pass_on_wakeup=*/false);
+    if (!set_) waiters_.wait();
   }
 
  private:

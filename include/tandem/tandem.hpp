@@ -5,6 +5,7 @@
 #include "tandem/context.h"
 #include "tandem/coroutine.hpp"
 #include "tandem/io.hpp"
+#include "tandem/locks.hpp"
 #include "tandem/loop.hpp"
 #include "tandem/overflow.hpp"
 #include "tandem/stack.hpp"

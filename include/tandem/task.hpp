@@ -173,6 +173,8 @@ class task_impl final : public task_result<T> {
 
 // The task running on this thread; logic_error outside a task.
 task_core& current_task();
+// The same, or null outside a task.
+task_core* running_task_or_null() noexcept;
 // Suspends the current task in s until woken; throws cancelled_error if it
 // is cancelled meanwhile, logic_error outside a task or inside a generator.
 void suspend(suspension& s);

@@ -1,0 +1,113 @@
+// Mutexes, semaphores and conditions (tandem/locks.hpp). Each hands what it
+// guards straight to its first waiter, so that waiters are served in order:
+// the woken task finds it already its own when it runs.
+#include "tandem/locks.hpp"
+
+#include <exception>
+#include <stdexcept>
+
+#include "tandem/task.hpp"
+
+namespace tandem {
+
+bool mutex::held_by_current_task() const {
+  return locked_ && holder_ == &detail::current_task();
+}
+
+void mutex::lock() {
+  const detail::task_core& me = detail::current_task();  // logic_error outside a task
+  if (!locked_) {
+    locked_ = true;
+    holder_ = &me;
+    return;
+  }
+  if (holder_ == &me)
+    throw std::logic_error("tandem::mutex::lock: this task holds the mutex already (it would wait forever)");
+  waiters_.wait(pass_on_);  // returns once unlock() handed the mutex over
+  holder_ = &me;
+}
+
+bool mutex::try_lock() {
+  if (locked_) return false;
+  locked_ = true;
+  holder_ = detail::running_task_or_null();
+  return true;
+}
+
+void mutex::unlock() {
+  if (!locked_) throw std::logic_error("tandem::mutex::unlock: the mutex is not locked");
+  hand_over();
+}
+
+void mutex::hand_over() {
+  holder_ = nullptr;
+  if (waiters_.empty()) {
+    locked_ = false;
+  } else {
+    waiters_.wake_one();  // stays locked: the first waiter owns it now
+  }
+}
+
+void semaphore::acquire() {
+  detail::current_task();  // logic_error outside a task, even with a permit free
+  if (value_ > 0) {
+    --value_;
+    return;
+  }
+  waiters_.wait(pass_on_);  // returns once release() handed a permit over
+}
+
+bool semaphore::try_acquire() {
+  if (value_ == 0) return false;
+  --value_;
+  return true;
+}
+
+void semaphore::release() {
+  if (value_ >= bound_)
+    throw std::logic_error("tandem::bounded_semaphore::release: released more often than acquired");
+  hand_over();
+}
+
+void semaphore::hand_over() {
+  if (waiters_.empty()) {
+    ++value_;
+  } else {
+    waiters_.wake_one();  // the permit goes to the first waiter
+  }
+}
+
+void condition::wait() {
+  if (!mutex_->held_by_current_task())
+    throw std::logic_error("tandem::condition::wait: the task does not hold the mutex");
+  mutex_->unlock();
+  std::exception_ptr failure;
+  try {
+    waiters_.wait(pass_on_);
+  } catch (const cancelled_error&) {
+    failure = std::current_exception();
+  }
+  // Locked again whether notified or cancelled, as asyncio does: a
+  // cancellation while waiting for the mutex is kept and thrown once it is
+  // held. (Anything else, such as the coroutine_exit of a loop that closes,
+  // propagates at once: a task being unwound must not wait again.)
+  for (;;) {
+    try {
+      mutex_->lock();
+      break;
+    } catch (const cancelled_error&) {
+      if (!failure) failure = std::current_exception();
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
+}
+
+void condition::notify(std::size_t n) {
+  if (!mutex_->locked())
+    throw std::logic_error("tandem::condition::notify: the mutex is not locked");
+  for (; n > 0 && !waiters_.empty(); --n) waiters_.wake_one();
+}
+
+void condition::notify_all() { notify(static_cast<std::size_t>(-1)); }
+
+}  // namespace tandem
