@@ -19,18 +19,12 @@
 #include <vector>
 
 #include "support/iterations.hpp"
-#include "support/loop_watchdog.hpp"
+#include "support/loop_support.hpp"
 #include "tandem/loop.hpp"
 
 namespace {
 
-using namespace std::chrono_literals;
-using tandem::event_loop;
-using steady = tandem::clock;
-
-constexpr steady::duration kWatchdog = loop_testing::default_watchdog;
-
-using loop_testing::run_bounded;
+using namespace loop_testing;
 
 // 10,000 timers with random deadlines (fixed seed) over 20 ms, in steps of
 // 100 us so that many share a deadline: they fire in deadline order, equal
@@ -116,8 +110,6 @@ TEST(LoopStress, HundredThousandTasksOnSmallStacks) {
   EXPECT_EQ(resumed_early, 0);
   EXPECT_EQ(sum, static_cast<long long>(kTasks) * (kTasks - 1) / 2);
 }
-
-using loop_testing::counted;
 
 // Suspends `depth` frames down, each frame holding a counted object and a
 // heap allocation (a leak would show under LeakSanitizer).

@@ -1,0 +1,731 @@
+// tandem::task (docs/rules.md, section 4): when a created task starts,
+// where a task may suspend, await, the task handle (result, exception,
+// copies), cancel(), the error types, the report of an exception nobody
+// retrieved, and the bad-input cases of section 5 that concern tasks.
+//
+// Every test that waits on the loop runs under a watchdog timer that stops
+// the loop, so a broken loop fails the test instead of hanging it.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "support/loop_support.hpp"
+#include "tandem/coroutine.hpp"
+#include "tandem/loop.hpp"
+
+namespace {
+
+using namespace loop_testing;
+
+// ---------------------------------------------------------------------------
+// The declarations.
+
+TEST(Task, ErrorTypesFollowTheRules) {
+  static_assert(std::is_same_v<tandem::clock, std::chrono::steady_clock>);
+  static_assert(!std::is_base_of_v<std::exception, tandem::cancelled_error>);
+  static_assert(std::is_base_of_v<std::runtime_error, tandem::timeout_error>);
+  static_assert(std::is_base_of_v<std::logic_error, tandem::invalid_state_error>);
+  static_assert(std::is_copy_constructible_v<tandem::task<int>>);
+  static_assert(std::is_copy_assignable_v<tandem::task<void>>);
+  event_loop loop;
+  EXPECT_FALSE(loop.is_running());
+  EXPECT_FALSE(loop.is_closed());
+  const auto before = steady::now();
+  const auto now = loop.time();
+  EXPECT_LE(before, now);
+  EXPECT_LE(now, steady::now());
+}
+
+// cancelled_error is not a std::exception: a task that catches
+// std::exception around a suspension is still cancelled.
+TEST(Task, CancelledErrorIsNotAStdException) {
+  event_loop loop;
+  bool swallowed = false;
+  auto t = loop.create_task([&] {
+    try {
+      tandem::sleep_for(1h);
+    } catch (const std::exception&) {
+      swallowed = true;
+    }
+  });
+  run_bounded(loop, [&] {
+    tandem::sleep_for(0s);
+    t.cancel();
+    EXPECT_THROW(tandem::await(t), tandem::cancelled_error);
+  });
+  EXPECT_FALSE(swallowed);
+  EXPECT_TRUE(t.cancelled());
+}
+
+// ---------------------------------------------------------------------------
+// A created task starts on a later loop iteration.
+
+TEST(Task, CreatedTaskStartsOnALaterIteration) {
+  event_loop loop;
+  int runs = 0;
+  auto outside = loop.create_task([&] { ++runs; });
+  EXPECT_EQ(runs, 0);  // not before the loop runs
+  EXPECT_FALSE(outside.done());
+  run_bounded(loop, [&] {
+    EXPECT_EQ(runs, 1);  // created earlier, so it ran first
+    bool started = false;
+    auto inside = tandem::current_loop().create_task([&] { started = true; });
+    EXPECT_FALSE(started);  // not inside create_task
+    for (int i = 0; i < 1000; ++i) std::this_thread::yield();
+    EXPECT_FALSE(started);  // nor while its creator keeps running
+    EXPECT_FALSE(inside.done());
+    tandem::sleep_for(0s);
+    EXPECT_TRUE(started);
+    EXPECT_TRUE(inside.done());
+  });
+  // A task created by a callback starts after the callback has returned.
+  std::vector<std::string> log;
+  loop.call_soon([&] {
+    tandem::current_loop().create_task([&] { log.push_back("task"); });
+    log.push_back("callback end");
+  });
+  loop.call_soon([&] { log.push_back("next callback"); });
+  run_bounded(loop, [] {
+    tandem::sleep_for(0s);
+    tandem::sleep_for(0s);
+  });
+  EXPECT_EQ(log, (std::vector<std::string>{"callback end", "next callback", "task"}));
+}
+
+// ---------------------------------------------------------------------------
+// Suspending calls: only in a task; outside any task, or inside a generator
+// running in one, std::logic_error (loop rule 7).
+
+TEST(Task, SuspendingOutsideATaskThrows) {
+  EXPECT_THROW(tandem::current_loop(), std::logic_error);
+  EXPECT_THROW(tandem::sleep_for(0s), std::logic_error);
+  EXPECT_THROW(tandem::sleep_until(steady::now() + 1ms), std::logic_error);
+  event_loop loop;
+  EXPECT_THROW(tandem::current_loop(), std::logic_error);  // exists, does not run
+  auto pending = loop.create_task([] { return 1; });
+  EXPECT_THROW(tandem::await(pending), std::logic_error);
+  auto for_gather = loop.create_task([] { return 2; });
+  EXPECT_THROW(tandem::gather(for_gather), std::logic_error);
+  auto for_wait_for = loop.create_task([] { return 3; });
+  EXPECT_THROW(tandem::wait_for(for_wait_for, 1s), std::logic_error);
+  tandem::queue<int> empty_queue;
+  EXPECT_THROW(empty_queue.get(), std::logic_error);
+  tandem::queue<int> full_queue(1);
+  EXPECT_TRUE(full_queue.try_put(1));
+  EXPECT_THROW(full_queue.put(2), std::logic_error);
+  EXPECT_EQ(full_queue.size(), 1u);
+  tandem::event never_set;
+  EXPECT_THROW(never_set.wait(), std::logic_error);
+  // A callback is not a task either.
+  bool checked = false;
+  loop.call_soon([&] {
+    EXPECT_THROW(tandem::sleep_for(0s), std::logic_error);
+    EXPECT_THROW(empty_queue.get(), std::logic_error);
+    checked = true;
+  });
+  // The refused calls changed nothing.
+  EXPECT_EQ(run_bounded(loop,
+                        [&] {
+                          tandem::sleep_for(0s);  // after the callback
+                          return tandem::await(pending);
+                        }),
+            1);
+  EXPECT_TRUE(checked);
+}
+
+TEST(Task, SuspendingInsideGeneratorThrows) {
+  event_loop loop;
+  run_bounded(loop, [&] {
+    auto other = tandem::current_loop().create_task([] { return 1; });
+    tandem::queue<int> empty_queue;
+    tandem::event never_set;
+    tandem::coroutine<int> generator([&](tandem::yielder<int>& y) {
+      EXPECT_THROW(tandem::sleep_for(0s), std::logic_error);
+      EXPECT_THROW(tandem::sleep_until(steady::now() + 1ms), std::logic_error);
+      EXPECT_THROW(tandem::await(other), std::logic_error);
+      EXPECT_THROW(tandem::wait_for(other, 1s), std::logic_error);
+      EXPECT_THROW(empty_queue.get(), std::logic_error);
+      EXPECT_THROW(never_set.wait(), std::logic_error);
+      y.yield(1);
+      tandem::sleep_for(0s);  // this one escapes the body
+      y.yield(2);
+    });
+    EXPECT_EQ(generator.next(), 1);
+    EXPECT_THROW(generator.next(), std::logic_error);
+    EXPECT_TRUE(generator.done());
+    // The task itself still suspends normally.
+    tandem::sleep_for(0s);
+    EXPECT_EQ(tandem::await(other), 1);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// await.
+
+TEST(Task, AwaitReturnsTheValue) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto& l = tandem::current_loop();
+    auto slow = l.create_task([] {
+      tandem::sleep_for(5ms);
+      return std::string("slow");
+    });
+    EXPECT_EQ(tandem::await(slow), "slow");
+    EXPECT_TRUE(slow.done());
+    bool ran = false;
+    auto nothing = l.create_task([&] { ran = true; });
+    tandem::await(nothing);
+    EXPECT_TRUE(ran);
+  });
+}
+
+TEST(Task, AwaitFailedTaskRethrows) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto failing = tandem::current_loop().create_task([]() -> int {
+      tandem::sleep_for(1ms);
+      throw std::domain_error("awaited failure");
+    });
+    try {
+      tandem::await(failing);
+      ADD_FAILURE() << "no exception";
+    } catch (const std::domain_error& e) {
+      EXPECT_STREQ(e.what(), "awaited failure");
+    }
+    EXPECT_TRUE(failing.done());
+    EXPECT_FALSE(failing.cancelled());
+  });
+}
+
+TEST(Task, AwaitCancelledTaskThrowsCancelled) {
+  event_loop loop;
+  const int value = run_bounded(loop, [] {
+    auto& l = tandem::current_loop();
+    auto never_started = l.create_task([] { return 1; });
+    never_started.cancel();
+    EXPECT_THROW(tandem::await(never_started), tandem::cancelled_error);
+    // Cancelled by someone else while we wait for it: our await throws,
+    // but we are not cancelled ourselves.
+    auto sleeper = l.create_task([] { tandem::sleep_for(1h); });
+    l.call_later(5ms, [sleeper]() mutable { sleeper.cancel(); });
+    try {
+      tandem::await(sleeper);
+    } catch (const tandem::cancelled_error&) {
+      return 7;
+    }
+    return 0;
+  });
+  EXPECT_EQ(value, 7);
+}
+
+TEST(Task, AwaitSelfThrows) {
+  event_loop loop;
+  std::optional<tandem::task<int>> self;
+  bool refused = false;
+  self = loop.create_task([&] {
+    try {
+      tandem::await(*self);
+    } catch (const std::logic_error&) {
+      refused = true;
+    }
+    return 5;
+  });
+  EXPECT_EQ(run_bounded(loop, *self), 5);
+  EXPECT_TRUE(refused);
+}
+
+// ---------------------------------------------------------------------------
+// Task handles.
+
+// A task's result stays in the task: every handle, and every later await,
+// gather, wait_for or run_until_complete, sees the same value (asyncio:
+// awaiting a finished task again gives its result again). Only a move-only
+// value can be had once, by whoever takes it first.
+TEST(Task, ResultStaysAfterItIsRetrieved) {
+  event_loop loop;
+  const std::string value = "a value longer than the small-string buffer";
+  auto t = loop.create_task([&] { return value; });
+  auto copy = t;
+  EXPECT_EQ(run_bounded(loop, t), value);
+  EXPECT_EQ(t.result(), value) << "after run_until_complete";
+  EXPECT_EQ(run_bounded(loop, t), value) << "a second run_until_complete";
+  run_bounded(loop, [&] {
+    EXPECT_EQ(tandem::await(t), value);
+    EXPECT_EQ(tandem::await(copy), value) << "a second await";
+    EXPECT_EQ(std::get<0>(tandem::gather(t)), value);
+    EXPECT_EQ(std::get<0>(tandem::gather(copy)), value) << "a second gather";
+    EXPECT_EQ(tandem::wait_for(t, 1s), value);
+    EXPECT_EQ(tandem::wait_for(copy, 1s), value) << "a second wait_for";
+  });
+  EXPECT_EQ(copy.result(), value);
+}
+
+TEST(Task, MoveOnlyResultIsHandedOver) {
+  event_loop loop;
+  auto t = loop.create_task([] { return std::make_unique<int>(42); });
+  auto got = run_bounded(loop, [&] { return tandem::await(t); });
+  ASSERT_NE(got, nullptr);
+  EXPECT_EQ(*got, 42);
+}
+
+TEST(Task, TaskHandlesAreShared) {
+  event_loop loop;
+  auto t = loop.create_task([] { return 11; });
+  auto copy = t;
+  EXPECT_FALSE(copy.done());
+  run_bounded(loop, t);
+  EXPECT_TRUE(copy.done());
+  EXPECT_EQ(copy.result(), 11);
+  copy.result() = 12;  // result() is a reference to the one value
+  EXPECT_EQ(t.result(), 12);
+  EXPECT_EQ(&t.result(), &copy.result());
+}
+
+TEST(Task, ExceptionIsNullOnSuccessAndTheFailureOtherwise) {
+  event_loop loop;
+  auto ok = loop.create_task([] { return 1; });
+  auto failed = loop.create_task([]() -> int { throw std::runtime_error("stored"); });
+  auto nothing = loop.create_task([] {});
+  run_bounded(loop, [] { tandem::sleep_for(0s); });
+  ASSERT_TRUE(ok.done() && failed.done() && nothing.done());
+  EXPECT_EQ(ok.exception(), nullptr);
+  EXPECT_EQ(nothing.exception(), nullptr);
+  nothing.result();  // void: returns, throws nothing
+  ASSERT_NE(failed.exception(), nullptr);
+  try {
+    std::rethrow_exception(failed.exception());
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "stored");
+  }
+  EXPECT_THROW(failed.result(), std::runtime_error);
+  EXPECT_FALSE(failed.cancelled());
+}
+
+// ---------------------------------------------------------------------------
+// cancel().
+
+TEST(Task, CancelBeforeStartNeverRuns) {
+  event_loop loop;
+  bool ran = false;
+  auto t = loop.create_task([&] {
+    ran = true;
+    return 1;
+  });
+  EXPECT_TRUE(t.cancel());
+  run_bounded(loop, [] { tandem::sleep_for(1ms); });
+  EXPECT_FALSE(ran);
+  EXPECT_TRUE(t.done());
+  EXPECT_TRUE(t.cancelled());
+  EXPECT_THROW(t.result(), tandem::cancelled_error);
+  EXPECT_THROW(t.exception(), tandem::cancelled_error);
+  EXPECT_FALSE(t.cancel());  // done now
+
+  // Cancelled by a sibling task before it got its turn.
+  bool sibling_ran = false;
+  run_bounded(loop, [&] {
+    auto sibling = tandem::current_loop().create_task([&] { sibling_ran = true; });
+    EXPECT_TRUE(sibling.cancel());
+    tandem::sleep_for(0s);
+    tandem::sleep_for(0s);
+    EXPECT_TRUE(sibling.cancelled());
+  });
+  EXPECT_FALSE(sibling_ran);
+}
+
+TEST(Task, CancelReturnsFalseWhenDone) {
+  event_loop loop;
+  auto ok = loop.create_task([] { return 1; });
+  auto failed = loop.create_task([] { throw std::runtime_error("x"); });
+  run_bounded(loop, [] { tandem::sleep_for(0s); });
+  EXPECT_FALSE(ok.cancel());
+  EXPECT_FALSE(failed.cancel());
+  EXPECT_FALSE(ok.cancelled());
+  EXPECT_EQ(ok.result(), 1);  // unchanged
+  EXPECT_THROW(failed.result(), std::runtime_error);
+}
+
+TEST(Task, CancelSuspendedTaskThrowsAtSuspension) {
+  event_loop loop;
+  // The waitables outlive the loop (loop rule 10: objects tasks use must).
+  tandem::queue<int> empty_queue;
+  tandem::queue<int> full_queue(1);
+  ASSERT_TRUE(full_queue.try_put(0));
+  tandem::event never_set;
+  struct suspension {
+    const char* name;
+    std::function<void()> suspend;
+  };
+  const std::vector<suspension> suspensions = {
+      {"sleep_for", [] { tandem::sleep_for(1h); }},
+      {"sleep_until", [] { tandem::sleep_until(steady::now() + 1h); }},
+      {"await",
+       [] {
+         auto t = tandem::current_loop().create_task([] { tandem::sleep_for(1h); });
+         tandem::await(t);
+       }},
+      {"gather",
+       [] {
+         auto& l = tandem::current_loop();
+         auto a = l.create_task([] { tandem::sleep_for(1h); });
+         auto b = l.create_task([] { return 1; });
+         tandem::gather(a, b);
+       }},
+      {"wait_for",
+       [] {
+         auto t = tandem::current_loop().create_task([] { tandem::sleep_for(1h); });
+         tandem::wait_for(t, 1h);
+       }},
+      {"queue::get", [&] { empty_queue.get(); }},
+      {"queue::put", [&] { full_queue.put(1); }},
+      {"event::wait", [&] { never_set.wait(); }},
+  };
+  for (const auto& s : suspensions) {
+    SCOPED_TRACE(s.name);
+    bool caught = false;
+    bool went_on = false;
+    auto t = loop.create_task([&] {
+      try {
+        s.suspend();
+        went_on = true;
+      } catch (const tandem::cancelled_error&) {
+        caught = true;
+        throw;
+      }
+    });
+    run_bounded(loop, [&] {
+      tandem::sleep_for(0s);  // t ran first (FIFO) and is suspended now
+      tandem::sleep_for(0s);
+      ASSERT_FALSE(t.done());
+      EXPECT_TRUE(t.cancel());
+      EXPECT_THROW(tandem::await(t), tandem::cancelled_error);
+    });
+    EXPECT_TRUE(caught);
+    EXPECT_FALSE(went_on);
+    EXPECT_TRUE(t.done());
+    EXPECT_TRUE(t.cancelled());
+    EXPECT_THROW(t.result(), tandem::cancelled_error);
+  }
+  // The cancelled put added nothing, the cancelled get took nothing.
+  EXPECT_EQ(full_queue.size(), 1u);
+  EXPECT_TRUE(empty_queue.empty());
+}
+
+// Regression: a cancel() forwarded to an awaited task that had just finished was lost,
+// and the awaiter went on.
+TEST(Task, CancelOfAnAwaiterWokenButNotYetResumedThrowsAtItsAwait) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto& l = tandem::current_loop();
+    auto b = l.create_task([] { return 1; });
+    bool went_on = false;
+    auto a = l.create_task([&] {
+      tandem::await(b);
+      tandem::sleep_for(10ms);
+      went_on = true;
+    });
+    // b finishes; a is woken but has not run yet when c cancels it.
+    auto c = l.create_task([&] { EXPECT_TRUE(a.cancel()); });
+    EXPECT_THROW(tandem::await(a), tandem::cancelled_error);
+    EXPECT_FALSE(went_on);
+    EXPECT_TRUE(b.done());
+    tandem::await(c);
+  });
+}
+
+TEST(Task, CatchingCancellationAndReturningCompletesNormally) {
+  event_loop loop;
+  auto t = loop.create_task([] {
+    try {
+      tandem::sleep_for(1h);
+    } catch (const tandem::cancelled_error&) {
+      tandem::sleep_for(1ms);  // it may even suspend again while cleaning up
+      return 7;
+    }
+    return 0;
+  });
+  run_bounded(loop, [&] {
+    tandem::sleep_for(0s);
+    EXPECT_TRUE(t.cancel());
+    EXPECT_EQ(tandem::await(t), 7);
+  });
+  EXPECT_TRUE(t.done());
+  EXPECT_FALSE(t.cancelled());
+  EXPECT_EQ(t.result(), 7);
+  EXPECT_EQ(t.exception(), nullptr);
+}
+
+// asyncio's behaviour for Task.cancel() on the running task itself: the
+// request is delivered at its next suspension.
+TEST(Task, TaskCancellingItselfThrowsAtItsNextSuspension) {
+  event_loop loop;
+  bool went_on = false;
+  std::optional<tandem::task<void>> self;
+  self = loop.create_task([&] {
+    EXPECT_TRUE(self->cancel());
+    EXPECT_FALSE(self->done());
+    tandem::sleep_for(0s);
+    went_on = true;
+  });
+  EXPECT_THROW(run_bounded(loop, *self), tandem::cancelled_error);
+  EXPECT_FALSE(went_on);
+  EXPECT_TRUE(self->cancelled());
+}
+
+// asyncio's Task.__step: "Task is cancelled right before coro stops".
+// Regression: such a task ended successfully.
+TEST(Task, TaskCancellingItselfThenReturningEndsCancelled) {
+  event_loop loop;
+  std::optional<tandem::task<int>> self;
+  self = loop.create_task([&] {
+    EXPECT_TRUE(self->cancel());
+    return 1;  // no suspension between the cancel and the return
+  });
+  run_bounded(loop, [&] { EXPECT_THROW(tandem::await(*self), tandem::cancelled_error); });
+  EXPECT_TRUE(self->cancelled());
+}
+
+TEST(Task, CancellingAwaitForwardsToAwaited) {
+  event_loop loop;
+  bool inner_saw_cancel = false;
+  std::optional<tandem::task<int>> inner;
+  auto outer = loop.create_task([&] {
+    inner = tandem::current_loop().create_task([&] {
+      try {
+        tandem::sleep_for(1h);
+      } catch (const tandem::cancelled_error&) {
+        inner_saw_cancel = true;
+        throw;
+      }
+      return 1;
+    });
+    return tandem::await(*inner);
+  });
+  run_bounded(loop, [&] {
+    tandem::sleep_for(0s);
+    tandem::sleep_for(0s);  // outer awaits inner, inner sleeps
+    ASSERT_TRUE(inner.has_value());
+    EXPECT_TRUE(outer.cancel());
+    EXPECT_THROW(tandem::await(outer), tandem::cancelled_error);
+  });
+  EXPECT_TRUE(inner_saw_cancel);
+  EXPECT_TRUE(inner->cancelled());
+  EXPECT_TRUE(outer.cancelled());
+}
+
+// Regression (fuzzer): two tasks awaiting each other forwarded one cancellation back
+// and forth until the stack overflowed.
+TEST(Task, CancellingAwaitInAnAwaitCycleEndsBothTasksCancelled) {
+  event_loop loop;
+  run_bounded(loop, [&] {
+    auto& l = tandem::current_loop();
+    std::optional<tandem::task<void>> a, b;
+    a.emplace(l.create_task([&] { tandem::await(*b); }));
+    b.emplace(l.create_task([&] { tandem::await(*a); }));
+    tandem::sleep_for(0s);  // each now awaits the other
+    EXPECT_TRUE(a->cancel());
+    for (int i = 0; i < 5 && !(a->done() && b->done()); ++i) tandem::sleep_for(0s);
+    EXPECT_TRUE(a->cancelled());
+    EXPECT_TRUE(b->cancelled());
+  });
+}
+
+// "... and the await ends the way t2 ends": if t2 handles its cancellation
+// and returns, the await returns that value; if it fails, the await
+// rethrows its exception.
+TEST(Task, CancellingAwaitEndsTheWayTheAwaitedEnds) {
+  event_loop loop;
+  auto outer_returning = loop.create_task([] {
+    auto inner = tandem::current_loop().create_task([] {
+      try {
+        tandem::sleep_for(1h);
+      } catch (const tandem::cancelled_error&) {
+        return 5;
+      }
+      return 0;
+    });
+    return tandem::await(inner) * 10;
+  });
+  auto outer_failing = loop.create_task([] {
+    auto inner = tandem::current_loop().create_task([]() -> int {
+      try {
+        tandem::sleep_for(1h);
+      } catch (const tandem::cancelled_error&) {
+        throw std::runtime_error("inner failed while cancelled");
+      }
+      return 0;
+    });
+    return tandem::await(inner);
+  });
+  run_bounded(loop, [&] {
+    tandem::sleep_for(0s);
+    tandem::sleep_for(0s);
+    EXPECT_TRUE(outer_returning.cancel());
+    EXPECT_TRUE(outer_failing.cancel());
+    EXPECT_EQ(tandem::await(outer_returning), 50);
+    EXPECT_THROW(tandem::await(outer_failing), std::runtime_error);
+  });
+  EXPECT_FALSE(outer_returning.cancelled());
+  EXPECT_EQ(outer_returning.result(), 50);
+  EXPECT_FALSE(outer_failing.cancelled());
+}
+
+// ---------------------------------------------------------------------------
+// Unretrieved exceptions.
+
+std::size_t count_of(const std::string& haystack, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1))
+    ++n;
+  return n;
+}
+
+TEST(Task, UnretrievedExceptionReportedOnStderr) {
+  const std::string what = "unretrieved-failure-4711";
+  std::optional<tandem::task<int>> handle;
+  std::string before_drop;
+  std::string after_drop;
+  {
+    event_loop loop;
+    handle = loop.create_task([&]() -> int { throw std::runtime_error(what); });
+    testing::internal::CaptureStderr();
+    run_bounded(loop, [&] {
+      while (!handle->done()) tandem::sleep_for(0s);  // done() retrieves nothing
+    });
+    before_drop = testing::internal::GetCapturedStderr();
+    testing::internal::CaptureStderr();
+    handle.reset();  // the last handle goes away
+    loop.close();
+  }
+  after_drop = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(count_of(before_drop, what), 0u) << "reported while a handle was left: " << before_drop;
+  EXPECT_EQ(count_of(after_drop, what), 1u) << "stderr: " << after_drop;
+}
+
+TEST(Task, UnretrievedExceptionOfADiscardedHandleReportedOnStderr) {
+  const std::string what = "discarded-failure-5150";
+  bool thrown = false;
+  testing::internal::CaptureStderr();
+  {
+    event_loop loop;
+    loop.create_task([&] {
+      thrown = true;
+      throw std::runtime_error(what);
+    });
+    run_bounded(loop, [] {
+      tandem::sleep_for(0s);
+      tandem::sleep_for(0s);
+    });
+  }
+  const std::string output = testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(thrown);
+  EXPECT_EQ(count_of(output, what), 1u) << "stderr: " << output;
+}
+
+TEST(Task, RetrievedExceptionsAreNotReported) {
+  testing::internal::CaptureStderr();
+  {
+    event_loop loop;
+    auto fail = [](const char* what) {
+      return [what]() -> int {
+        tandem::sleep_for(0s);
+        throw std::runtime_error(what);
+      };
+    };
+    auto by_result = loop.create_task(fail("by-result-1"));
+    auto by_exception = loop.create_task(fail("by-exception-2"));
+    auto by_await = loop.create_task(fail("by-await-3"));
+    auto by_gather = loop.create_task(fail("by-gather-4"));
+    auto by_wait_for = loop.create_task(fail("by-wait-for-5"));
+    run_bounded(loop, [&] {
+      EXPECT_THROW(tandem::await(by_await), std::runtime_error);
+      EXPECT_THROW(tandem::gather(by_gather), std::runtime_error);
+      EXPECT_THROW(tandem::wait_for(by_wait_for, 5s), std::runtime_error);
+      while (!by_result.done() || !by_exception.done()) tandem::sleep_for(0s);
+    });
+    EXPECT_THROW(by_result.result(), std::runtime_error);
+    EXPECT_NE(by_exception.exception(), nullptr);
+    EXPECT_THROW(run_bounded(loop, fail("by-run-until-complete-6")), std::runtime_error);
+  }
+  const std::string output = testing::internal::GetCapturedStderr();
+  for (const char* what : {"by-result-1", "by-exception-2", "by-await-3", "by-gather-4",
+                           "by-wait-for-5", "by-run-until-complete-6"})
+    EXPECT_EQ(output.find(what), std::string::npos) << what << " reported: " << output;
+}
+
+// asyncio does not log a cancelled task: cancellation is not a failure.
+TEST(Task, CancelledTaskIsNotReported) {
+  testing::internal::CaptureStderr();
+  {
+    event_loop loop;
+    auto t = loop.create_task([] { tandem::sleep_for(1h); });
+    run_bounded(loop, [&] {
+      tandem::sleep_for(0s);
+      t.cancel();
+      while (!t.done()) tandem::sleep_for(0s);
+    });
+  }
+  const std::string output = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(output, "");
+}
+
+// ---------------------------------------------------------------------------
+// docs/rules.md section 5: bad input.
+
+TEST(Task, MovedFromTaskThrowsLogicError) {
+  event_loop loop;
+  auto t = loop.create_task([] { return 1; });
+  auto taken = std::move(t);
+  // Using the moved-from handle is the point of this test.
+  EXPECT_THROW(t.done(), std::logic_error);  // NOLINT(clang-analyzer-cplusplus.Move)
+  EXPECT_THROW(t.cancelled(), std::logic_error);
+  EXPECT_THROW(t.cancel(), std::logic_error);
+  EXPECT_THROW(t.result(), std::logic_error);
+  EXPECT_THROW(t.exception(), std::logic_error);
+  EXPECT_EQ(run_bounded(loop, taken), 1);
+}
+
+TEST(Task, ResultBeforeDoneThrowsInvalidState) {
+  event_loop loop;
+  auto t = loop.create_task([] {
+    tandem::sleep_for(5ms);
+    return 1;
+  });
+  EXPECT_THROW(t.result(), tandem::invalid_state_error);  // not started
+  EXPECT_THROW(t.exception(), tandem::invalid_state_error);
+  auto v = loop.create_task([] {});
+  EXPECT_THROW(v.result(), tandem::invalid_state_error);
+  run_bounded(loop, [&] {
+    tandem::sleep_for(0s);
+    ASSERT_FALSE(t.done());
+    EXPECT_THROW(t.result(), tandem::invalid_state_error);  // suspended
+    EXPECT_THROW(t.exception(), tandem::invalid_state_error);
+  });
+  EXPECT_EQ(run_bounded(loop, t), 1);  // and nothing changed
+}
+
+TEST(Task, BadStackSizeThrows) {
+  event_loop loop;
+  // Refused at create_task or when the task would start: either way the
+  // caller sees the exception, and the loop stays usable.
+  auto create_and_run = [&](std::size_t size) {
+    auto t = loop.create_task([] { return 1; }, tandem::stack_options{.size = size});
+    return run_bounded(loop, t);
+  };
+  EXPECT_THROW(create_and_run(100), std::invalid_argument);
+  EXPECT_THROW(create_and_run(tandem::max_stack_size + 1), std::bad_alloc);
+  EXPECT_EQ(run_bounded(loop, [] { return 2; }), 2);
+}
+
+}  // namespace

@@ -1,0 +1,384 @@
+// Waiting on time and on tasks (docs/rules.md, section 4): sleep_for and
+// sleep_until, gather, wait_for; negative and saturating durations
+// (section 5, rule 5).
+//
+// Every test that waits on the loop runs under a watchdog timer that stops
+// the loop, so a broken loop fails the test instead of hanging it.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+#include "support/loop_support.hpp"
+#include "tandem/coroutine.hpp"
+#include "tandem/loop.hpp"
+
+namespace {
+
+using namespace loop_testing;
+
+// ---------------------------------------------------------------------------
+// sleep_for, sleep_until.
+
+TEST(Wait, SleepForZeroLetsEveryReadyTaskRunOnce) {
+  event_loop loop;
+  std::vector<std::string> log;
+  run_bounded(loop, [&] {
+    std::vector<tandem::task<void>> tasks;
+    for (char name : {'a', 'b', 'c'}) {
+      tasks.push_back(tandem::current_loop().create_task([&log, name] {
+        for (int i = 0; i < 3; ++i) {
+          log.push_back(std::string(1, name) + std::to_string(i));
+          tandem::sleep_for(0s);
+        }
+      }));
+    }
+    for (auto& t : tasks) tandem::await(t);
+  });
+  EXPECT_EQ(log, (std::vector<std::string>{"a0", "b0", "c0", "a1", "b1", "c1", "a2", "b2", "c2"}));
+}
+
+TEST(Wait, SleepWaitsAtLeastTheDurationAndLetsOthersRun) {
+  event_loop loop;
+  std::vector<std::string> log;
+  run_bounded(loop, [&] {
+    auto& l = tandem::current_loop();
+    auto long_sleeper = l.create_task([&] {
+      const auto before = steady::now();
+      tandem::sleep_for(40ms);
+      EXPECT_GE(steady::now() - before, 40ms);
+      log.push_back("long");
+    });
+    auto short_sleeper = l.create_task([&] {
+      const auto deadline = steady::now() + 10ms;
+      tandem::sleep_until(deadline);
+      EXPECT_GE(steady::now(), deadline);
+      log.push_back("short");
+    });
+    tandem::await(long_sleeper);
+    tandem::await(short_sleeper);
+  });
+  EXPECT_EQ(log, (std::vector<std::string>{"short", "long"}));
+}
+
+TEST(Wait, TasksSleepingUntilTheSameDeadlineWakeInTheOrderTheySlept) {
+  // A deadline already past when a task sleeps makes sleep_until a plain
+  // yield, and this test would no longer be about timers; on a slow machine
+  // (qemu, a loaded CI) starting ten tasks can take longer than the margin,
+  // so a run where that happened is repeated with a wider one.
+  for (const auto margin : {20ms, 200ms, 2000ms}) {
+    event_loop loop;
+    std::vector<int> order;
+    bool a_deadline_had_passed = false;
+    run_bounded(loop, [&] {
+      const auto first = tandem::current_loop().time() + margin;
+      const auto second = first + margin / 2;
+      std::vector<tandem::task<void>> tasks;
+      for (int i = 0; i < 10; ++i) {
+        tasks.push_back(
+            tandem::current_loop().create_task([&, i, deadline = i % 2 ? first : second] {
+              // A quarter margin of slack: sleep_until looks at the clock again.
+              if (tandem::clock::now() + margin / 4 >= deadline) a_deadline_had_passed = true;
+              tandem::sleep_until(deadline);
+              order.push_back(i);
+            }));
+      }
+      for (auto& t : tasks) tandem::await(t);
+    });
+    if (a_deadline_had_passed) continue;
+    EXPECT_EQ(order, (std::vector<int>{1, 3, 5, 7, 9, 0, 2, 4, 6, 8}));
+    return;
+  }
+  FAIL() << "even a 2 s margin was not enough to start ten tasks";
+}
+
+// Regression: sleep_for refused inside a generator had already queued a wake-up of
+// the task, which ended its next sleep early.
+TEST(Wait, SleepRefusedInsideAGeneratorLeavesNoWakeUpQueued) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    tandem::coroutine<void, void> g([](tandem::yielder<void, void>&) { tandem::sleep_for(0s); });
+    EXPECT_THROW(g.next(), std::logic_error);
+    // A stray step would end this sleep early (or abort when the task ends).
+    const auto start = std::chrono::steady_clock::now();
+    tandem::sleep_for(50ms);
+    EXPECT_GE(std::chrono::steady_clock::now() - start, 50ms);
+  });
+}
+
+TEST(Wait, NegativeDurationCountsAsZero) {
+  event_loop loop;
+  std::vector<std::string> log;
+  run_bounded(loop, [&] {
+    auto& l = tandem::current_loop();
+    // A negative sleep is sleep_for(0s): it lets the ready tasks run once.
+    l.create_task([&] { log.push_back("other"); });
+    const auto before = steady::now();
+    tandem::sleep_for(-1h);
+    log.push_back("after sleep_for(-1h)");
+    l.create_task([&] { log.push_back("another"); });
+    tandem::sleep_until(steady::now() - 1h);
+    log.push_back("after sleep_until(past)");
+    EXPECT_LT(steady::now() - before, 1s);
+    // A negative delay is due at once: before a 10 ms timer.
+    l.call_later(10ms, [&] { log.push_back("10ms"); });
+    l.call_later(-1h, [&] { log.push_back("-1h"); });
+    tandem::sleep_for(30ms);
+  });
+  EXPECT_EQ(log, (std::vector<std::string>{"other", "after sleep_for(-1h)", "another",
+                                           "after sleep_until(past)", "-1h", "10ms"}));
+}
+
+// A deadline past the clock's range saturates: it never comes.
+TEST(Wait, SleepForTheLongestDurationSleepsUntilCancelled) {
+  event_loop loop;
+  bool woke = false;
+  const bool cancelled = run_bounded(loop, [&] {
+    auto sleeper = tandem::current_loop().create_task([&] {
+      tandem::sleep_for(tandem::clock::duration::max());
+      woke = true;
+    });
+    tandem::sleep_for(20ms);
+    EXPECT_FALSE(sleeper.done()) << "sleep_for(duration::max()) returned at once";
+    sleeper.cancel();
+    try {
+      tandem::await(sleeper);
+    } catch (const tandem::cancelled_error&) {
+    }
+    return sleeper.cancelled();
+  });
+  EXPECT_TRUE(cancelled);
+  EXPECT_FALSE(woke);
+}
+
+// ---------------------------------------------------------------------------
+// gather.
+
+TEST(Wait, GatherReturnsTheResultsInArgumentOrder) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto& l = tandem::current_loop();
+    auto a = l.create_task([] {
+      tandem::sleep_for(15ms);
+      return 1;
+    });
+    auto b = l.create_task([] { tandem::sleep_for(5ms); });
+    auto c = l.create_task([] {
+      tandem::sleep_for(10ms);
+      return std::string("c");
+    });
+    auto results = tandem::gather(a, b, c);
+    static_assert(std::is_same_v<decltype(results), std::tuple<int, std::monostate, std::string>>);
+    EXPECT_EQ(std::get<0>(results), 1);
+    EXPECT_EQ(std::get<2>(results), "c");
+    EXPECT_TRUE(a.done() && b.done() && c.done());
+    // Tasks that are already done: at once.
+    auto again = tandem::gather(b, a);
+    EXPECT_EQ(std::get<1>(again), 1);
+  });
+}
+
+TEST(Wait, GatherRethrowsFirstExceptionOthersKeepRunning) {
+  event_loop loop;
+  tandem::event release;
+  bool slow_finished = false;
+  run_bounded(loop, [&] {
+    auto& l = tandem::current_loop();
+    auto slow = l.create_task([&] {
+      release.wait();
+      slow_finished = true;
+      return 3;
+    });
+    auto late_failure = l.create_task([&]() -> int {
+      release.wait();
+      throw std::runtime_error("second");
+    });
+    auto early_failure = l.create_task([]() -> int {
+      tandem::sleep_for(1ms);
+      throw std::runtime_error("first");
+    });
+    try {
+      tandem::gather(slow, late_failure, early_failure);
+      ADD_FAILURE() << "no exception";
+    } catch (const std::runtime_error& e) {
+      EXPECT_STREQ(e.what(), "first");
+    }
+    // gather did not wait for the others, and did not cancel them.
+    EXPECT_FALSE(slow.done());
+    EXPECT_FALSE(late_failure.done());
+    release.set();
+    EXPECT_EQ(tandem::await(slow), 3);
+    EXPECT_THROW(tandem::await(late_failure), std::runtime_error);
+    EXPECT_FALSE(slow.cancelled());
+  });
+  EXPECT_TRUE(slow_finished);
+}
+
+// asyncio's _GatheringFuture: a gather whose cancellation was passed on to
+// its tasks ends cancelled, even though they caught it and returned.
+// Regression: such a gather returned its tasks' values.
+TEST(Wait, CancelledGatherEndsCancelledEvenIfItsTasksReturn) {
+  event_loop loop;
+  int caught = 0;
+  run_bounded(loop, [&] {
+    auto& l = tandem::current_loop();
+    auto stubborn = [&caught] {
+      try {
+        tandem::sleep_for(1h);
+      } catch (const tandem::cancelled_error&) {
+        ++caught;
+      }
+      return 1;
+    };
+    auto a = l.create_task(stubborn);
+    auto b = l.create_task(stubborn);
+    auto gathering = l.create_task([&] { return tandem::gather(a, b); });
+    tandem::sleep_for(0s);
+    tandem::sleep_for(0s);  // gathering waits, a and b sleep
+    EXPECT_TRUE(gathering.cancel());
+    EXPECT_THROW(tandem::await(gathering), tandem::cancelled_error);
+    EXPECT_TRUE(gathering.cancelled());
+    EXPECT_EQ(a.result(), 1);  // the tasks themselves completed normally
+    EXPECT_EQ(b.result(), 1);
+  });
+  EXPECT_EQ(caught, 2);
+}
+
+// ---------------------------------------------------------------------------
+// wait_for.
+
+TEST(Wait, WaitForReturnsTheValueInTime) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto& l = tandem::current_loop();
+    auto quick = l.create_task([] {
+      tandem::sleep_for(1ms);
+      return 5;
+    });
+    EXPECT_EQ(tandem::wait_for(quick, 5s), 5);
+    auto failing = l.create_task([]() -> int {
+      tandem::sleep_for(1ms);
+      throw std::invalid_argument("in time but failed");
+    });
+    EXPECT_THROW(tandem::wait_for(failing, 5s), std::invalid_argument);
+  });
+}
+
+TEST(Wait, WaitForTimesOutAndCancels) {
+  event_loop loop;
+  bool saw_cancel = false;
+  bool cleaned_up = false;
+  run_bounded(loop, [&] {
+    auto slow = tandem::current_loop().create_task([&] {
+      try {
+        tandem::sleep_for(1h);
+      } catch (const tandem::cancelled_error&) {
+        saw_cancel = true;
+        tandem::sleep_for(5ms);  // wait_for waits for this clean-up
+        cleaned_up = true;
+        throw;
+      }
+      return 1;
+    });
+    const auto before = steady::now();
+    EXPECT_THROW(tandem::wait_for(slow, 20ms), tandem::timeout_error);
+    EXPECT_GE(steady::now() - before, 20ms);
+    EXPECT_TRUE(saw_cancel);
+    EXPECT_TRUE(cleaned_up);
+    EXPECT_TRUE(slow.done());
+    EXPECT_TRUE(slow.cancelled());
+  });
+}
+
+TEST(Wait, WaitForReturnsValueIfTaskCaughtCancellation) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto stubborn = tandem::current_loop().create_task([] {
+      try {
+        tandem::sleep_for(1h);
+      } catch (const tandem::cancelled_error&) {
+        return 9;
+      }
+      return 0;
+    });
+    EXPECT_EQ(tandem::wait_for(stubborn, 10ms), 9);
+    EXPECT_FALSE(stubborn.cancelled());
+    EXPECT_EQ(stubborn.result(), 9);
+  });
+}
+
+TEST(Wait, WaitForZeroTimeout) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto& l = tandem::current_loop();
+    // Not started: times out, and (cancelled before it started) never runs.
+    bool ran = false;
+    auto not_started = l.create_task([&] {
+      ran = true;
+      return 1;
+    });
+    EXPECT_THROW(tandem::wait_for(not_started, 0s), tandem::timeout_error);
+    EXPECT_TRUE(not_started.cancelled());
+    EXPECT_FALSE(ran);
+    // Suspended: times out.
+    auto suspended = l.create_task([] {
+      tandem::sleep_for(1h);
+      return 2;
+    });
+    tandem::sleep_for(0s);
+    EXPECT_THROW(tandem::wait_for(suspended, 0s), tandem::timeout_error);
+    EXPECT_TRUE(suspended.cancelled());
+    // Negative: the same as zero.
+    auto negative = l.create_task([] {
+      tandem::sleep_for(1h);
+      return 3;
+    });
+    EXPECT_THROW(tandem::wait_for(negative, -1s), tandem::timeout_error);
+    EXPECT_TRUE(negative.cancelled());
+    // Already done: its outcome, whatever the timeout.
+    auto finished = l.create_task([] { return 4; });
+    auto failed = l.create_task([]() -> int { throw std::runtime_error("done badly"); });
+    tandem::sleep_for(0s);
+    ASSERT_TRUE(finished.done() && failed.done());
+    EXPECT_EQ(tandem::wait_for(finished, 0s), 4);
+    EXPECT_EQ(tandem::wait_for(finished, -5s), 4);
+    EXPECT_THROW(tandem::wait_for(failed, 0s), std::runtime_error);
+  });
+}
+
+// A timeout past the clock's range saturates: it never comes.
+TEST(Wait, WaitForWithTheLongestTimeoutWaitsForTheTask) {
+  event_loop loop;
+  const int value = run_bounded(loop, [] {
+    auto t = tandem::current_loop().create_task([] {
+      tandem::sleep_for(5ms);
+      return 7;
+    });
+    return tandem::wait_for(t, tandem::clock::duration::max());
+  });
+  EXPECT_EQ(value, 7);
+}
+
+// Regression (fuzzer): wait_for refused inside a generator had already cancelled
+// the task it was given.
+TEST(Wait, WaitForRefusedInsideAGeneratorDoesNotCancelTheTask) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto worker = tandem::current_loop().create_task([] {
+      tandem::sleep_for(1ms);
+      return 5;
+    });
+    tandem::coroutine<void, void> g(
+        [&](tandem::yielder<void, void>&) { tandem::wait_for(worker, 0s); });
+    EXPECT_THROW(g.next(), std::logic_error);
+    EXPECT_FALSE(worker.cancelled());
+    EXPECT_EQ(tandem::await(worker), 5);
+  });
+}
+
+}  // namespace
