@@ -86,11 +86,15 @@ void condition::wait() {
     waiters_.wait(pass_on_);
   } catch (const cancelled_error&) {
     failure = std::current_exception();
+  } catch (...) {
+    // Unwound (the loop closes): no waiting now, but the mutex is taken
+    // back if it is free, so that the caller's guard unlocks what it holds.
+    if (!mutex_->locked()) mutex_->try_lock();
+    throw;
   }
   // Locked again whether notified or cancelled, as asyncio does: a
   // cancellation while waiting for the mutex is kept and thrown once it is
-  // held. (Anything else, such as the coroutine_exit of a loop that closes,
-  // propagates at once: a task being unwound must not wait again.)
+  // held.
   for (;;) {
     try {
       mutex_->lock();

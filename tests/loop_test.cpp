@@ -145,11 +145,11 @@ TEST(Loop, StopBeforeRunForeverRunsOneIteration) {
 }
 
 // A run that ends in an exception leaves no stop() behind: asyncio clears
-// its stopping flag however run_forever ends. Today run_until_complete
-// leaves the flag set when a callback calls stop() and then throws, so the
-// next run_forever returns after one iteration.
-// Disabled until then: enabled by the loop split's run scope guard.
-TEST(Loop, DISABLED_RunForeverAfterARunThatRaisedAfterStopRunsUntilTheNextStop) {
+// its stopping flag however run_forever ends. Regression: run_until_complete
+// left the flag set when a callback called stop() and then threw, so the
+// next run_forever returned after one iteration (run_until_complete and
+// run_forever had their own copies of the enter/leave code).
+TEST(Loop, RunForeverAfterARunThatRaisedAfterStopRunsUntilTheNextStop) {
   event_loop loop;
   loop.call_soon([&] {
     loop.stop();

@@ -1,0 +1,471 @@
+// Mutexes, semaphores and conditions (tandem/locks.hpp; docs/rules.md,
+// section 6), a test per rule, with the cases CPython's test_locks.py found
+// hard: a waiter cancelled just as the mutex is handed to it, a semaphore
+// released more often than acquired, a notify racing a cancellation.
+//
+// Every test that waits on the loop runs under a watchdog timer that stops
+// the loop, so a broken lock fails the test instead of hanging it.
+#include "tandem/locks.hpp"
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "support/loop_support.hpp"
+#include "tandem/loop.hpp"
+
+namespace {
+
+using namespace loop_testing;
+using namespace std::chrono_literals;
+
+// Lets every ready task run `rounds` times.
+void let_others_run(int rounds = 3) {
+  for (int i = 0; i < rounds; ++i) tandem::sleep_for(0s);
+}
+
+// ---------------------------------------------------------------------------
+// mutex
+
+TEST(Locks, MutexThatIsFreeIsTakenWithoutSuspending) {
+  event_loop loop;
+  tandem::mutex m;
+  std::vector<std::string> order;
+  run_bounded(loop, [&] {
+    auto other = tandem::current_loop().create_task([&] { order.push_back("other ran"); });
+    m.lock();  // free: no suspension, so the other task has not run yet
+    order.push_back("locked");
+    EXPECT_TRUE(m.locked());
+    m.unlock();
+    EXPECT_FALSE(m.locked());
+    tandem::await(other);
+  });
+  EXPECT_EQ(order, (std::vector<std::string>{"locked", "other ran"}));
+}
+
+TEST(Locks, MutexWaitersAreServedInArrivalOrder) {
+  event_loop loop;
+  tandem::mutex m;
+  std::vector<int> order;
+  run_bounded(loop, [&] {
+    auto& l = tandem::current_loop();
+    m.lock();
+    std::vector<tandem::task<void>> waiters;
+    for (int i = 0; i < 5; ++i)
+      waiters.push_back(l.create_task([&, i] {
+        std::lock_guard hold(m);  // Lockable
+        order.push_back(i);
+        tandem::sleep_for(0s);  // hold it across a suspension
+      }));
+    let_others_run();
+    EXPECT_TRUE(order.empty());
+    m.unlock();
+    for (auto& w : waiters) tandem::await(w);
+  });
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+  EXPECT_FALSE(m.locked());
+}
+
+// unlock() hands the mutex to the first waiter: a task that asks for it
+// after the unlock, before the waiter ran, must wait its turn.
+TEST(Locks, MutexHandedToAWaiterIsNotTakenByALaterArrival) {
+  event_loop loop;
+  tandem::mutex m;
+  std::vector<std::string> order;
+  run_bounded(loop, [&] {
+    auto& l = tandem::current_loop();
+    m.lock();
+    auto waiter = l.create_task([&] {
+      m.lock();
+      order.push_back("waiter");
+      m.unlock();
+    });
+    let_others_run();
+    m.unlock();
+    EXPECT_TRUE(m.locked()) << "handed over, not freed";
+    EXPECT_FALSE(m.try_lock());
+    m.lock();  // after the waiter
+    order.push_back("latecomer");
+    m.unlock();
+    tandem::await(waiter);
+  });
+  EXPECT_EQ(order, (std::vector<std::string>{"waiter", "latecomer"}));
+}
+
+TEST(Locks, MutexWaiterCancelledWhileWaitingNeverTakesIt) {
+  event_loop loop;
+  tandem::mutex m;
+  bool took_it = false;
+  run_bounded(loop, [&] {
+    auto& l = tandem::current_loop();
+    m.lock();
+    auto waiter = l.create_task([&] {
+      m.lock();
+      took_it = true;
+    });
+    let_others_run();
+    waiter.cancel();
+    let_others_run();
+    EXPECT_TRUE(waiter.cancelled());
+    m.unlock();
+    EXPECT_FALSE(m.locked()) << "no waiter left: the mutex is free";
+  });
+  EXPECT_FALSE(took_it);
+}
+
+// CPython's test_locks: the waiter is cancelled after the mutex was handed
+// to it and before it ran. The mutex must go to the next waiter, not be
+// lost with the cancelled one.
+TEST(Locks, MutexWaiterCancelledJustAsItIsHandedTheMutexPassesItOn) {
+  event_loop loop;
+  tandem::mutex m;
+  std::vector<std::string> order;
+  run_bounded(loop, [&] {
+    auto& l = tandem::current_loop();
+    m.lock();
+    auto first = l.create_task([&] {
+      std::lock_guard hold(m);
+      order.push_back("first");
+    });
+    auto second = l.create_task([&] {
+      std::lock_guard hold(m);
+      order.push_back("second");
+    });
+    let_others_run();
+    m.unlock();      // handed to `first`, which has not run yet
+    first.cancel();  // ... and is cancelled before it does
+    tandem::await(second);
+    EXPECT_TRUE(first.cancelled());
+  });
+  EXPECT_EQ(order, (std::vector<std::string>{"second"}));
+  EXPECT_FALSE(m.locked());
+}
+
+TEST(Locks, MutexHandedToTheOnlyWaiterWhichIsCancelledIsUnlocked) {
+  event_loop loop;
+  tandem::mutex m;
+  run_bounded(loop, [&] {
+    auto& l = tandem::current_loop();
+    m.lock();
+    auto waiter = l.create_task([&] { m.lock(); });
+    let_others_run();
+    m.unlock();
+    waiter.cancel();
+    let_others_run();
+    EXPECT_TRUE(waiter.cancelled());
+    EXPECT_FALSE(m.locked()) << "the mutex was lost with the cancelled waiter";
+  });
+}
+
+TEST(Locks, MutexLockedAgainByItsHolderThrowsLogicError) {
+  event_loop loop;
+  tandem::mutex m;
+  run_bounded(loop, [&] {
+    m.lock();
+    EXPECT_THROW(m.lock(), std::logic_error);
+    EXPECT_TRUE(m.locked());
+    m.unlock();
+  });
+}
+
+TEST(Locks, MutexUnlockedWhenNotLockedThrowsLogicError) {
+  tandem::mutex m;
+  EXPECT_THROW(m.unlock(), std::logic_error);
+  EXPECT_TRUE(m.try_lock());
+  m.unlock();
+  EXPECT_THROW(m.unlock(), std::logic_error);
+}
+
+// As asyncio's Lock: no owner for unlock().
+TEST(Locks, MutexMayBeUnlockedByAnotherTask) {
+  event_loop loop;
+  tandem::mutex m;
+  run_bounded(loop, [&] {
+    m.lock();
+    tandem::await(tandem::current_loop().create_task([&] { m.unlock(); }));
+    EXPECT_FALSE(m.locked());
+  });
+}
+
+TEST(Locks, MutexLockOutsideATaskThrowsLogicError) {
+  tandem::mutex m;
+  EXPECT_THROW(m.lock(), std::logic_error);
+  EXPECT_FALSE(m.locked());
+}
+
+// ---------------------------------------------------------------------------
+// semaphore, bounded_semaphore
+
+TEST(Locks, SemaphoreWaitsWhenNoPermitIsLeftAndServesWaitersInOrder) {
+  event_loop loop;
+  tandem::semaphore s(2);
+  std::vector<int> order;
+  run_bounded(loop, [&] {
+    auto& l = tandem::current_loop();
+    s.acquire();
+    s.acquire();
+    EXPECT_EQ(s.value(), 0u);
+    EXPECT_TRUE(s.locked());
+    EXPECT_FALSE(s.try_acquire());
+    std::vector<tandem::task<void>> waiters;
+    for (int i = 0; i < 3; ++i)
+      waiters.push_back(l.create_task([&, i] {
+        s.acquire();
+        order.push_back(i);
+      }));
+    let_others_run();
+    EXPECT_TRUE(order.empty());
+    s.release();
+    s.release();
+    s.release();
+    for (auto& w : waiters) tandem::await(w);
+  });
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(s.value(), 0u);
+}
+
+// CPython's test_locks: a plain semaphore released more often than
+// acquired just counts up.
+TEST(Locks, SemaphoreReleasedMoreOftenThanAcquiredCountsUp) {
+  tandem::semaphore s(1);
+  s.release();
+  s.release();
+  EXPECT_EQ(s.value(), 3u);
+  EXPECT_TRUE(s.try_acquire());
+  EXPECT_EQ(s.value(), 2u);
+}
+
+TEST(Locks, BoundedSemaphoreReleasedPastItsInitialValueThrowsLogicError) {
+  tandem::bounded_semaphore b(2);
+  EXPECT_THROW(b.release(), std::logic_error);
+  EXPECT_TRUE(b.try_acquire());
+  b.release();
+  EXPECT_EQ(b.value(), 2u);
+  tandem::semaphore& as_plain = b;  // the bound is the semaphore's own
+  EXPECT_THROW(as_plain.release(), std::logic_error);
+  EXPECT_EQ(b.value(), 2u);
+}
+
+TEST(Locks, SemaphoreWaiterCancelledJustAsItIsHandedAPermitPassesItOn) {
+  event_loop loop;
+  tandem::semaphore s(0);
+  std::vector<std::string> order;
+  run_bounded(loop, [&] {
+    auto& l = tandem::current_loop();
+    auto first = l.create_task([&] {
+      s.acquire();
+      order.push_back("first");
+    });
+    auto second = l.create_task([&] {
+      s.acquire();
+      order.push_back("second");
+    });
+    let_others_run();
+    s.release();  // handed to `first`
+    first.cancel();
+    tandem::await(second);
+    EXPECT_TRUE(first.cancelled());
+  });
+  EXPECT_EQ(order, (std::vector<std::string>{"second"}));
+  EXPECT_EQ(s.value(), 0u);
+}
+
+TEST(Locks, SemaphoreWaiterCancelledWhileWaitingNeverTakesAPermit) {
+  event_loop loop;
+  tandem::semaphore s(0);
+  run_bounded(loop, [&] {
+    auto waiter = tandem::current_loop().create_task([&] { s.acquire(); });
+    let_others_run();
+    waiter.cancel();
+    let_others_run();
+    EXPECT_TRUE(waiter.cancelled());
+    s.release();
+    EXPECT_EQ(s.value(), 1u);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// condition
+
+TEST(Locks, ConditionWaitReturnsWithTheMutexHeldAfterANotify) {
+  event_loop loop;
+  tandem::mutex m;
+  tandem::condition c(m);
+  int ready = 0;
+  std::vector<std::string> order;
+  run_bounded(loop, [&] {
+    auto& l = tandem::current_loop();
+    auto waiter = l.create_task([&] {
+      std::lock_guard hold(m);
+      c.wait([&] { return ready > 0; });
+      EXPECT_TRUE(m.locked());
+      order.push_back("woken");
+    });
+    let_others_run();
+    EXPECT_FALSE(m.locked()) << "wait() released the mutex";
+    {
+      std::lock_guard hold(m);
+      ready = 1;
+      c.notify();
+      order.push_back("notified");
+    }
+    tandem::await(waiter);
+  });
+  EXPECT_EQ(order, (std::vector<std::string>{"notified", "woken"}));
+}
+
+TEST(Locks, ConditionWaitWithAPredicateThatHoldsDoesNotWait) {
+  event_loop loop;
+  tandem::mutex m;
+  tandem::condition c(m);
+  run_bounded(loop, [&] {
+    std::lock_guard hold(m);
+    int checks = 0;
+    c.wait([&] { return ++checks > 0; });
+    EXPECT_EQ(checks, 1);
+  });
+}
+
+TEST(Locks, ConditionNotifyWakesAsManyWaitersAsAskedInOrder) {
+  event_loop loop;
+  tandem::mutex m;
+  tandem::condition c(m);
+  std::vector<int> woken;
+  run_bounded(loop, [&] {
+    auto& l = tandem::current_loop();
+    std::vector<tandem::task<void>> waiters;
+    for (int i = 0; i < 4; ++i)
+      waiters.push_back(l.create_task([&, i] {
+        std::lock_guard hold(m);
+        c.wait();
+        woken.push_back(i);
+      }));
+    let_others_run();
+    m.lock();
+    c.notify(2);
+    m.unlock();
+    let_others_run();
+    EXPECT_EQ(woken, (std::vector<int>{0, 1}));
+    m.lock();
+    c.notify_all();
+    m.unlock();
+    for (auto& w : waiters) tandem::await(w);
+  });
+  EXPECT_EQ(woken, (std::vector<int>{0, 1, 2, 3}));
+}
+
+TEST(Locks, ConditionWaitWithoutTheMutexAndNotifyWhileUnlockedThrowLogicError) {
+  event_loop loop;
+  tandem::mutex m;
+  tandem::condition c(m);
+  run_bounded(loop, [&] {
+    EXPECT_THROW(c.wait(), std::logic_error);
+    EXPECT_THROW(c.notify(), std::logic_error);
+    EXPECT_THROW(c.notify_all(), std::logic_error);
+    auto holder = tandem::current_loop().create_task([&] {
+      m.lock();
+      tandem::sleep_for(0s);
+      tandem::sleep_for(0s);
+      m.unlock();
+    });
+    tandem::sleep_for(0s);
+    EXPECT_TRUE(m.locked());
+    EXPECT_THROW(c.wait(), std::logic_error) << "another task holds the mutex";
+    tandem::await(holder);
+  });
+}
+
+// A cancelled wait throws cancelled_error with the mutex held again.
+TEST(Locks, ConditionWaitCancelledThrowsWithTheMutexHeld) {
+  event_loop loop;
+  tandem::mutex m;
+  tandem::condition c(m);
+  bool held_at_throw = false;
+  run_bounded(loop, [&] {
+    auto waiter = tandem::current_loop().create_task([&] {
+      m.lock();
+      try {
+        c.wait();
+      } catch (const tandem::cancelled_error&) {
+        held_at_throw = m.locked();
+        m.unlock();
+        throw;
+      }
+    });
+    let_others_run();
+    m.lock();  // the waiter must wait for it after its cancellation
+    waiter.cancel();
+    let_others_run();
+    EXPECT_FALSE(waiter.done());
+    m.unlock();
+    let_others_run();
+    EXPECT_TRUE(waiter.cancelled());
+  });
+  EXPECT_TRUE(held_at_throw);
+  EXPECT_FALSE(m.locked());
+}
+
+// CPython's test_locks: a notify racing a cancellation. The notified waiter
+// is cancelled before it ran; its wake-up goes to the next waiter.
+TEST(Locks, ConditionWaiterNotifiedThenCancelledPassesTheWakeUpOn) {
+  event_loop loop;
+  tandem::mutex m;
+  tandem::condition c(m);
+  std::vector<std::string> woken;
+  run_bounded(loop, [&] {
+    auto& l = tandem::current_loop();
+    auto first = l.create_task([&] {
+      std::lock_guard hold(m);
+      c.wait();
+      woken.push_back("first");
+    });
+    auto second = l.create_task([&] {
+      std::lock_guard hold(m);
+      c.wait();
+      woken.push_back("second");
+    });
+    let_others_run();
+    m.lock();
+    c.notify(1);  // wakes `first`
+    m.unlock();
+    first.cancel();  // before it ran
+    let_others_run(5);
+    EXPECT_TRUE(first.cancelled());
+    tandem::await(second);
+  });
+  EXPECT_EQ(woken, (std::vector<std::string>{"second"}));
+  EXPECT_FALSE(m.locked());
+}
+
+// The loop's close unwinds tasks waiting on a condition and a semaphore: the
+// condition's wait takes the free mutex back without waiting (a task being
+// unwound must not suspend), so the waiter's guard unlocks what it holds.
+TEST(Locks, LoopCloseUnwindsTasksWaitingOnLocks) {
+  int destroyed = 0;
+  tandem::mutex m;
+  tandem::condition c(m);
+  tandem::semaphore s(0);
+  {
+    event_loop loop;
+    run_bounded(loop, [&] {
+      auto& l = tandem::current_loop();
+      l.create_task([&] {
+        counted guard(destroyed);
+        std::lock_guard hold(m);
+        c.wait();
+      });
+      l.create_task([&] {
+        counted guard(destroyed);
+        s.acquire();
+      });
+      let_others_run();
+    });
+    loop.close();
+  }
+  EXPECT_EQ(destroyed, 2);
+}
+
+}  // namespace
