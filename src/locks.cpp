@@ -10,9 +10,7 @@
 
 namespace tandem {
 
-bool mutex::held_by_current_task() const {
-  return locked_ && holder_ == &detail::current_task();
-}
+bool mutex::held_by_current_task() const { return locked_ && holder_ == &detail::current_task(); }
 
 void mutex::lock() {
   const detail::task_core& me = detail::current_task();  // logic_error outside a task
@@ -22,7 +20,8 @@ void mutex::lock() {
     return;
   }
   if (holder_ == &me)
-    throw std::logic_error("tandem::mutex::lock: this task holds the mutex already (it would wait forever)");
+    throw std::logic_error(
+        "tandem::mutex::lock: this task holds the mutex already (it would wait forever)");
   waiters_.wait(pass_on_);  // returns once unlock() handed the mutex over
   holder_ = &me;
 }

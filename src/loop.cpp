@@ -32,8 +32,8 @@ int event_loop::impl::poll_timeout_ms() const {
   if (timers.empty()) return -1;
   const auto wait = timers.earliest() - clock::now();
   if (wait <= clock::duration::zero()) return 0;
-  return static_cast<int>(std::min<std::int64_t>(
-      std::chrono::ceil<std::chrono::milliseconds>(wait).count(), 1 << 30));
+  return static_cast<int>(
+      std::min<std::int64_t>(std::chrono::ceil<std::chrono::milliseconds>(wait).count(), 1 << 30));
 }
 
 // One iteration: take in I/O readiness and posted callbacks, then run what
@@ -150,15 +150,13 @@ void event_loop::stop() { impl_->stopping = true; }
 void event_loop::close() {
   if (impl_->closed) return;
   if (impl_->running) throw std::logic_error("tandem::event_loop::close: the loop is running");
-  // Two phases. First every suspended task leaves what it waits in: those
-  // registrations may live on other tasks' stacks, all still intact now.
-  // Then the tasks unwind, newest first, as nested scopes would.
-  std::vector<std::shared_ptr<detail::task_core>> tasks;
-  tasks.reserve(impl_->unfinished.size());
-  for (auto& entry : impl_->unfinished) tasks.push_back(entry.second);
-  impl_->unfinished.clear();
-  std::sort(tasks.begin(), tasks.end(),
-            [](const auto& a, const auto& b) { return a->serial_ > b->serial_; });
+  cancel_unfinished_tasks();
+  // What is still unfinished is unwound by force, in two phases. First
+  // every suspended task leaves what it waits in: those registrations may
+  // live on other tasks' stacks, all still intact now. Then the tasks
+  // unwind (coroutine_exit at each pending suspension), newest first, as
+  // nested scopes would.
+  auto tasks = unfinished_newest_first();
   for (auto& t : tasks) t->leave_wait();
   for (auto& t : tasks) t->abandon();
   impl_->ready.clear();
@@ -167,6 +165,46 @@ void event_loop::close() {
   impl_->closed = true;
   impl_->posted.close(impl_->io);  // against call_soon_threadsafe
   impl_->io.close();
+}
+
+std::vector<std::shared_ptr<detail::task_core>> event_loop::unfinished_newest_first() {
+  std::vector<std::shared_ptr<detail::task_core>> tasks;
+  tasks.reserve(impl_->unfinished.size());
+  for (auto& entry : impl_->unfinished) tasks.push_back(entry.second);
+  impl_->unfinished.clear();
+  std::sort(tasks.begin(), tasks.end(),
+            [](const auto& a, const auto& b) { return a->serial_ > b->serial_; });
+  return tasks;
+}
+
+// As asyncio.run does before it closes its loop: every unfinished task is
+// cancelled, so that its cancelled_error handlers and destructors run as
+// they would on any cancellation, and the loop runs while that has work
+// ready. It does not wait for timers or I/O (a cleanup that sleeps is
+// unwound by force), and gives up after a bound, against a task that
+// catches its cancellation and goes on yielding forever.
+void event_loop::cancel_unfinished_tasks() {
+  if (impl_->unfinished.empty()) return;
+  std::vector<std::shared_ptr<detail::task_core>> tasks;
+  for (auto& entry : impl_->unfinished) tasks.push_back(entry.second);
+  std::sort(tasks.begin(), tasks.end(),
+            [](const auto& a, const auto& b) { return a->serial_ < b->serial_; });
+  // Each leaves what it waits in before any unwinds (as below), then is
+  // cancelled: cancelled_error at its pending suspension.
+  for (auto& t : tasks) t->leave_wait();
+  for (auto& t : tasks) t->cancel();
+  tasks.clear();  // the loop keeps them; those that finish go
+  impl_->stopping = false;
+  run_scope scope(this, *impl_);
+  try {
+    for (int round = 0; round < 1000 && !impl_->unfinished.empty() && !impl_->ready.empty();
+         ++round)
+      impl_->run_once();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tandem: exception in a callback while the loop closed: %s\n", e.what());
+  } catch (...) {
+    std::fputs("tandem: exception in a callback while the loop closed\n", stderr);
+  }
 }
 
 bool event_loop::is_running() const { return impl_->running; }

@@ -7,8 +7,8 @@
 #include <memory>
 #include <unordered_map>
 
-#include "posted_callbacks.hpp"
 #include "poller.hpp"
+#include "posted_callbacks.hpp"
 #include "ready_queue.hpp"
 #include "tandem/loop.hpp"
 #include "timer_queue.hpp"

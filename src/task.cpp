@@ -13,8 +13,7 @@
 
 namespace tandem::detail {
 
-constinit thread_local task_core* running_task __attribute__((tls_model("initial-exec"))) =
-    nullptr;
+constinit thread_local task_core* running_task __attribute__((tls_model("initial-exec"))) = nullptr;
 
 namespace {
 // What what() says about an exception, for the unretrieved report.

@@ -345,6 +345,104 @@ TEST(Loop, CloseCancelsAndUnwinds) {
   EXPECT_EQ(token.use_count(), 1);  // every body was released
 }
 
+// asyncio.run cancels what is left before it closes the loop: a task's
+// cancellation handler runs at close, as on any other cancellation.
+// Regression: close() unwound tasks with coroutine_exit alone, so their
+// `catch (const cancelled_error&)` cleanup never ran at shutdown.
+TEST(Loop, CloseCancelsUnfinishedTasksSoTheirCancellationHandlersRun) {
+  std::vector<std::string> cleanup;
+  std::optional<tandem::task<void>> t;
+  {
+    event_loop loop;
+    t = loop.create_task([&] {
+      try {
+        tandem::sleep_for(1h);
+      } catch (const tandem::cancelled_error&) {
+        cleanup.push_back("cancelled");
+        throw;
+      }
+    });
+    run_bounded(loop, [] { tandem::sleep_for(0s); });
+    loop.close();
+    EXPECT_EQ(cleanup, (std::vector<std::string>{"cancelled"}));
+  }
+  EXPECT_TRUE(t->cancelled());
+}
+
+// The cleanup may suspend while it has work ready (here: it awaits another
+// task and yields), and a task that catches its cancellation and returns
+// completes normally, as in asyncio.
+TEST(Loop, CloseLetsCancelledTasksFinishCleanupThatHasWorkReady) {
+  std::optional<tandem::task<int>> t;
+  {
+    event_loop loop;
+    t = loop.create_task([] {
+      try {
+        tandem::sleep_for(1h);
+      } catch (const tandem::cancelled_error&) {
+        auto& l = tandem::current_loop();
+        auto flush = l.create_task([] {
+          tandem::sleep_for(0s);
+          return 41;
+        });
+        tandem::sleep_for(0s);
+        return tandem::await(flush) + 1;
+      }
+      return 0;
+    });
+    run_bounded(loop, [] { tandem::sleep_for(0s); });
+    loop.close();
+  }
+  ASSERT_TRUE(t->done());
+  EXPECT_FALSE(t->cancelled());
+  EXPECT_EQ(t->result(), 42);
+}
+
+// Cleanup that waits on a timer (or I/O) is not waited for: the loop
+// unwinds it by force (coroutine_exit at that suspension).
+TEST(Loop, CloseUnwindsByForceCleanupThatWaitsOnATimer) {
+  int destroyed = 0;
+  bool slept_through = false;
+  std::optional<tandem::task<void>> t;
+  {
+    event_loop loop;
+    t = loop.create_task([&] {
+      counted c(destroyed);
+      try {
+        tandem::sleep_for(1h);
+      } catch (const tandem::cancelled_error&) {
+        tandem::sleep_for(1h);
+        slept_through = true;
+      }
+    });
+    run_bounded(loop, [] { tandem::sleep_for(0s); });
+    loop.close();
+    EXPECT_EQ(destroyed, 1);
+  }
+  EXPECT_FALSE(slept_through);
+  EXPECT_TRUE(t->cancelled());
+}
+
+// A task that catches its cancellation and yields forever cannot keep
+// close() from returning: after a bounded number of iterations it is
+// unwound by force.
+TEST(Loop, CloseUnwindsByForceATaskThatKeepsYieldingAfterItsCancellation) {
+  int destroyed = 0;
+  {
+    event_loop loop;
+    loop.create_task([&] {
+      counted c(destroyed);
+      try {
+        tandem::sleep_for(1h);
+      } catch (const tandem::cancelled_error&) {
+        for (;;) tandem::sleep_for(0s);
+      }
+    });
+    run_bounded(loop, [] { tandem::sleep_for(0s); });
+  }  // the destructor closes
+  EXPECT_EQ(destroyed, 1);
+}
+
 // Regression: close() unwound a stack that held a queue another task still waited
 // in (a use-after-free under ASan).
 TEST(Loop, CloseUnregistersEveryWaiterBeforeUnwindingAnyStack) {

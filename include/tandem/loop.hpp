@@ -30,12 +30,15 @@
 //    ends (returned or thrown), a stop() made during it is forgotten too.
 //  - A negative duration counts as zero everywhere, and a deadline too far
 //    for the clock (now + duration::max()) saturates: it never comes.
-//  - close() (not while running) and the destructor cancel unfinished tasks
-//    and unwind their stacks: the pending suspension of each throws
-//    coroutine_exit, which unwinds to the task's start. A function that
-//    catches it and suspends again makes the process terminate, as a
-//    generator that ignores close() does. Their handles then report done()
-//    and cancelled(); a finished task keeps its result.
+//  - close() (not while running) and the destructor cancel unfinished tasks,
+//    as asyncio.run does: each gets cancelled_error at its pending
+//    suspension, and the loop runs while their cleanup has work ready (it
+//    does not wait for timers or I/O). Then whatever is still unfinished is
+//    unwound by force: its pending suspension throws coroutine_exit, which
+//    unwinds to the task's start; a function that catches that and
+//    suspends again makes the process terminate, as a generator that
+//    ignores close() does. The handles then report done() and cancelled()
+//    (or how the cleanup ended); a finished task keeps its result.
 #pragma once
 
 #include <functional>
@@ -43,6 +46,7 @@
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "tandem/clock.hpp"
 #include "tandem/detail/timer_record.hpp"
@@ -157,6 +161,8 @@ class event_loop {
   struct impl;  // the loop's state: src/loop_state.hpp
   void adopt(std::shared_ptr<detail::task_core> t);
   void run_until_done(detail::task_core& t);
+  void cancel_unfinished_tasks();
+  std::vector<std::shared_ptr<detail::task_core>> unfinished_newest_first();
   void check_open(const char* operation) const;
   void check_can_run(const char* operation) const;
   [[noreturn]] static void throw_empty_callback(const char* operation);

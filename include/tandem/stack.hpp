@@ -130,7 +130,6 @@ struct stack_pool_stats {
 };
 stack_pool_stats stack_pool_statistics();  // the first call may allocate
 
-
 }  // namespace tandem
 
 // The overflow report, declared with stacks before it had a header of its own.
