@@ -72,6 +72,7 @@ task_core::~task_core() {
 
 bool task_core::cancel() {
   if (done()) return false;
+  ++cancel_requests_;
   if (status_ == status::pending) {
     cancel_pending_ = true;  // its first step finishes it as cancelled
     return true;
@@ -96,6 +97,12 @@ bool task_core::cancel() {
   cancel_pending_ = true;
   schedule_step();
   return true;
+}
+
+std::uint32_t task_core::uncancel() noexcept {
+  if (cancel_requests_ > 0 && --cancel_requests_ == 0)
+    cancel_pending_ = false;  // none left: one not yet delivered goes too (asyncio 3.13)
+  return cancel_requests_;
 }
 
 void task_core::check_result() {

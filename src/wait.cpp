@@ -1,7 +1,9 @@
 // Waiting inside a task (tandem/wait.hpp): sleep, gather, wait_for.
 #include "tandem/wait.hpp"
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
@@ -73,6 +75,75 @@ bool wait_with_deadline(task_core& core, clock::duration timeout) {
   core.when_done(me.waker(s));
   while (!core.done()) suspend(s);
   return *timed_out;
+}
+
+void wait_until(task_core* const* cores, std::size_t n, return_when when,
+                std::optional<clock::duration> timeout) {
+  task_core& me = current_task();
+  auto satisfied = [&] {
+    std::size_t done = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!cores[i]->done()) continue;
+      ++done;
+      if (when == return_when::first_completed) return true;
+      if (when == return_when::first_exception && cores[i]->failed()) return true;
+    }
+    return done == n;
+  };
+  if (satisfied()) return;
+  refuse_inside_generator(me);
+  suspension s;
+  const auto wake = me.waker(s);
+  for (std::size_t i = 0; i < n; ++i)
+    if (!cores[i]->done()) cores[i]->when_done(wake);
+  bool timed_out = false;
+  std::optional<timer_handle> timer;
+  struct cancel_timer_on_exit {  // however the wait ends
+    std::optional<timer_handle>& timer;
+    ~cancel_timer_on_exit() {
+      if (timer) timer->cancel();
+    }
+  } guard{timer};
+  if (timeout)
+    timer = me.loop().call_later(*timeout, [&timed_out, wake] {
+      timed_out = true;
+      wake();
+    });
+  while (!satisfied() && !timed_out) suspend(s);
+}
+
+struct timeout_scope::state {
+  task_core& task;
+  std::uint32_t cancelling_at_entry;
+  bool expired = false;
+  timer_handle timer;
+};
+
+timeout_scope::timeout_scope(clock::time_point deadline) {
+  task_core& me = current_task();  // logic_error outside a task
+  auto owned = std::make_unique<state>(state{me, me.cancelling(), false, {}});
+  state* s = owned.get();
+  s->timer = me.loop().call_at(deadline, [s] {
+    s->expired = true;
+    s->task.cancel();
+  });
+  state_ = owned.release();
+}
+
+timeout_scope::~timeout_scope() {
+  state_->timer.cancel();
+  delete state_;
+}
+
+void timeout_scope::returned() noexcept {
+  if (state_->expired) state_->task.uncancel();
+}
+
+void timeout_scope::cancelled() {
+  // Ours, and none from outside left: the deadline is what cancelled fn.
+  if (state_->expired && state_->task.uncancel() <= state_->cancelling_at_entry)
+    throw timeout_error();
+  throw;
 }
 
 }  // namespace detail

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -379,6 +380,298 @@ TEST(Wait, WaitForRefusedInsideAGeneratorDoesNotCancelTheTask) {
     EXPECT_FALSE(worker.cancelled());
     EXPECT_EQ(tandem::await(worker), 5);
   });
+}
+
+// ---------------------------------------------------------------------------
+// gather over a vector (a list built at run time).
+
+tandem::task<int> value_after(int value, steady::duration d) {
+  return tandem::current_loop().create_task([value, d] {
+    tandem::sleep_for(d);
+    return value;
+  });
+}
+
+TEST(Wait, GatherOverAVectorReturnsTheValuesInListOrder) {
+  event_loop loop;
+  const auto values = run_bounded(loop, [] {
+    std::vector<tandem::task<int>> tasks;
+    for (int i = 0; i < 5; ++i) tasks.push_back(value_after(i, std::chrono::milliseconds(5 - i)));
+    return tandem::gather(tasks);
+  });
+  EXPECT_EQ(values, (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
+TEST(Wait, GatherOverAVectorMovesMoveOnlyValuesOut) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    std::vector<tandem::task<std::unique_ptr<int>>> tasks;
+    for (int i = 0; i < 3; ++i)
+      tasks.push_back(
+          tandem::current_loop().create_task([i] { return std::make_unique<int>(i * 10); }));
+    const auto values = tandem::gather(std::move(tasks));
+    ASSERT_EQ(values.size(), 3u);
+    EXPECT_EQ(*values[2], 20);
+  });
+}
+
+TEST(Wait, GatherOverAnEmptyVectorReturnsAtOnce) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    EXPECT_TRUE(tandem::gather(std::vector<tandem::task<int>>{}).empty());
+    tandem::gather(std::vector<tandem::task<void>>{});
+  });
+}
+
+TEST(Wait, GatherOverAVectorRethrowsTheFirstFailureAndACancellation) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto& l = tandem::current_loop();
+    std::vector<tandem::task<void>> tasks;
+    tasks.push_back(l.create_task([] { tandem::sleep_for(1h); }));
+    tasks.push_back(l.create_task([] { throw std::runtime_error("second failed"); }));
+    EXPECT_THROW(tandem::gather(tasks), std::runtime_error);
+    EXPECT_FALSE(tasks[0].done()) << "the others keep running";
+    tasks[0].cancel();
+    std::vector<tandem::task<void>> with_cancelled{tasks[0]};
+    EXPECT_THROW(tandem::gather(with_cancelled), tandem::cancelled_error);
+  });
+}
+
+TEST(Wait, CancellingAGatherOverAVectorCancelsTheListedTasks) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto& l = tandem::current_loop();
+    std::vector<tandem::task<int>> tasks{value_after(1, 1h), value_after(2, 1h)};
+    auto gatherer = l.create_task([tasks] { tandem::gather(tasks); });
+    tandem::sleep_for(0s);
+    gatherer.cancel();
+    EXPECT_THROW(tandem::await(gatherer), tandem::cancelled_error);
+    EXPECT_TRUE(tasks[0].cancelled());
+    EXPECT_TRUE(tasks[1].cancelled());
+  });
+}
+
+// ---------------------------------------------------------------------------
+// wait (asyncio.wait)
+
+TEST(Wait, WaitAllCompletedReturnsEveryTaskDoneInInputOrder) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    std::vector<tandem::task<int>> tasks{value_after(0, 3ms), value_after(1, 1ms)};
+    auto [done, pending] = tandem::wait(tasks);
+    ASSERT_EQ(done.size(), 2u);
+    EXPECT_TRUE(pending.empty());
+    EXPECT_EQ(done[0].result(), 0);
+    EXPECT_EQ(done[1].result(), 1);
+  });
+}
+
+TEST(Wait, WaitFirstCompletedReturnsOnceOneIsDoneAndCancelsNothing) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    std::vector<tandem::task<int>> tasks{value_after(0, 1h), value_after(1, 1ms)};
+    auto [done, pending] = tandem::wait(tasks, tandem::return_when::first_completed);
+    ASSERT_EQ(done.size(), 1u);
+    ASSERT_EQ(pending.size(), 1u);
+    EXPECT_EQ(done[0].result(), 1);
+    EXPECT_FALSE(pending[0].done());
+    EXPECT_FALSE(pending[0].cancelled());
+    pending[0].cancel();
+  });
+}
+
+TEST(Wait, WaitFirstExceptionReturnsAtAFailureButNotAtACancellation) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto& l = tandem::current_loop();
+    std::vector<tandem::task<void>> tasks;
+    tasks.push_back(l.create_task([] { tandem::sleep_for(1h); }));
+    tasks.push_back(l.create_task([] { tandem::sleep_for(1h); }));
+    tasks.push_back(l.create_task([] {
+      tandem::sleep_for(2ms);
+      throw std::runtime_error("failed");
+    }));
+    tandem::sleep_for(0s);
+    tasks[1].cancel();
+    auto [done, pending] = tandem::wait(tasks, tandem::return_when::first_exception);
+    ASSERT_EQ(done.size(), 2u) << "the cancelled task is done, and did not end the wait";
+    EXPECT_TRUE(done[0].cancelled());
+    EXPECT_THROW(done[1].result(), std::runtime_error);
+    ASSERT_EQ(pending.size(), 1u);
+    pending[0].cancel();
+  });
+}
+
+TEST(Wait, WaitWithATimeoutReturnsWhatIsDoneSoFar) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    std::vector<tandem::task<int>> tasks{value_after(0, 1h), value_after(1, 0s)};
+    auto [done, pending] = tandem::wait(tasks, tandem::return_when::all_completed, 5ms);
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].result(), 1);
+    ASSERT_EQ(pending.size(), 1u);
+    EXPECT_FALSE(pending[0].cancelled()) << "wait never cancels";
+    pending[0].cancel();
+  });
+}
+
+TEST(Wait, WaitOnAnEmptyListThrowsInvalidArgument) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    EXPECT_THROW(tandem::wait(std::vector<tandem::task<int>>{}), std::invalid_argument);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// timeout / timeout_at (asyncio.timeout)
+
+TEST(Wait, TimeoutReturnsTheValueOfAFnThatFinishesInTime) {
+  event_loop loop;
+  EXPECT_EQ(run_bounded(loop,
+                        [] {
+                          return tandem::timeout(1h, [] {
+                            tandem::sleep_for(1ms);
+                            return 3;
+                          });
+                        }),
+            3);
+}
+
+TEST(Wait, TimeoutThatExpiresThrowsTimeoutError) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    bool cancelled_inside = false;
+    EXPECT_THROW(tandem::timeout(2ms,
+                                 [&] {
+                                   try {
+                                     tandem::sleep_for(1h);
+                                   } catch (const tandem::cancelled_error&) {
+                                     cancelled_inside = true;
+                                     throw;
+                                   }
+                                 }),
+                 tandem::timeout_error);
+    EXPECT_TRUE(cancelled_inside) << "fn saw a cancellation at its suspension";
+    tandem::sleep_for(1ms);  // the task is not left cancelled
+  });
+}
+
+TEST(Wait, TimeoutWhoseFnCatchesTheCancellationReturnsItsValue) {
+  event_loop loop;
+  EXPECT_EQ(run_bounded(loop,
+                        [] {
+                          const int v = tandem::timeout(1ms, [] {
+                            try {
+                              tandem::sleep_for(1h);
+                            } catch (const tandem::cancelled_error&) {
+                              return -1;
+                            }
+                            return 0;
+                          });
+                          tandem::sleep_for(1ms);  // not cancelled again afterwards
+                          return v;
+                        }),
+            -1);
+}
+
+// A call that need not wait does not yield, so it never times out.
+TEST(Wait, TimeoutNeverExpiresInACallThatDoesNotYield) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    tandem::queue<int> q;
+    q.put(5);
+    const int v = tandem::timeout(0s, [&] {
+      const auto until = steady::now() + 3ms;
+      while (steady::now() < until) {
+      }                // past the deadline without yielding
+      return q.get();  // not empty: no suspension
+    });
+    EXPECT_EQ(v, 5);
+    tandem::sleep_for(1ms);
+  });
+}
+
+// CPython's test_timeouts: nested timeouts where the outer one expires
+// first. The inner fn sees a cancellation, the inner timeout passes it on
+// (it did not expire), the outer one turns it into timeout_error.
+TEST(Wait, NestedTimeoutsWhereTheOuterExpiresFirst) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    bool inner_saw_cancelled = false;
+    EXPECT_THROW(tandem::timeout(2ms,
+                                 [&] {
+                                   try {
+                                     tandem::timeout(1h, [] { tandem::sleep_for(1h); });
+                                   } catch (const tandem::cancelled_error&) {
+                                     inner_saw_cancelled = true;
+                                     throw;
+                                   }
+                                 }),
+                 tandem::timeout_error);
+    EXPECT_TRUE(inner_saw_cancelled);
+  });
+}
+
+TEST(Wait, NestedTimeoutsWhereTheInnerExpiresFirst) {
+  event_loop loop;
+  EXPECT_EQ(run_bounded(loop,
+                        [] {
+                          return tandem::timeout(1h, [] {
+                            try {
+                              tandem::timeout(1ms, [] { tandem::sleep_for(1h); });
+                            } catch (const tandem::timeout_error&) {
+                              tandem::sleep_for(1ms);  // the outer one is not affected
+                              return 1;
+                            }
+                            return 0;
+                          });
+                        }),
+            1);
+}
+
+// A cancellation from outside stays a cancellation, even when the deadline
+// passed too.
+TEST(Wait, TimeoutKeepsACancellationFromOutside) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto& l = tandem::current_loop();
+    auto t = l.create_task([] { tandem::timeout(1ms, [] { tandem::sleep_for(1h); }); });
+    tandem::sleep_for(0s);
+    t.cancel();
+    EXPECT_THROW(tandem::await(t), tandem::cancelled_error);
+    EXPECT_TRUE(t.cancelled());
+  });
+}
+
+TEST(Wait, TimeoutWithTheLongestDurationNeverExpires) {
+  event_loop loop;
+  EXPECT_EQ(run_bounded(loop,
+                        [] {
+                          return tandem::timeout(steady::duration::max(), [] {
+                            tandem::sleep_for(2ms);
+                            return 9;
+                          });
+                        }),
+            9);
+}
+
+TEST(Wait, TimeoutAtADeadlineInThePastStillRunsFn) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    int ran = 0;
+    EXPECT_THROW(tandem::timeout_at(steady::now() - 1h,
+                                    [&] {
+                                      ++ran;
+                                      tandem::sleep_for(1h);
+                                    }),
+                 tandem::timeout_error);
+    EXPECT_EQ(ran, 1) << "timeout never throws before fn runs";
+  });
+}
+
+TEST(Wait, TimeoutOutsideATaskThrowsLogicError) {
+  EXPECT_THROW(tandem::timeout(1s, [] { return 1; }), std::logic_error);
 }
 
 }  // namespace

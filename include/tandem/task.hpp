@@ -98,7 +98,13 @@ class task_core : public std::enable_shared_from_this<task_core> {
   bool done() const noexcept { return status_ >= status::succeeded; }
   bool cancelled() const noexcept { return status_ == status::cancelled; }
   bool succeeded() const noexcept { return status_ == status::succeeded; }
+  bool failed() const noexcept { return status_ == status::failed; }
   bool cancel();
+  // asyncio's cancelling() / uncancel(): the cancellation requests made and
+  // not withdrawn. A timeout or a task group withdraws only its own, so that
+  // one from outside stays pending.
+  std::uint32_t cancelling() const noexcept { return cancel_requests_; }
+  std::uint32_t uncancel() noexcept;
   void check_result();             // throws what the task ended with
   std::exception_ptr exception();  // null on success; throws if cancelled or not done
   void when_done(std::function<void()> cb);
@@ -135,6 +141,7 @@ class task_core : public std::enable_shared_from_this<task_core> {
   bool retrieved_ = false;
   bool step_scheduled_ = false;
   bool forwarding_cancel_ = false;  // inside cancel(), passing it on
+  std::uint32_t cancel_requests_ = 0;
   std::exception_ptr failure_;
   std::vector<std::function<void()>> done_callbacks_;
   suspension* waiting_ = nullptr;
@@ -194,6 +201,8 @@ class task {
   bool cancelled() const { return core().cancelled(); }
   // Requests cancellation; false if the task is already done.
   bool cancel() { return core().cancel(); }
+  // The cancellation requests not yet withdrawn (asyncio's cancelling()).
+  std::uint32_t cancelling() const { return core().cancelling(); }
   // The value; rethrows the task's exception; cancelled_error if it was
   // cancelled; invalid_state_error if it is not done. An empty handle:
   // logic_error.

@@ -22,9 +22,13 @@
 
 #include <array>
 #include <cstddef>
+#include <optional>
+#include <stdexcept>
 #include <tuple>
 #include <type_traits>
+#include <utility>
 #include <variant>
+#include <vector>
 
 #include "tandem/clock.hpp"
 #include "tandem/task.hpp"
@@ -57,6 +61,35 @@ int gather_wait(task_core* const* cores, std::size_t n);
 bool wait_with_deadline(task_core& core, clock::duration timeout);
 }  // namespace detail
 
+// When wait() returns (asyncio.FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED).
+enum class return_when { first_completed, first_exception, all_completed };
+
+namespace detail {
+// Suspends until `when` holds for the cores, or the timeout passes. Never
+// cancels them.
+void wait_until(task_core* const* cores, std::size_t n, return_when when,
+                std::optional<clock::duration> timeout);
+// The part of a timeout that does not depend on fn's type: the calling
+// task, its deadline timer, and whether it expired.
+class timeout_scope {
+ public:
+  explicit timeout_scope(clock::time_point deadline);
+  ~timeout_scope();
+  timeout_scope(const timeout_scope&) = delete;
+  timeout_scope& operator=(const timeout_scope&) = delete;
+  // fn returned: withdraws this timeout's cancellation request, if it made one.
+  void returned() noexcept;
+  // fn threw cancelled_error: withdraws this timeout's request, and throws
+  // timeout_error when it was the one that cancelled (none from outside is
+  // left); otherwise rethrows the cancellation.
+  [[noreturn]] void cancelled();
+
+ private:
+  struct state;
+  state* state_;
+};
+}  // namespace detail
+
 // The tasks' values as a tuple (void -> std::monostate); rethrows the first
 // exception as soon as it happens.
 template <class... T>
@@ -69,6 +102,75 @@ auto gather(task<T>... ts) {
     ((i++ == static_cast<std::size_t>(failed) ? (void)ts.result() : (void)0), ...);
   }
   return std::tuple<detail::gathered<T>...>{detail::take_gathered(ts)...};
+}
+
+// gather over a list built at run time: the values in the list's order
+// (moved out, so move-only T works); T = void: nothing. An empty list
+// returns at once. Failures and cancellation as for the variadic gather.
+template <class T>
+auto gather(std::vector<task<T>> tasks) {
+  std::vector<detail::task_core*> cores;
+  cores.reserve(tasks.size());
+  for (auto& t : tasks) cores.push_back(&detail::task_access::core(t));
+  const int failed = detail::gather_wait(cores.data(), cores.size());
+  if (failed >= 0) tasks[static_cast<std::size_t>(failed)].result();  // rethrows
+  if constexpr (std::is_void_v<T>) {
+    for (auto& t : tasks) t.result();
+  } else {
+    std::vector<T> values;
+    values.reserve(tasks.size());
+    for (auto& t : tasks) values.push_back(std::move(t.result()));
+    return values;
+  }
+}
+
+// asyncio.wait: suspends until `when` holds, or the timeout passes, and
+// returns (done, pending), each in the input order; `done` holds every task
+// finished at return, so first_completed may return several. Never cancels:
+// on timeout, what is done so far. A cancelled task does not count as an
+// exception for first_exception. An empty list: std::invalid_argument.
+template <class T>
+std::pair<std::vector<task<T>>, std::vector<task<T>>> wait(
+    std::vector<task<T>> tasks, return_when when = return_when::all_completed,
+    std::optional<clock::duration> timeout = std::nullopt) {
+  if (tasks.empty()) throw std::invalid_argument("tandem::wait: the list of tasks is empty");
+  std::vector<detail::task_core*> cores;
+  cores.reserve(tasks.size());
+  for (auto& t : tasks) cores.push_back(&detail::task_access::core(t));
+  detail::wait_until(cores.data(), cores.size(), when, timeout);
+  std::pair<std::vector<task<T>>, std::vector<task<T>>> result;
+  for (auto& t : tasks) (t.done() ? result.first : result.second).push_back(std::move(t));
+  return result;
+}
+
+// asyncio.timeout / timeout_at: runs fn() in the calling task and returns
+// its value. When the deadline passes before fn returns, the task is
+// cancelled at the first call that actually yields to the loop; if that
+// cancelled_error escapes fn, timeout_error is thrown in its place, and if
+// fn catches it and returns, its value is returned. A call that need not
+// wait does not yield and so never times out, and a fn that never yields
+// returns its value even past its deadline. Nested timeouts are
+// independent, and a cancellation from outside stays a cancellation.
+template <class F>
+auto timeout_at(clock::time_point deadline, F&& fn) -> std::invoke_result_t<F&> {
+  detail::timeout_scope scope(deadline);
+  try {
+    if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
+      fn();
+      scope.returned();
+    } else {
+      decltype(auto) value = fn();
+      scope.returned();
+      return value;
+    }
+  } catch (const cancelled_error&) {
+    scope.cancelled();
+  }
+}
+
+template <class F>
+auto timeout(clock::duration d, F&& fn) -> std::invoke_result_t<F&> {
+  return timeout_at(detail::deadline_after(clock::now(), d), std::forward<F>(fn));
 }
 
 template <class T>
