@@ -12,7 +12,8 @@
 //
 // The toolkit around the loop has a header per module, as asyncio has:
 //   tandem/task.hpp   tasks, await, the errors (cancelled_error, ...)
-//   tandem/wait.hpp   sleep_for, sleep_until, gather, wait_for
+//   tandem/task_group.hpp  with_task_group, exception_group
+//   tandem/wait.hpp   sleep_for, sleep_until, gather, wait, wait_for, timeout
 //   tandem/sync.hpp   queue, event
 //   tandem/locks.hpp  mutex, semaphore, bounded_semaphore, condition
 //   tandem/io.hpp     wait_readable, wait_writable
@@ -181,4 +182,5 @@ event_loop& current_loop();
 #include "tandem/io.hpp"
 #include "tandem/locks.hpp"
 #include "tandem/sync.hpp"
+#include "tandem/task_group.hpp"
 #include "tandem/wait.hpp"

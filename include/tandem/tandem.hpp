@@ -11,4 +11,5 @@
 #include "tandem/stack.hpp"
 #include "tandem/sync.hpp"
 #include "tandem/task.hpp"
+#include "tandem/task_group.hpp"
 #include "tandem/wait.hpp"

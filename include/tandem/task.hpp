@@ -105,6 +105,9 @@ class task_core : public std::enable_shared_from_this<task_core> {
   // one from outside stays pending.
   std::uint32_t cancelling() const noexcept { return cancel_requests_; }
   std::uint32_t uncancel() noexcept;
+  // Makes the task's next suspension throw cancelled_error again (a task
+  // group's exception_group won over a cancellation from outside).
+  void keep_cancellation_pending() noexcept { cancel_pending_ = true; }
   void check_result();             // throws what the task ended with
   std::exception_ptr exception();  // null on success; throws if cancelled or not done
   void when_done(std::function<void()> cb);
@@ -231,6 +234,11 @@ struct task_access {
   template <class T>
   static task_core& core(const task<T>& t) {
     return t.core();
+  }
+  template <class T>
+  static std::shared_ptr<task_core> share(const task<T>& t) {
+    t.core();  // an empty handle throws
+    return t.state_;
   }
   // The task's value as the waiting functions hand it out (a copy, or the
   // move-only value itself); rethrows as result() does.
