@@ -151,6 +151,7 @@ void event_loop::close() {
   if (impl_->closed) return;
   if (impl_->running) throw std::logic_error("tandem::event_loop::close: the loop is running");
   cancel_unfinished_tasks();
+  if (impl_->workers) impl_->workers->shutdown();  // waits for the fns that run
   // What is still unfinished is unwound by force, in two phases. First
   // every suspended task leaves what it waits in: those registrations may
   // live on other tasks' stacks, all still intact now. Then the tasks

@@ -11,6 +11,7 @@
 #include "posted_callbacks.hpp"
 #include "ready_queue.hpp"
 #include "tandem/loop.hpp"
+#include "thread_pool.hpp"
 #include "timer_queue.hpp"
 
 namespace tandem {
@@ -19,7 +20,8 @@ struct event_loop::impl {
   detail::ready_queue ready;
   detail::timer_queue timers;
   detail::poller io;
-  detail::posted_callbacks posted;  // from other threads
+  detail::posted_callbacks posted;               // from other threads
+  std::unique_ptr<detail::thread_pool> workers;  // to_thread's, made on first use
   std::unordered_map<detail::task_core*, std::shared_ptr<detail::task_core>> unfinished;
   std::uint64_t next_task_serial = 0;
   std::size_t items_since_poll = 0;  // ready items run since the last poll

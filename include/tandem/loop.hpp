@@ -17,6 +17,7 @@
 //   tandem/sync.hpp   queue, event
 //   tandem/locks.hpp  mutex, semaphore, bounded_semaphore, condition
 //   tandem/io.hpp     wait_readable, wait_writable
+//   tandem/threads.hpp  to_thread
 // This header includes them all, so that including it alone is enough.
 //
 // The loop and its handles belong to the thread that runs it; only
@@ -183,4 +184,5 @@ event_loop& current_loop();
 #include "tandem/locks.hpp"
 #include "tandem/sync.hpp"
 #include "tandem/task_group.hpp"
+#include "tandem/threads.hpp"
 #include "tandem/wait.hpp"

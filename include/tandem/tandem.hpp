@@ -12,4 +12,5 @@
 #include "tandem/sync.hpp"
 #include "tandem/task.hpp"
 #include "tandem/task_group.hpp"
+#include "tandem/threads.hpp"
 #include "tandem/wait.hpp"

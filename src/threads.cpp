@@ -1,0 +1,81 @@
+// to_thread (tandem/threads.hpp) and the loop's worker pool (thread_pool.hpp).
+#include <algorithm>
+#include <functional>
+#include <utility>
+
+#include "loop_state.hpp"
+#include "task_switch.hpp"
+#include "thread_pool.hpp"
+
+namespace tandem::detail {
+
+std::size_t max_thread_workers() noexcept {
+  return std::min<std::size_t>(32, std::thread::hardware_concurrency() + 4);
+}
+
+void thread_pool::submit(std::shared_ptr<thread_job> job, std::function<void()> done) {
+  std::lock_guard lock(mutex_);
+  queue_.push_back({std::move(job), std::move(done)});
+  if (idle_ == 0 && workers_.size() < max_thread_workers())
+    workers_.emplace_back([this] { work(); });
+  wake_.notify_one();
+}
+
+void thread_pool::work() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    ++idle_;
+    wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    --idle_;
+    if (stopping_) return;
+    entry e = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    int expected = thread_job::queued;
+    if (e.job->state.compare_exchange_strong(expected, thread_job::running)) {
+      e.job->run();
+      expected = thread_job::running;  // stays abandoned if its task gave up
+      e.job->state.compare_exchange_strong(expected, thread_job::finished);
+      try {
+        loop_.call_soon_threadsafe(std::move(e.done));
+      } catch (...) {  // the loop closed: nobody waits
+      }
+    }
+    e = {};  // what fn and its value hold goes here, not under the lock
+    lock.lock();
+  }
+}
+
+void thread_pool::shutdown() noexcept {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    for (auto& e : queue_) e.job->state.store(thread_job::abandoned);
+    queue_.clear();
+  }
+  wake_.notify_all();
+  for (auto& w : workers_) w.join();
+  workers_.clear();
+}
+
+void run_on_worker(const std::shared_ptr<thread_job>& job) {
+  task_core& me = current_task();
+  refuse_inside_generator(me);
+  auto& state = loop_access::of(me.loop());
+  if (!state.workers) state.workers = std::make_unique<thread_pool>(me.loop());
+  suspension s;
+  // However the wait ends: a job not finished is given up (not started:
+  // never runs; running: its value is dropped).
+  auto give_up = [&job] {
+    int expected = thread_job::queued;
+    if (!job->state.compare_exchange_strong(expected, thread_job::abandoned)) {
+      expected = thread_job::running;
+      job->state.compare_exchange_strong(expected, thread_job::abandoned);
+    }
+  };
+  s.undo = give_up;
+  state.workers->submit(job, me.waker(s));
+  while (job->state.load(std::memory_order_acquire) != thread_job::finished) suspend(s);
+}
+
+}  // namespace tandem::detail
