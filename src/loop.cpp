@@ -163,6 +163,7 @@ void event_loop::close() {
   impl_->ready.clear();
   impl_->timers.drop_all();
   impl_->io.forget_waiters();
+  impl_->signals.remove_all(&impl_->io);  // the dispositions from before
   impl_->closed = true;
   impl_->posted.close(impl_->io);  // against call_soon_threadsafe
   impl_->io.close();
@@ -234,6 +235,15 @@ timer_handle event_loop::schedule(clock::time_point t,
 }
 
 clock::time_point event_loop::time() const { return clock::now(); }
+
+void event_loop::add_signal_handler(int signum, std::function<void()> cb) {
+  check_open("add_signal_handler");
+  impl_->signals.add(signum, std::move(cb), impl_->io, impl_->ready);
+}
+
+bool event_loop::remove_signal_handler(int signum) {
+  return impl_->signals.remove(signum, impl_->io);
+}
 
 event_loop& current_loop() {
   if (detail::running_task != nullptr) return detail::running_task->loop();

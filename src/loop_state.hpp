@@ -10,6 +10,7 @@
 #include "poller.hpp"
 #include "posted_callbacks.hpp"
 #include "ready_queue.hpp"
+#include "signal_handlers.hpp"
 #include "tandem/loop.hpp"
 #include "thread_pool.hpp"
 #include "timer_queue.hpp"
@@ -22,6 +23,7 @@ struct event_loop::impl {
   detail::poller io;
   detail::posted_callbacks posted;               // from other threads
   std::unique_ptr<detail::thread_pool> workers;  // to_thread's, made on first use
+  detail::signal_handlers signals;
   std::unordered_map<detail::task_core*, std::shared_ptr<detail::task_core>> unfinished;
   std::uint64_t next_task_serial = 0;
   std::size_t items_since_poll = 0;  // ready items run since the last poll

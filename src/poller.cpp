@@ -106,6 +106,19 @@ void poller::unwatch(int fd, bool writable) noexcept {
   }
 }
 
+void poller::watch_always(int fd, std::function<void()> on_ready) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = fd;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0)
+    throw_errno("tandem: epoll_ctl on file descriptor " + std::to_string(fd));
+  always_[fd] = std::move(on_ready);
+}
+
+void poller::unwatch_always(int fd) noexcept {
+  if (always_.erase(fd) > 0) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+}
+
 void poller::wake_waiter(int fd, bool writable) {
   auto it = fds_.find(fd);
   if (it == fds_.end()) return;
@@ -122,6 +135,10 @@ void poller::poll(int timeout_ms, ready_queue& ready) {
     if (fd == wake_fd_) {
       std::uint64_t count;
       [[maybe_unused]] auto r = ::read(wake_fd_, &count, sizeof count);
+      continue;
+    }
+    if (auto it = always_.find(fd); it != always_.end()) {
+      it->second();
       continue;
     }
     take_event(fd, events[i].events, ready);

@@ -24,6 +24,11 @@ class poller {
   // The waiter leaves (woken or not).
   void unwatch(int fd, bool writable) noexcept;
 
+  // Watches fd for reading until unwatch_always (level-triggered); poll()
+  // calls on_ready whenever it is readable (the signal pipe).
+  void watch_always(int fd, std::function<void()> on_ready);
+  void unwatch_always(int fd) noexcept;
+
   // Waits for readiness, up to timeout_ms (-1: no limit), and queues a
   // wake-up for each waiter whose fd is ready.
   void poll(int timeout_ms, ready_queue& ready);
@@ -54,6 +59,7 @@ class poller {
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   std::unordered_map<int, fd_watch> fds_;
+  std::unordered_map<int, std::function<void()>> always_;
 };
 
 }  // namespace tandem::detail

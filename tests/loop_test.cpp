@@ -12,6 +12,8 @@
 #include "tandem/loop.hpp"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <functional>
@@ -553,6 +555,104 @@ TEST(Loop, ClosedLoopOperationsThrow) {
   EXPECT_THROW(loop.call_at(now, [] {}), std::logic_error);
   EXPECT_TRUE(loop.is_closed());
   EXPECT_FALSE(loop.is_running());
+}
+
+// ---------------------------------------------------------------------------
+// Signal handlers (asyncio's loop.add_signal_handler).
+
+TEST(Loop, SignalHandlerRunsAsACallbackOnTheLoopsThread) {
+  event_loop loop;
+  std::thread::id ran_on;
+  int runs = 0;
+  loop.add_signal_handler(SIGUSR1, [&] {
+    ran_on = std::this_thread::get_id();
+    ++runs;
+  });
+  run_bounded(loop, [&] {
+    ::raise(SIGUSR1);
+    EXPECT_EQ(runs, 0) << "not in signal context: as a callback, later";
+    while (runs == 0) tandem::sleep_for(100us);
+  });
+  EXPECT_EQ(runs, 1);
+  EXPECT_EQ(ran_on, std::this_thread::get_id());
+  EXPECT_TRUE(loop.remove_signal_handler(SIGUSR1));
+}
+
+// CPython's test_unix_events: a signal that arrives while the loop sleeps
+// in epoll (nothing ready, no timer due) wakes it.
+TEST(Loop, SignalArrivingWhileTheLoopSleepsInEpollWakesIt) {
+  event_loop loop;
+  tandem::event got_it;
+  loop.add_signal_handler(SIGUSR2, [&] { got_it.set(); });
+  std::thread sender([] {
+    std::this_thread::sleep_for(20ms);
+    ::kill(::getpid(), SIGUSR2);  // to the process: any thread may take it
+  });
+  run_bounded(loop, [&] { got_it.wait(); });
+  sender.join();
+  EXPECT_TRUE(got_it.is_set());
+  loop.remove_signal_handler(SIGUSR2);
+}
+
+TEST(Loop, SecondSignalHandlerReplacesTheFirst) {
+  event_loop loop;
+  std::vector<int> ran;
+  loop.add_signal_handler(SIGUSR1, [&] { ran.push_back(1); });
+  loop.add_signal_handler(SIGUSR1, [&] { ran.push_back(2); });
+  run_bounded(loop, [&] {
+    ::raise(SIGUSR1);
+    while (ran.empty()) tandem::sleep_for(100us);
+  });
+  EXPECT_EQ(ran, (std::vector<int>{2}));
+  loop.remove_signal_handler(SIGUSR1);
+}
+
+TEST(Loop, SignalHandlerForSigkillSigstopOrABadNumberThrowsInvalidArgument) {
+  event_loop loop;
+  EXPECT_THROW(loop.add_signal_handler(SIGKILL, [] {}), std::invalid_argument);
+  EXPECT_THROW(loop.add_signal_handler(SIGSTOP, [] {}), std::invalid_argument);
+  EXPECT_THROW(loop.add_signal_handler(0, [] {}), std::invalid_argument);
+  EXPECT_THROW(loop.add_signal_handler(NSIG, [] {}), std::invalid_argument);
+  EXPECT_THROW(loop.add_signal_handler(SIGUSR1, nullptr), std::invalid_argument);
+  EXPECT_FALSE(loop.remove_signal_handler(SIGUSR1));
+}
+
+TEST(Loop, SignalHandledByAnotherLiveLoopThrowsLogicError) {
+  event_loop first;
+  event_loop second;
+  first.add_signal_handler(SIGUSR1, [] {});
+  EXPECT_THROW(second.add_signal_handler(SIGUSR1, [] {}), std::logic_error);
+  first.close();  // gives the signal up
+  EXPECT_NO_THROW(second.add_signal_handler(SIGUSR1, [] {}));
+  second.remove_signal_handler(SIGUSR1);
+}
+
+volatile sig_atomic_t earlier_handler_ran = 0;
+extern "C" void earlier_handler(int) { earlier_handler_ran = 1; }
+
+TEST(Loop, RemovingTheLastSignalHandlerOrClosingRestoresTheEarlierDisposition) {
+  struct sigaction earlier {
+  }, saved{}, now{};
+  earlier.sa_handler = earlier_handler;
+  sigemptyset(&earlier.sa_mask);
+  ASSERT_EQ(::sigaction(SIGUSR1, &earlier, &saved), 0);
+  {
+    event_loop loop;
+    loop.add_signal_handler(SIGUSR1, [] {});
+    ::sigaction(SIGUSR1, nullptr, &now);
+    EXPECT_NE(now.sa_handler, earlier_handler);
+    EXPECT_TRUE(loop.remove_signal_handler(SIGUSR1));
+    ::sigaction(SIGUSR1, nullptr, &now);
+    EXPECT_EQ(now.sa_handler, earlier_handler);
+    loop.add_signal_handler(SIGUSR1, [] {});
+    loop.close();
+    ::sigaction(SIGUSR1, nullptr, &now);
+    EXPECT_EQ(now.sa_handler, earlier_handler);
+  }
+  earlier_handler_ran = 0;
+  ::raise(SIGUSR1);
+  EXPECT_EQ(earlier_handler_ran, 1);
+  ::sigaction(SIGUSR1, &saved, nullptr);
 }
 
 }  // namespace

@@ -157,6 +157,16 @@ class event_loop {
   }
   clock::time_point time() const;
 
+  // asyncio's loop.add_signal_handler: cb runs on the loop's thread as a
+  // callback, not in signal context, whichever thread the signal hit. A
+  // second handler for a signal replaces the first. SIGKILL, SIGSTOP or an
+  // invalid number: std::invalid_argument; a signal that another live loop
+  // handles: std::logic_error. Removing the last handler of a signal, or
+  // close(), restores the disposition from before the first handler. The
+  // signal must not be blocked in the thread that receives it.
+  void add_signal_handler(int signum, std::function<void()> cb);
+  bool remove_signal_handler(int signum);  // false: no handler for signum
+
  private:
   friend class detail::task_core;
   friend struct detail::loop_access;
