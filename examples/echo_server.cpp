@@ -25,21 +25,17 @@
 // cancels the client tasks (which closes their sockets), closes the loop
 // and exits 0.
 //
-// Signals reach the loop through a self-pipe: the handler only write()s the
-// signal number to a non-blocking pipe, which is async-signal-safe, and a
-// task waiting for the pipe to become readable does the real work on the
-// loop's thread. (call_soon_threadsafe() is not async-signal-safe: it may
-// lock and allocate.)
+// The acceptor and the client tasks form a task group, so shutting down is
+// leaving the group: every task of it is cancelled and awaited. Signals
+// come as loop callbacks (event_loop::add_signal_handler), as in asyncio.
 //
-// Linux (accept4, pipe2, SOCK_NONBLOCK, MSG_NOSIGNAL), like the loop's epoll
-// back end.
+// Linux (accept4, SOCK_NONBLOCK, MSG_NOSIGNAL), like the loop's epoll back
+// end.
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -51,7 +47,6 @@
 #include <string>
 #include <system_error>
 #include <utility>
-#include <vector>
 
 #include "tandem/loop.hpp"
 
@@ -143,11 +138,8 @@ void serve_client(unique_fd& socket) {
   socket.reset();
 }
 
-// Accepts clients until cancelled, one task each. Finished tasks are
-// dropped from `clients` as new ones arrive, so the list holds about as many
-// handles as there are connections.
-void accept_clients(int listener, std::vector<tandem::task<void>>& clients, std::size_t& accepted) {
-  auto& loop = tandem::current_loop();
+// Accepts clients until cancelled, one task each, in the server's group.
+void accept_clients(int listener, tandem::task_group clients, std::size_t& accepted) {
   for (;;) {
     const int fd = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
@@ -167,69 +159,13 @@ void accept_clients(int listener, std::vector<tandem::task<void>>& clients, std:
       }
       continue;
     }
-    std::erase_if(clients, [](const tandem::task<void>& t) { return t.done(); });
-    clients.push_back(
-        loop.create_task([socket = unique_fd(fd)]() mutable { serve_client(socket); }));
+    clients.create_task([socket = unique_fd(fd)]() mutable { serve_client(socket); });
     ++accepted;
   }
 }
 
-// The self-pipe's write end, for the signal handler. A plain int: the
-// handler may read nothing more elaborate.
-int signal_pipe_write = -1;
-
-extern "C" void on_signal(int signo) {
-  const int saved_errno = errno;  // write() may change it under the code
-                                  // that the signal interrupted
-  const auto byte = static_cast<unsigned char>(signo);
-  // A full pipe means a signal is already pending; dropping this one is
-  // fine, and the pipe is non-blocking, so the handler never waits.
-  [[maybe_unused]] const ssize_t n = ::write(signal_pipe_write, &byte, 1);
-  errno = saved_errno;
-}
-
-// Waits, on the loop, for SIGINT or SIGTERM to arrive through the pipe.
-int wait_for_signal(int pipe_read) {
-  for (;;) {
-    unsigned char byte = 0;
-    const ssize_t n = ::read(pipe_read, &byte, 1);
-    if (n == 1) return byte;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      tandem::wait_readable(pipe_read);
-    } else if (n < 0 && errno != EINTR) {
-      throw_errno("read (signal pipe)");
-    }
-  }
-}
-
-// Installs on_signal for SIGINT and SIGTERM, and puts the old handlers back
-// on destruction, before the pipe it writes to is closed.
-class signal_handlers {
- public:
-  explicit signal_handlers(int pipe_write) {
-    signal_pipe_write = pipe_write;
-    struct sigaction action {};
-    action.sa_handler = on_signal;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESTART;
-    if (::sigaction(SIGINT, &action, &old_int_) != 0) throw_errno("sigaction");
-    if (::sigaction(SIGTERM, &action, &old_term_) != 0) {
-      ::sigaction(SIGINT, &old_int_, nullptr);
-      throw_errno("sigaction");
-    }
-  }
-  signal_handlers(const signal_handlers&) = delete;
-  signal_handlers& operator=(const signal_handlers&) = delete;
-  ~signal_handlers() {
-    ::sigaction(SIGTERM, &old_term_, nullptr);
-    ::sigaction(SIGINT, &old_int_, nullptr);
-    signal_pipe_write = -1;
-  }
-
- private:
-  struct sigaction old_int_ {};
-  struct sigaction old_term_ {};
-};
+// Thrown to leave the server's task group: asyncio's way to end a group.
+struct shutting_down {};
 
 unique_fd listen_on(const std::string& host, unsigned short port) {
   sockaddr_in address{};
@@ -265,60 +201,41 @@ const char* signal_name(int signo) {
 
 int serve(unsigned short port, const std::string& host) {
   const unique_fd listener = listen_on(host, port);
-
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_NONBLOCK | O_CLOEXEC) != 0) throw_errno("pipe2");
-  const unique_fd pipe_read(pipe_fds[0]);
-  const unique_fd pipe_write(pipe_fds[1]);
-  // Declared after the pipe, so destroyed (handlers restored) before it.
-  const signal_handlers handlers(pipe_write.get());
-
   std::printf("listening on %s port %u\n", host.c_str(), unsigned{bound_port(listener.get())});
   std::fflush(stdout);
 
-  // Declared before the loop: tasks use them, so they must outlive it.
-  std::vector<tandem::task<void>> clients;
-  std::size_t accepted = 0;
+  std::size_t accepted = 0;  // before the loop: tasks use it
   int status = 0;
-
   tandem::event_loop loop;
   loop.run_until_complete([&] {
-    auto acceptor = loop.create_task([&] { accept_clients(listener.get(), clients, accepted); });
-    // A task of its own rather than main's body, so that main can await
-    // the acceptor and notice if accepting fails for good.
-    auto watcher = loop.create_task([&] {
-      const int signo = wait_for_signal(pipe_read.get());
-      std::printf("shutting down (%s)\n", signal_name(signo));
-      std::fflush(stdout);
-      acceptor.cancel();
-    });
-
+    tandem::event stop;
+    int signo = 0;
+    for (const int s : {SIGINT, SIGTERM})
+      loop.add_signal_handler(s, [&stop, &signo, s] {
+        signo = s;
+        stop.set();
+      });
     try {
-      tandem::await(acceptor);
-    } catch (const tandem::cancelled_error&) {
-      // The watcher stopped it: the normal way out.
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "echo_server: %s\n", e.what());
-      status = 1;
-    }
-    watcher.cancel();
-
-    // Cancel the clients and wait until they have unwound, so that every
-    // socket is closed by the time the loop is. (close() would cancel and
-    // unwind them too; doing it here keeps the order visible.)
-    for (auto& client : clients) client.cancel();
-    for (auto& client : clients) {
-      try {
-        tandem::await(client);
-      } catch (const tandem::cancelled_error&) {
+      tandem::with_task_group([&](tandem::task_group& server) {
+        server.create_task([&, server] { accept_clients(listener.get(), server, accepted); });
+        stop.wait();  // cancelled instead if accepting fails for good
+        std::printf("shutting down (%s)\n", signal_name(signo));
+        std::fflush(stdout);
+        throw shutting_down{};  // the group cancels and awaits every task
+      });
+    } catch (const tandem::exception_group& e) {
+      for (const auto& failure : e.exceptions()) {
+        try {
+          std::rethrow_exception(failure);
+        } catch (const shutting_down&) {
+        } catch (const std::exception& x) {
+          std::fprintf(stderr, "echo_server: %s\n", x.what());
+          status = 1;
+        }
       }
     }
-    try {
-      tandem::await(watcher);
-    } catch (const tandem::cancelled_error&) {
-    }
   });
-  loop.close();
+  loop.close();  // also puts the signals' dispositions back
 
   std::fprintf(stderr, "echo_server: %zu connection(s) served\n", accepted);
   return status;
