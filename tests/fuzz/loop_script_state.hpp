@@ -9,6 +9,7 @@
 
 #include "coroutine_pool.hpp"
 #include "fuzz_support.hpp"
+#include "tandem/loop.hpp"
 
 namespace fuzz::script {
 
@@ -35,6 +36,8 @@ enum class instr : std::uint8_t {
   cancel_task,
   generator_misuse,
   pool_op,
+  mutex_section,  // lock the script's mutex, yield inside, unlock
+  timeout_sleep,  // sleep b us inside a timeout of a us
   count
 };
 
@@ -83,6 +86,7 @@ struct worker {
   bool in_get = false;
   bool in_put = false;
   bool in_wait = false;
+  bool in_lock = false;
 };
 
 inline int value_of(int i) { return 1000 + 10 * i; }
@@ -132,6 +136,8 @@ class loop_script {
   int next_item_ = 0;
   tandem::event event_;
   int event_sets_ = 0;
+  tandem::mutex mutex_;
+  bool mutex_held_ = false;  // a worker is inside its mutex section
   int timed_left_ = max_timed_waits;
   int live_tasks_ = 0;
   int soon_scheduled_ = 0;

@@ -83,6 +83,10 @@ instruction loop_script::decode(int self) {
     case instr::pool_op:
       for (auto& byte : ins.pool_bytes) byte = in_.byte();
       break;
+    case instr::timeout_sleep:
+      ins.a = in_.pick(101);
+      ins.b = timed(in_.pick(101));
+      break;
     default:
       break;
   }
@@ -207,6 +211,44 @@ void loop_script::execute(int i, const instruction& ins) {
         FUZZ_CHECK(!must_time_out || got.what == kind::cancelled);
         check_ended_as(ins.a, got);
       }
+      pass_on_cancellation(got);
+      break;
+    }
+    case instr::mutex_section: {
+      outcome got;
+      {
+        flag_scope waiting(w.in_lock);
+        got = observe([&] { mutex_.lock(); }, rethrow_exit);
+      }
+      pass_on_cancellation(got);  // cancelled while waiting: never took it
+      FUZZ_CHECK(got == returned());
+      FUZZ_CHECK(!mutex_held_);  // one holder at a time
+      mutex_held_ = true;
+      struct leave {  // however the section ends
+        loop_script& s;
+        ~leave() {
+          s.mutex_held_ = false;
+          s.mutex_.unlock();
+        }
+      } guard{*this};
+      const outcome inside = observe([] { tandem::sleep_for(0s); }, rethrow_exit);
+      FUZZ_CHECK(mutex_held_ && mutex_.locked());
+      pass_on_cancellation(inside);
+      FUZZ_CHECK(inside == returned());
+      break;
+    }
+    case instr::timeout_sleep: {
+      const outcome got = observe(
+          [&] {
+            return tandem::timeout(std::chrono::microseconds(ins.a), [&] {
+              tandem::sleep_for(std::chrono::microseconds(ins.b));
+              return 1;
+            });
+          },
+          rethrow_exit);
+      // In time; past the deadline; or cancelled from outside, which a
+      // timeout never turns into timeout_error.
+      FUZZ_CHECK(got == returned(1) || got.what == kind::timeout || got.what == kind::cancelled);
       pass_on_cancellation(got);
       break;
     }
