@@ -302,6 +302,17 @@ void throw_null_exception() {
   throw std::invalid_argument("tandem::coroutine::raise: the exception_ptr is null");
 }
 void throw_ignored_exit() { throw std::runtime_error("coroutine ignored coroutine_exit"); }
+void throw_no_result() {
+  throw std::logic_error(
+      "tandem::coroutine::result: the body has not returned a value (not finished, or it ended "
+      "by an exception)");
+}
+void throw_next_needs_default_in() {
+  throw std::logic_error(
+      "tandem::yielder::yield_from: the sub has started and its In is not default-constructible, "
+      "so it cannot be resumed with next()");
+}
+void refuse_delegation_to(const frame_head* sub) { refuse_moved_or_running(sub); }
 
 }  // namespace tandem::detail
 

@@ -84,6 +84,7 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <ranges>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
@@ -107,7 +108,7 @@ class coroutine_exit {
   const char* what() const noexcept { return "coroutine_exit"; }
 };
 
-template <class Out, class In = void>
+template <class Out, class In = void, class R = void>
 class coroutine;
 template <class Out, class In = void>
 class yielder;
@@ -208,6 +209,10 @@ struct frame_base : frame_head {
   sanitizer_state sanitizer;
   void (*run_body)(frame_base*) = nullptr;
   void (*destroy)(frame_base*) = nullptr;
+  // R != void: the std::optional<R> in the coroutine handle that the body's
+  // return value goes to (the handle updates it when it moves), so that the
+  // value outlives the stack, which goes back to the pool at once.
+  void* result_dest = nullptr;
   // Every frame is listed while it lives, for debuggers (tools/gdb/tandem.py
   // reads these fields by name) and for the stack overflow report, in the
   // registry of the thread that created it (src/frame_registry.hpp).
@@ -229,6 +234,12 @@ inline frame_base* frame_of_body_slots(switch_slots* s) noexcept {
 // How a resume was asked for: which errors apply (send before start), and
 // whether an exception waits to be thrown at the yield.
 enum class resume_kind : unsigned char { next, send, raise };
+
+// What a delegating coroutine passes on to its suspended sub: the value
+// sent to it, or nothing.
+template <class In>
+inline constexpr resume_kind delegated_resume_kind =
+    std::is_void_v<In> ? resume_kind::next : resume_kind::send;
 
 // The slow halves of the hot path, out of line. prepare_resume throws what
 // a resume of h must throw (moved from, already executing, finished, send
@@ -398,7 +409,7 @@ void record_exit(frame_base* f) noexcept;
 void record_stop_iteration(frame_base* f) noexcept;
 void record_failure(frame_base* f) noexcept;
 
-template <class F, class Out, class In>
+template <class F, class Out, class In, class R>
 struct frame final : frame_base {
   F body_fn;
   frame(tandem::stack&& memory, F&& b) : frame_base(std::move(memory)), body_fn(std::move(b)) {}
@@ -412,7 +423,11 @@ struct frame final : frame_base {
     auto* self = static_cast<frame*>(base);
     try {
       yielder<Out, In> y(self);
-      self->body_fn(y);
+      if constexpr (std::is_void_v<R>) {
+        self->body_fn(y);
+      } else {
+        static_cast<std::optional<R>*>(base->result_dest)->emplace(self->body_fn(y));
+      }
       base->end = co_end::returned;
     } catch (abi::__forced_unwind&) {
       throw;  // thread cancellation cannot cross into the resumer: terminate
@@ -426,6 +441,20 @@ struct frame final : frame_base {
   }
   static void destroy_frame(frame_base* base) { static_cast<frame*>(base)->~frame(); }
 };
+
+// Where a coroutine<Out, In, R> keeps what its body returned: nothing for
+// R = void.
+template <class R>
+struct result_storage {
+  std::optional<R> value;
+};
+template <>
+struct result_storage<void> {};
+
+[[noreturn]] void throw_no_result();
+[[noreturn]] void throw_next_needs_default_in();
+// yield_from(sub): throws for a moved-from or running sub.
+void refuse_delegation_to(const frame_head* sub);
 
 }  // namespace detail
 
@@ -447,6 +476,24 @@ class yielder {
     if constexpr (!std::is_void_v<In>) return detail::from_word<In>(word);
   }
 
+  // Python's `yield from sub` (PEP 380, generator rule 16): runs sub as part
+  // of this coroutine. Every value sub yields is yielded by this coroutine;
+  // while it delegates, next()/send(v) on this coroutine resume sub the
+  // same way and raise(e) becomes sub.raise(e); close() (or a raise of a
+  // coroutine_exit) closes sub first, then throws coroutine_exit here.
+  // Returns sub's result once sub returns (moved out of an rvalue sub;
+  // copied from an lvalue when R is copyable); what escapes sub propagates.
+  // A finished sub returns at once (its result, else R{}); a running one
+  // throws std::logic_error.
+  template <class R>
+  R yield_from(coroutine<Out, In, R>& sub) {
+    return delegate(sub, false);
+  }
+  template <class R>
+  R yield_from(coroutine<Out, In, R>&& sub) {
+    return delegate(sub, true);
+  }
+
   // Whether the caller may yield here: it runs on this coroutine's own
   // stack, not inside another coroutine that this body resumed.
   bool on_own_stack() const noexcept { return detail::on_own_stack(frame_); }
@@ -455,30 +502,71 @@ class yielder {
   yielder& operator=(const yielder&) = delete;
 
  private:
-  template <class F, class O, class I>
+  template <class F, class O, class I, class R>
   friend struct detail::frame;
   explicit yielder(detail::frame_base* f) : frame_(f) {}
+
+  template <class R>
+  R delegate(coroutine<Out, In, R>& sub, bool move_result) {
+    if (!detail::on_own_stack(frame_)) detail::throw_yield_outside();
+    detail::refuse_delegation_to(sub.frame_);
+    std::uintptr_t word = 0;
+    // PEP 380 starts with next(sub), whether or not sub has started.
+    bool yielded = !sub.done() && sub.first_step_of_delegation(word);
+    while (yielded) {
+      std::exception_ptr thrown;
+      try {
+        detail::suspend(frame_, word, /*stack_checked=*/true);
+      } catch (abi::__forced_unwind&) {
+        throw;
+      } catch (const coroutine_exit&) {
+        sub.close();  // what that throws propagates from here instead
+        throw;
+      } catch (...) {
+        thrown = std::current_exception();  // sub.raise, outside this handler
+      }
+      if (thrown) {
+        yielded = sub.raise_step(std::move(thrown), word);
+      } else {
+        if (sub.done()) break;  // finished meanwhile by another caller
+        yielded = sub.template resume_step<detail::delegated_resume_kind<In>>(word);
+      }
+    }
+    return sub.take_result(move_result);
+  }
+
   detail::frame_base* frame_;
 };
 
-template <class Out, class In>
+template <class Out, class In, class R>
 class coroutine {
   static_assert(std::is_void_v<Out> || std::is_move_constructible_v<Out>,
-                "coroutine<Out, In>: Out must be void or move-constructible");
+                "coroutine<Out, In, R>: Out must be void or move-constructible");
   static_assert(std::is_void_v<In> || std::is_move_constructible_v<In>,
-                "coroutine<Out, In>: In must be void or move-constructible");
+                "coroutine<Out, In, R>: In must be void or move-constructible");
+  static_assert(std::is_void_v<R> || std::is_move_constructible_v<R>,
+                "coroutine<Out, In, R>: R must be void or move-constructible");
+
+  template <class F>
+  static constexpr bool returns_result = [] {
+    if constexpr (std::is_void_v<R>)
+      return true;  // whatever it returns is dropped
+    else
+      return std::is_convertible_v<std::invoke_result_t<F&, yielder<Out, In>&>, R>;
+  }();
 
  public:
   using yielder_type = yielder<Out, In>;
+  using result_type = R;
 
-  // body(yielder<Out, In>&). The body is stored at the top of the
+  // R body(yielder<Out, In>&). The body is stored at the top of the
   // coroutine's stack; nothing runs until the first next().
   template <class F>
   requires(!std::is_same_v<std::remove_cvref_t<F>, coroutine> &&
-           std::is_invocable_v<std::decay_t<F>&,
-                               yielder_type&>) explicit coroutine(F&& body,
-                                                                  stack_options options = {}) {
-    using frame_type = detail::frame<std::decay_t<F>, Out, In>;
+           std::is_invocable_v<std::decay_t<F>&, yielder_type&> &&
+           returns_result<std::decay_t<F>>) explicit coroutine(F&& body,
+                                                               stack_options options = {}) {
+    using frame_type = detail::frame<std::decay_t<F>, Out, In, R>;
     tandem::stack s(options);
     static_assert(alignof(frame_type) <= 64, "body type is over-aligned");
     auto top = reinterpret_cast<std::uintptr_t>(s.top());
@@ -492,6 +580,7 @@ class coroutine {
         ::new (reinterpret_cast<void*>(place)) frame_type(std::move(s), std::forward<F>(body));
     f->run_body = &frame_type::run;
     f->destroy = &frame_type::destroy_frame;
+    if constexpr (!std::is_void_v<R>) f->result_dest = &result_.value;
     detail::prepare(f, options);
     frame_ = f;
   }
@@ -501,13 +590,16 @@ class coroutine {
   // like destroying it, that calls std::terminate with a message.
   coroutine(coroutine&& other) noexcept
       : frame_((detail::refuse_move_if_running(other.frame_),
-                std::exchange(other.frame_, detail::sentinel(detail::moved_from_frame)))) {}
+                std::exchange(other.frame_, detail::sentinel(detail::moved_from_frame)))) {
+    take_result_of(other);
+  }
 
   coroutine& operator=(coroutine&& other) noexcept {
     if (this != &other) {
       detail::refuse_move_if_running(other.frame_);
       detail::close_for_destruction(frame_);
       frame_ = std::exchange(other.frame_, detail::sentinel(detail::moved_from_frame));
+      take_result_of(other);
     }
     return *this;
   }
@@ -550,13 +642,10 @@ class coroutine {
 
   // Throws e from the pending yield (Python's throw()).
   Out raise(std::exception_ptr e) {
-    if (frame_->state != detail::co_state::suspended) detail::raise_unsuspended(frame_, e);
-    if (!e) detail::throw_null_exception();
-    auto* f = static_cast<detail::frame_base*>(frame_);
-    f->inject = std::move(e);
-    f->flags |= detail::inject_pending;
     std::uintptr_t word = 0;
-    return resume_or_throw<detail::resume_kind::raise>(word);
+    if (!raise_step(std::move(e), word)) [[unlikely]]
+      detail::throw_stop_iteration();
+    if constexpr (!std::is_void_v<Out>) return detail::from_word<Out>(word);
   }
 
   template <class E>
@@ -577,6 +666,16 @@ class coroutine {
     return frame_->state == detail::co_state::done || frame_->state == detail::co_state::moved_from;
   }
   bool running() const noexcept { return frame_->state == detail::co_state::running; }
+
+  // What the body returned (generator rule 15). std::logic_error before it
+  // returned, when it ended by an exception (coroutine_exit included), and
+  // when moved from.
+  template <class T = R>
+  requires(!std::is_void_v<T>) T& result() {
+    if (frame_->state == detail::co_state::moved_from) detail::throw_moved_from();
+    if (!result_.value) detail::throw_no_result();
+    return *result_.value;
+  }
 
   // An input range over the yielded values: for (auto&& v : co) calls
   // next() until the body returns. break leaves the coroutine suspended.
@@ -648,9 +747,75 @@ class coroutine {
     if constexpr (!std::is_void_v<Out>) return detail::from_word<Out>(word);
   }
 
+  // raise(e) as a step: true when the body yielded (its value in `word`).
+  bool raise_step(std::exception_ptr e, std::uintptr_t& word) {
+    if (frame_->state != detail::co_state::suspended) detail::raise_unsuspended(frame_, e);
+    if (!e) detail::throw_null_exception();
+    auto* f = static_cast<detail::frame_base*>(frame_);
+    f->inject = std::move(e);
+    f->flags |= detail::inject_pending;
+    word = 0;
+    return resume_step<detail::resume_kind::raise>(word);
+  }
+
+  // yield_from's first step (PEP 380: next(sub)): starts sub, or resumes a
+  // suspended one as next() does.
+  bool first_step_of_delegation(std::uintptr_t& word) {
+    if constexpr (!std::is_void_v<In>) {
+      if (frame_->state != detail::co_state::created) {
+        if constexpr (std::default_initializable<In>) {
+          In v{};
+          word = detail::to_word(v);
+          return resume_step<detail::resume_kind::next>(word);
+        } else {
+          detail::throw_next_needs_default_in();
+        }
+      }
+    }
+    word = 0;  // a first resume reaches no yield: nothing is read
+    return resume_step<detail::resume_kind::next>(word);
+  }
+
+  // What yield_from returns once this (its sub) is finished.
+  R take_result(bool move_out) {
+    if constexpr (!std::is_void_v<R>) {
+      if (result_.value) {
+        if constexpr (std::is_copy_constructible_v<R>) {
+          if (!move_out) return *result_.value;
+        }
+        return std::move(*result_.value);
+      }
+      if constexpr (std::default_initializable<R>)
+        return R{};
+      else
+        detail::throw_no_result();
+    }
+  }
+
+  // After a move: this handle keeps other's result, and a live frame
+  // returns its value here from now on.
+  void take_result_of(coroutine& other) noexcept {
+    if constexpr (!std::is_void_v<R>) {
+      result_.value = std::move(other.result_.value);
+      other.result_.value.reset();
+      if (frame_->state != detail::co_state::done && frame_->state != detail::co_state::moved_from)
+        static_cast<detail::frame_base*>(frame_)->result_dest = &result_.value;
+    }
+  }
+
   friend struct detail::frame_access;
+  template <class O, class I>
+  friend class yielder;
   // This coroutine's frame, or a sentinel once finished or moved from.
   detail::frame_head* frame_;
+  [[no_unique_address]] detail::result_storage<R> result_;
 };
 
 }  // namespace tandem
+
+// Generator rule 17: with a non-void Out, a coroutine is a move-only view,
+// as std::generator is, so an rvalue pipes into std::views adaptors (an
+// lvalue through std::ranges::ref_view).
+template <class Out, class In, class R>
+inline constexpr bool std::ranges::enable_view<tandem::coroutine<Out, In, R>> =
+    !std::is_void_v<Out>;
