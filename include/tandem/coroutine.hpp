@@ -129,6 +129,10 @@ enum co_flag : unsigned char {
   own_fp_control = 8,    // stack_options::own_fp_control
   ended_unstarted = 16,  // (sentinel) the body never ran: started() false
   exit_pending = 32,     // close(): coroutine_exit is thrown at the pending yield
+  // Delegation (yield_from, generator rule 16) in place: resuming this
+  // frame switches straight into the innermost frame of its chain.
+  delegating = 64,
+  installed = 128,  // this frame is the sub that its `delegator` delegates to
 };
 
 // What a frame runs: a plain coroutine, or an event loop's task.
@@ -213,6 +217,20 @@ struct frame_base : frame_head {
   // return value goes to (the handle updates it when it moves), so that the
   // value outlives the stack, which goes back to the pool at once.
   void* result_dest = nullptr;
+  // Delegation in place (generator rule 16). A yield_from whose sub yields
+  // installs it: the delegator's `sub` is the sub, the sub's `delegator`
+  // the delegator, and the delegator's `innermost` some frame of the chain
+  // below it, which a resume follows (and shortens) to the one not itself
+  // delegating. A resumer then switches straight into that innermost body,
+  // which yields straight back: a send costs the same at any depth. When
+  // an installed frame ends, it switches into its delegator's yield_from
+  // instead of back to the resumer, handing on the resumer. raise, close,
+  // ending, and any direct use of a frame of the chain take the delegation
+  // apart (detach), and the yield_from goes on step by step until its sub
+  // yields again.
+  frame_base* innermost = nullptr;
+  frame_base* sub = nullptr;
+  frame_base* delegator = nullptr;
   // Every frame is listed while it lives, for debuggers (tools/gdb/tandem.py
   // reads these fields by name) and for the stack overflow report, in the
   // registry of the thread that created it (src/frame_registry.hpp).
@@ -241,11 +259,21 @@ template <class In>
 inline constexpr resume_kind delegated_resume_kind =
     std::is_void_v<In> ? resume_kind::next : resume_kind::send;
 
+// Where a resume switches to, and the thread's eh_state to record there.
+struct resume_target {
+  frame_base* frame;
+  eh_state* thread_eh;
+};
+
 // The slow halves of the hot path, out of line. prepare_resume throws what
 // a resume of h must throw (moved from, already executing, finished, send
-// before start), or swaps the exception states and readies a first resume;
-// it returns the thread's eh_state to record.
-eh_state* prepare_resume(frame_head* h, eh_state* g, resume_kind how);
+// before start), or swaps the exception states, readies a first resume and
+// takes apart a delegation that h is part of as a sub; it returns the frame
+// to switch into (the innermost delegate when h delegates) and the
+// thread's eh_state to record.
+resume_target prepare_resume(frame_head* h, eh_state* g, resume_kind how);
+// A delegating frame's innermost delegate, the chain shortened on the way.
+frame_base* find_innermost(frame_base* f) noexcept;
 void prepare_suspend(frame_base* f, eh_state* g) noexcept;
 void after_suspend_slow(frame_base* f);  // throws an injected exception
 [[noreturn]] void throw_yield_outside();
@@ -257,14 +285,28 @@ template <resume_kind How>
 __attribute__((always_inline)) inline frame_base* resume(frame_head* h, std::uintptr_t& value) {
   eh_state* g = thread_eh();
   bool own_fp = false;
+  auto* f = static_cast<frame_base*>(h);
   const std::uint16_t status = h->status();
   if (status != status_word(co_state::suspended) || holds_exceptions(g)) [[unlikely]] {
-    // own_fp_control alone needs no call, only the other switch.
-    if (status != status_word(co_state::suspended, own_fp_control) || holds_exceptions(g))
-      g = prepare_resume(h, g, How);
-    own_fp = h->has(own_fp_control);
+    if (How != resume_kind::raise && status == status_word(co_state::suspended, delegating)) {
+      // A send through a delegation: into the innermost body, which is
+      // installed, never has own_fp_control, and yields straight back.
+      f = f->innermost;
+      if (f->has(delegating)) [[unlikely]]
+        f = find_innermost(static_cast<frame_base*>(h));
+      if (f->status() != status_word(co_state::suspended, installed) || holds_exceptions(g)) {
+        const resume_target t = prepare_resume(h, g, How);
+        f = t.frame;
+        g = t.thread_eh;
+      }
+    } else if (status != status_word(co_state::suspended, own_fp_control) ||
+               holds_exceptions(g)) {  // own_fp_control alone needs no call
+      const resume_target t = prepare_resume(h, g, How);
+      f = t.frame;
+      g = t.thread_eh;
+    }
+    own_fp = f->has(own_fp_control);
   }
-  auto* f = static_cast<frame_base*>(h);
   f->thread_eh = g;
   f->state = co_state::running;
   const auto* bottom = static_cast<const char*>(f->stack.bottom());
@@ -310,7 +352,11 @@ __attribute__((always_inline)) inline frame_base* suspend(frame_base* f, std::ui
   bool own_fp = false;
   const std::uint16_t status = f->status();
   if (status != status_word(co_state::running) || holds_exceptions(g)) [[unlikely]] {
-    if (status != status_word(co_state::running, own_fp_control) || holds_exceptions(g))
+    // An installed delegate yields as any body does: straight to whoever
+    // resumed it.
+    if ((status != status_word(co_state::running, own_fp_control) &&
+         status != status_word(co_state::running, installed)) ||
+        holds_exceptions(g))
       prepare_suspend(f, g);
     own_fp = f->has(own_fp_control);
   }
@@ -333,6 +379,35 @@ __attribute__((always_inline)) inline frame_base* suspend(frame_base* f, std::ui
   value = l.value;
   return f;
 }
+
+// yield_from's yield of what its sub yielded: installs the delegation
+// (unless either side keeps its own FP control state, which a switch
+// straight past the delegator would not restore: then every step goes
+// through the delegator's yield_from) and suspends. Whatever wakes the
+// delegator up has taken the delegation apart again.
+__attribute__((always_inline)) inline void suspend_delegating(frame_base* me, frame_head* sub_head,
+                                                              std::uintptr_t& value) {
+  auto* sub = static_cast<frame_base*>(sub_head);
+  if (((me->flags | sub->flags) & own_fp_control) == 0) {
+    me->flags = static_cast<unsigned char>(me->flags | delegating);
+    me->sub = sub;
+    me->innermost = sub;
+    sub->flags = static_cast<unsigned char>(sub->flags | installed);
+    sub->delegator = me;
+  }
+  suspend(me, value, /*stack_checked=*/true);
+}
+
+// After yield_from woke up to find its sub finished: when the sub ended as
+// an installed delegate (it switched straight here), takes over its
+// resumer's place for the sanitizers, then gives the sub's frame back and
+// rethrows what escaped it, as finish() does. Nothing for a sub finished
+// elsewhere.
+void finish_delegate(frame_base* me, frame_head*& sub);
+
+// Whether a coroutine runs: its own body, or, while it delegates, the body
+// of its innermost delegate.
+bool chain_running(const frame_head* h) noexcept;
 
 // The event loop marks the frames of its tasks through this.
 struct frame_access {
@@ -357,10 +432,12 @@ void finish(frame_head*& h);
 [[noreturn]] void throw_ignored_exit();
 // Ends a frame: destroys the body and gives back the stack.
 void release(frame_base* f) noexcept;
-[[noreturn]] void terminate_moved_running() noexcept;
-inline void refuse_move_if_running(const frame_head* h) noexcept {
-  if (h->state == co_state::running) [[unlikely]]
-    terminate_moved_running();
+// Moving a running coroutine terminates; moving an installed delegate
+// takes it out of the delegation (its delegator goes on step by step).
+void prepare_move_slow(frame_head* h) noexcept;
+inline void prepare_move(frame_head* h) noexcept {
+  if (h->state == co_state::running || (h->flags & (delegating | installed)) != 0) [[unlikely]]
+    prepare_move_slow(h);
 }
 // The destructor's close: never throws, terminates if exit is ignored.
 void close_for_destruction(frame_head*& h) noexcept;
@@ -455,6 +532,9 @@ struct result_storage<void> {};
 [[noreturn]] void throw_next_needs_default_in();
 // yield_from(sub): throws for a moved-from or running sub.
 void refuse_delegation_to(const frame_head* sub);
+// raise() on a frame of a delegation: throws if the chain runs, else takes
+// the delegation apart around h.
+void prepare_raise(frame_head* h);
 
 }  // namespace detail
 
@@ -516,7 +596,7 @@ class yielder {
     while (yielded) {
       std::exception_ptr thrown;
       try {
-        detail::suspend(frame_, word, /*stack_checked=*/true);
+        detail::suspend_delegating(frame_, sub.frame_, word);
       } catch (abi::__forced_unwind&) {
         throw;
       } catch (const coroutine_exit&) {
@@ -527,8 +607,10 @@ class yielder {
       }
       if (thrown) {
         yielded = sub.raise_step(std::move(thrown), word);
-      } else {
-        if (sub.done()) break;  // finished meanwhile by another caller
+      } else if (sub.done()) {  // it ended and switched here, or was finished elsewhere
+        detail::finish_delegate(frame_, sub.frame_);
+        break;
+      } else {  // the delegation was taken apart: one step by hand
         yielded = sub.template resume_step<detail::delegated_resume_kind<In>>(word);
       }
     }
@@ -589,14 +671,14 @@ class coroutine {
   // resumed) would leave the resume in progress holding the wrong handle:
   // like destroying it, that calls std::terminate with a message.
   coroutine(coroutine&& other) noexcept
-      : frame_((detail::refuse_move_if_running(other.frame_),
+      : frame_((detail::prepare_move(other.frame_),
                 std::exchange(other.frame_, detail::sentinel(detail::moved_from_frame)))) {
     take_result_of(other);
   }
 
   coroutine& operator=(coroutine&& other) noexcept {
     if (this != &other) {
-      detail::refuse_move_if_running(other.frame_);
+      detail::prepare_move(other.frame_);
       detail::close_for_destruction(frame_);
       frame_ = std::exchange(other.frame_, detail::sentinel(detail::moved_from_frame));
       take_result_of(other);
@@ -665,7 +747,10 @@ class coroutine {
   bool done() const noexcept {
     return frame_->state == detail::co_state::done || frame_->state == detail::co_state::moved_from;
   }
-  bool running() const noexcept { return frame_->state == detail::co_state::running; }
+  bool running() const noexcept {
+    return frame_->state == detail::co_state::running ||
+           (frame_->has(detail::delegating) && detail::chain_running(frame_));
+  }
 
   // What the body returned (generator rule 15). std::logic_error before it
   // returned, when it ended by an exception (coroutine_exit included), and
@@ -751,6 +836,9 @@ class coroutine {
   bool raise_step(std::exception_ptr e, std::uintptr_t& word) {
     if (frame_->state != detail::co_state::suspended) detail::raise_unsuspended(frame_, e);
     if (!e) detail::throw_null_exception();
+    // raise(e) walks a delegation chain: the yield_from raises it in its sub.
+    if (frame_->has(detail::delegating) || frame_->has(detail::installed)) [[unlikely]]
+      detail::prepare_raise(frame_);
     auto* f = static_cast<detail::frame_base*>(frame_);
     f->inject = std::move(e);
     f->flags |= detail::inject_pending;
