@@ -7,11 +7,12 @@
 //     adder.next();             // runs to the first yield: 0
 //     adder.send(41);           // 42
 //
-// coroutine<Out, In> runs its body on a stack of its own. The body yields
-// values of type Out and receives values of type In; either may be void or
-// any move-constructible type (move-only types included). The operations
-// and their rules are CPython's generator methods (PEP 342, PEP 479); the rules
-// are numbered in docs/rules.md (section 3), and tests name them:
+// coroutine<Out, In, R> runs its body on a stack of its own. The body yields
+// values of type Out, receives values of type In, and returns an R (In and
+// R default to void); each may be void or any move-constructible type
+// (move-only types included). The operations and their rules are CPython's
+// generator methods (PEP 342, PEP 380, PEP 479); the rules are numbered in
+// docs/rules.md (section 3), and tests name them:
 //
 //   next()      resume; the pending yield returns In{} (first call: start).
 //   send(v)     resume; the pending yield returns v. Before the first
@@ -22,6 +23,15 @@
 //   close()     throw coroutine_exit at the pending yield; the body must
 //               let it escape or return. If it yields instead: runtime_error
 //               "coroutine ignored coroutine_exit", and it stays suspended.
+//   result()    what the body returned (R != void; rule 15), kept in the
+//               handle. std::logic_error before that, or when the body
+//               ended by an exception (coroutine_exit included).
+//
+// Inside the body, y.yield_from(sub) is Python's `yield from` (rule 16): see
+// yielder::yield_from. With a non-void Out a coroutine is a move-only
+// std::ranges::input_range and view, as std::generator (rule 17): an rvalue
+// pipes into std::views adaptors, an lvalue through std::ranges::ref_view,
+// and reaching the end throws nothing.
 //
 // Each resuming call returns the next yielded value, or throws
 // stop_iteration when the body returns (and on every later next/send), or
@@ -503,7 +513,11 @@ struct frame final : frame_base {
       if constexpr (std::is_void_v<R>) {
         self->body_fn(y);
       } else {
-        static_cast<std::optional<R>*>(base->result_dest)->emplace(self->body_fn(y));
+        // The destination is read only once the body has returned: the
+        // handle may have moved meanwhile.
+        auto&& value = self->body_fn(y);
+        static_cast<std::optional<R>*>(base->result_dest)
+            ->emplace(std::forward<decltype(value)>(value));
       }
       base->end = co_end::returned;
     } catch (abi::__forced_unwind&) {
