@@ -4,13 +4,13 @@
 // std::ranges::ref_view, and reaching the end throws nothing anywhere.
 // Every C++ throw of this process is counted: this file interposes
 // __cxa_throw and forwards to the real one.
+#include <cxxabi.h>
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
 #include <concepts>
-#include <cxxabi.h>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -97,8 +97,7 @@ TEST(CoroutineRules, Rule17_ACoroutineIsAMoveOnlyInputView) {
 TEST(CoroutineRules, Rule17_RvaluesPipeIntoTakeTransformAndFilter) {
   std::vector<int> seen;
   std::optional view = count_to(20) | std::views::filter([](int v) { return v % 3 == 0; }) |
-                       std::views::transform([](int v) { return v * 10; }) |
-                       std::views::take(4);
+                       std::views::transform([](int v) { return v * 10; }) | std::views::take(4);
   EXPECT_EQ(throws_during([&] {
               for (int v : *view) seen.push_back(v);
             }),
@@ -125,8 +124,8 @@ TEST(CoroutineRules, Rule17_LvaluesPipeThroughRefView) {
   std::vector<int> first, rest;
   EXPECT_EQ(throws_during([&] {
               for (int v : std::ranges::ref_view(co) | std::views::take(3)) first.push_back(v);
-              for (int v : std::ranges::ref_view(co) |
-                               std::views::filter([](int v) { return v % 2 == 0; }))
+              for (int v :
+                   std::ranges::ref_view(co) | std::views::filter([](int v) { return v % 2 == 0; }))
                 rest.push_back(v);
             }),
             0);
@@ -162,13 +161,12 @@ TEST(CoroutineRules, Rule17_RangeAlgorithmsReachTheEndWithoutThrowing) {
 TEST(CoroutineRules, Rule17_DelegatingCoroutinesReachTheEndWithoutThrowing) {
   std::vector<int> seen;
   auto co = count_through_chain(4);
-  EXPECT_EQ(throws_during([&] {
-              for (int v : std::ranges::ref_view(co) | std::views::transform([](int v) {
-                             return v * v;
-                           }))
-                seen.push_back(v);
-            }),
-            0);
+  EXPECT_EQ(
+      throws_during([&] {
+        for (int v : std::ranges::ref_view(co) | std::views::transform([](int v) { return v * v; }))
+          seen.push_back(v);
+      }),
+      0);
   EXPECT_EQ(seen, (std::vector<int>{0, 1, 4, 9}));
   EXPECT_EQ(co.result(), 4);
 }

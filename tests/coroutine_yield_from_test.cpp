@@ -93,17 +93,15 @@ chain delegator(int level, chain sub, journal& log) {
 }
 
 // Levels 1 (outermost) to 3 (the echo at the bottom).
-chain three_levels(journal& log) {
-  return delegator(1, delegator(2, echo(3, 100, log), log), log);
-}
+chain three_levels(journal& log) { return delegator(1, delegator(2, echo(3, 100, log), log), log); }
 
 TEST(CoroutineRules, Rule16_ValuesComeOutAndSendsGoIn) {
   journal log;
   chain co = delegator(1, echo(2, 100, log), log);
-  EXPECT_EQ(co.next(), 100);     // the sub started: its first yield
-  EXPECT_EQ(co.send(5), 105);    // the send reached the sub
-  EXPECT_EQ(co.next(), 100);     // next() sends In{} (0)
-  EXPECT_EQ(co.send(-1), 5);     // the sub returned 5; the delegator yields it
+  EXPECT_EQ(co.next(), 100);   // the sub started: its first yield
+  EXPECT_EQ(co.send(5), 105);  // the send reached the sub
+  EXPECT_EQ(co.next(), 100);   // next() sends In{} (0)
+  EXPECT_EQ(co.send(-1), 5);   // the sub returned 5; the delegator yields it
   EXPECT_THROW(co.next(), stop_iteration);
   EXPECT_EQ(co.result(), 50);
 }
@@ -113,9 +111,8 @@ TEST(CoroutineRules, Rule16_SubsResultComesBackFromYieldFrom) {
     y.yield(1);
     return std::string("sub's result");
   });
-  coroutine<int, void, std::string> by_lvalue([&](yielder<int>& y) {
-    return y.yield_from(sub) + " (copied)";
-  });
+  coroutine<int, void, std::string> by_lvalue(
+      [&](yielder<int>& y) { return y.yield_from(sub) + " (copied)"; });
   EXPECT_EQ(by_lvalue.next(), 1);
   EXPECT_THROW(by_lvalue.next(), stop_iteration);
   EXPECT_EQ(by_lvalue.result(), "sub's result (copied)");
@@ -134,9 +131,8 @@ TEST(CoroutineRules, Rule16_SubsResultComesBackFromYieldFrom) {
 }
 
 TEST(CoroutineRules, Rule16_MoveOnlyResultFromAnLvalueSubIsMoved) {
-  coroutine<int, void, std::unique_ptr<int>> sub([](yielder<int>&) {
-    return std::make_unique<int>(3);
-  });
+  coroutine<int, void, std::unique_ptr<int>> sub(
+      [](yielder<int>&) { return std::make_unique<int>(3); });
   coroutine<int, void, int> co([&](yielder<int>& y) { return *y.yield_from(sub); });
   EXPECT_THROW(co.next(), stop_iteration);  // sub returned at once, so did co
   EXPECT_EQ(co.result(), 3);
@@ -147,8 +143,8 @@ TEST(CoroutineRules, Rule16_RaiseBecomesSubRaise) {
   journal log;
   chain co = delegator(1, echo(2, 100, log), log);
   co.next();
-  EXPECT_EQ(co.raise(level_error(2)), 2000);  // the sub handled it and yielded
-  EXPECT_EQ(co.send(4), 104);                 // still delegating
+  EXPECT_EQ(co.raise(level_error(2)), 2000);   // the sub handled it and yielded
+  EXPECT_EQ(co.send(4), 104);                  // still delegating
   EXPECT_EQ(co.raise(level_error(1)), -1000);  // escaped the sub: at the yield_from
   EXPECT_EQ(log, (journal{"caught at 2", "cleanup 2", "caught at 1"}));
   EXPECT_THROW(co.next(), stop_iteration);
@@ -312,8 +308,8 @@ TEST(CoroutineRules, Rule16_ThreeLevelsDestroyedWhileDelegating) {
     co.next();
     co.send(3);
   }
-  EXPECT_EQ(log, (journal{"exit at 3", "cleanup 3", "exit at 2", "cleanup 2", "exit at 1",
-                          "cleanup 1"}));
+  EXPECT_EQ(
+      log, (journal{"exit at 3", "cleanup 3", "exit at 2", "cleanup 2", "exit at 1", "cleanup 1"}));
 }
 
 TEST(CoroutineRules, Rule16_ResultsClimbTheChain) {
@@ -322,8 +318,8 @@ TEST(CoroutineRules, Rule16_ResultsClimbTheChain) {
   co.next();
   EXPECT_EQ(co.send(2), 102);
   EXPECT_EQ(co.send(3), 103);
-  EXPECT_EQ(co.send(-1), 5);   // echo returned 5: level 2 yields it
-  EXPECT_EQ(co.next(), 50);    // level 2 returned 50: level 1 yields it
+  EXPECT_EQ(co.send(-1), 5);  // echo returned 5: level 2 yields it
+  EXPECT_EQ(co.next(), 50);   // level 2 returned 50: level 1 yields it
   EXPECT_THROW(co.next(), stop_iteration);
   EXPECT_EQ(co.result(), 500);
   EXPECT_EQ(log, (journal{"cleanup 3", "cleanup 2", "cleanup 1"}));
@@ -376,8 +372,8 @@ TEST(CoroutineRules, Rule16_UsingTheSubDirectlyWhileDelegated) {
   chain sub = echo(2, 100, log);
   chain co([&](chain_yielder& y) { return y.yield_from(sub) + 1; });
   EXPECT_EQ(co.next(), 100);
-  EXPECT_EQ(sub.send(1), 101);  // Python allows this: the sub is suspended
-  EXPECT_EQ(co.send(2), 102);   // the delegation goes on
+  EXPECT_EQ(sub.send(1), 101);                 // Python allows this: the sub is suspended
+  EXPECT_EQ(co.send(2), 102);                  // the delegation goes on
   EXPECT_THROW(sub.send(-1), stop_iteration);  // finished behind the delegator's back
   EXPECT_THROW(co.next(), stop_iteration);     // the yield_from returns its result
   EXPECT_EQ(co.result(), 4);
@@ -396,9 +392,8 @@ TEST(CoroutineRules, Rule16_VoidOutAndInCombinations) {
   EXPECT_EQ(vv.result(), 2);
 
   coroutine<void, int, int> vi([](yielder<void, int>& y) {
-    return y.yield_from(coroutine<void, int, int>([](yielder<void, int>& inner) {
-      return inner.yield() + inner.yield();
-    }));
+    return y.yield_from(coroutine<void, int, int>(
+        [](yielder<void, int>& inner) { return inner.yield() + inner.yield(); }));
   });
   vi.next();
   vi.send(20);

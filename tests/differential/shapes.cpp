@@ -5,6 +5,7 @@
 #include "shapes.hpp"
 
 #include <map>
+#include <type_traits>
 
 namespace differential {
 namespace {
@@ -46,8 +47,11 @@ generator catch_mark(long a, long, effects& fx) {
   });
 }
 
-generator ignore_close(long a, long, effects& fx) {
-  return generator([a, &fx](yielder& y) {
+// Also a leaf of the delegation family (valued_generator): it never
+// returns normally, so the body's return type is just the coroutine's.
+template <class G = generator>
+G ignore_close(long a, long, effects& fx) {
+  return G([a, &fx](yielder& y) -> typename G::result_type {
     long i = 0;
     long ignored = 0;
     for (;;) {
@@ -113,19 +117,24 @@ generator echo(long a, long, effects& fx) {
   });
 }
 
-generator close_returns(long a, long, effects& fx) {
-  return generator([a, &fx](yielder& y) {
+// Also the delegation family's ret_close and a leaf (valued_generator),
+// which return a.
+template <class G = generator>
+G close_returns(long a, long, effects& fx) {
+  using result = typename G::result_type;
+  return G([a, &fx](yielder& y) -> result {
     try {
       for (;;) fx.received += y.yield(a);
     } catch (const coroutine_exit&) {
       ++fx.exits_seen;
-      return;
+      if constexpr (!std::is_void_v<result>) return a;
     }
   });
 }
 
-generator close_raises(long a, long, effects& fx) {
-  return generator([a, &fx](yielder& y) {
+template <class G = generator>  // also a leaf of the delegation family
+G close_raises(long a, long, effects& fx) {
+  return G([a, &fx](yielder& y) -> typename G::result_type {
     try {
       for (;;) fx.received += y.yield(a);
     } catch (const coroutine_exit&) {
@@ -163,14 +172,14 @@ std::optional<generator> make_shape(const std::string& name, long a, long b, eff
   static const std::map<std::string, factory> shapes = {
       {"running_sum", running_sum},
       {"catch_mark", catch_mark},
-      {"ignore_close", ignore_close},
+      {"ignore_close", ignore_close<>},
       {"return_after", return_after},
       {"raise_after", raise_after},
       {"nested_finally", nested_finally},
       {"catch_even", catch_even},
       {"echo", echo},
-      {"close_returns", close_returns},
-      {"close_raises", close_raises},
+      {"close_returns", close_returns<>},
+      {"close_raises", close_raises<>},
       {"yield_in_finally", yield_in_finally},
       {"leak_stop", leak_stop},
   };
@@ -223,17 +232,6 @@ valued_generator ret_catch(long a, long, effects& fx) {
   });
 }
 
-valued_generator ret_close(long a, long, effects& fx) {
-  return valued_generator([a, &fx](valued_yielder& y) -> long {
-    try {
-      for (;;) fx.received += y.yield(a);
-    } catch (const coroutine_exit&) {
-      ++fx.exits_seen;
-      return a;
-    }
-  });
-}
-
 valued_generator ret_count(long a, long, effects& fx) {
   return valued_generator([a, &fx](valued_yielder& y) -> long {
     long got = 0;
@@ -273,22 +271,8 @@ valued_generator leaf_catch(long level, long, long b, effects& fx) {
   });
 }
 
-valued_generator leaf_ignore_exit(long, long a, long, effects& fx) {
-  return valued_generator([a, &fx](valued_yielder& y) -> long {
-    long i = 0;
-    long ignored = 0;
-    for (;;) {
-      try {
-        y.yield(i);
-        ++i;
-      } catch (const coroutine_exit&) {
-        ++fx.exits_seen;
-        if (ignored >= a) throw;
-        ++ignored;
-        y.yield(-1);
-      }
-    }
-  });
+valued_generator leaf_ignore_exit(long, long a, long b, effects& fx) {
+  return ignore_close<valued_generator>(a, b, fx);
 }
 
 valued_generator leaf_honour_exit(long level, long a, long, effects& fx) {
@@ -303,26 +287,12 @@ valued_generator leaf_honour_exit(long level, long a, long, effects& fx) {
   });
 }
 
-valued_generator leaf_close_returns(long, long a, long, effects& fx) {
-  return valued_generator([a, &fx](valued_yielder& y) -> long {
-    try {
-      for (;;) fx.received += y.yield(a);
-    } catch (const coroutine_exit&) {
-      ++fx.exits_seen;
-      return a;
-    }
-  });
+valued_generator leaf_close_returns(long, long a, long b, effects& fx) {
+  return close_returns<valued_generator>(a, b, fx);
 }
 
-valued_generator leaf_close_raises(long, long a, long, effects& fx) {
-  return valued_generator([a, &fx](valued_yielder& y) -> long {
-    try {
-      for (;;) fx.received += y.yield(a);
-    } catch (const coroutine_exit&) {
-      ++fx.exits_seen;
-      throw coded_error(a);
-    }
-  });
+valued_generator leaf_close_raises(long, long a, long b, effects& fx) {
+  return close_raises<valued_generator>(a, b, fx);
 }
 
 valued_generator leaf_raise(long level, long a, long b, effects& fx) {
@@ -404,7 +374,7 @@ std::optional<valued_generator> make_valued_shape(const std::string& name, long 
   static const std::map<std::string, factory> shapes = {
       {"ret_sum", ret_sum},
       {"ret_catch", ret_catch},
-      {"ret_close", ret_close},
+      {"ret_close", close_returns<valued_generator>},
       {"ret_count", ret_count},
   };
   const auto found = shapes.find(name);

@@ -90,8 +90,7 @@ int main() {
       [&] {
         auto& here = tandem::current_loop();
         auto sleeper = here.create_task([] { sleeper_nap(); }, {.size = 0, .name = "sleeper"});
-        auto waiter = here.create_task([&] { waiter_block(never); },
-                                       {.size = 0, .name = "waiter"});
+        auto waiter = here.create_task([&] { waiter_block(never); }, {.size = 0, .name = "waiter"});
         tandem::sleep_for(std::chrono::seconds(0));  // both start and suspend
         tandem::coroutine<void> inspector([](tandem::yielder<void>&) { inspector_look(); },
                                           {.size = 0, .name = "inspector"});
