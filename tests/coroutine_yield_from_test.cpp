@@ -10,6 +10,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -323,6 +324,23 @@ TEST(CoroutineRules, Rule16_ResultsClimbTheChain) {
   EXPECT_THROW(co.next(), stop_iteration);
   EXPECT_EQ(co.result(), 500);
   EXPECT_EQ(log, (journal{"cleanup 3", "cleanup 2", "cleanup 1"}));
+}
+
+TEST(CoroutineRules, Rule16_AChainIsResumedOnAnotherThreadAndBack) {
+  journal log;
+  chain co = three_levels(log);
+  EXPECT_EQ(co.next(), 100);
+  long on_other_thread = 0;
+  long after_echo_returned = 0;
+  std::thread([&] {
+    on_other_thread = co.send(1);       // straight into the echo
+    after_echo_returned = co.send(-1);  // the echo ends: level 2 goes on there
+  }).join();
+  EXPECT_EQ(on_other_thread, 101);
+  EXPECT_EQ(after_echo_returned, 1);
+  EXPECT_EQ(co.next(), 10);  // level 2 returned 10: level 1 yields it
+  EXPECT_THROW(co.next(), stop_iteration);
+  EXPECT_EQ(co.result(), 100);
 }
 
 // A delegation chain `depth` deep over a counter that yields 0..n-1 and
