@@ -60,28 +60,86 @@ void swap_eh_out(frame_base* f, eh_state* g) noexcept {
       "first");
 }
 
+bool is_running(const frame_head* h) noexcept {
+  return h->state == co_state::running || (h->has(delegating) && chain_running(h));
+}
+
 // Throws for a coroutine that no operation may resume now.
 void refuse_moved_or_running(const frame_head* h) {
   if (h->state == co_state::moved_from) throw_moved_from();
-  if (h->state == co_state::running) throw_already_executing();
+  if (is_running(h)) throw_already_executing();
+}
+
+// Takes the installed sub x out of its delegator's chain: the delegator's
+// yield_from, when next woken, goes on step by step. Every frame above
+// that pointed into x's part of the chain points at the delegator now.
+void detach_from_delegator(frame_base* x) noexcept {
+  frame_base* d = x->delegator;
+  x->delegator = nullptr;
+  x->flags = static_cast<unsigned char>(x->flags & ~installed);
+  d->flags = static_cast<unsigned char>(d->flags & ~delegating);
+  d->sub = nullptr;
+  d->innermost = nullptr;
+  for (frame_base* above = d->delegator; above != nullptr; above = above->delegator)
+    above->innermost = d;
+}
+
+// h is used directly (raised into, closed, moved): it leaves the chain it
+// is installed in, and the delegation below it is taken apart.
+void detach_around(frame_head* h) noexcept {
+  auto* f = static_cast<frame_base*>(h);
+  if (f->has(installed)) detach_from_delegator(f);
+  if (f->has(delegating)) detach_from_delegator(f->sub);
 }
 
 }  // namespace
 
-eh_state* prepare_resume(frame_head* h, eh_state* g, resume_kind how) {
+frame_base* find_innermost(frame_base* f) noexcept {
+  frame_base* t = f->innermost;
+  while (t->has(delegating)) t = t->innermost;
+  f->innermost = t;  // the next send goes there at once
+  return t;
+}
+
+bool chain_running(const frame_head* h) noexcept {
+  if (!h->has(delegating)) return h->state == co_state::running;
+  const frame_base* t = static_cast<const frame_base*>(h)->innermost;
+  while (t->has(delegating)) t = t->innermost;
+  return t->state == co_state::running;
+}
+
+resume_target prepare_resume(frame_head* h, eh_state* g, resume_kind how) {
   refuse_moved_or_running(h);
-  switch (h->state) {
+  auto* f = static_cast<frame_base*>(h);
+  // Resumed by its own handle, an installed sub leaves its delegator's
+  // chain: when it ends, it returns here, not into the delegator.
+  if (f->has(installed)) detach_from_delegator(f);
+  if (how != resume_kind::raise && f->has(delegating)) f = find_innermost(f);
+  switch (f->state) {
     case co_state::done:
       throw_stop_iteration();
     case co_state::created:
       if (how == resume_kind::send) throw_send_before_start();
       // Its own FP control state starts as its first resumer's.
-      if (h->has(own_fp_control)) store_fp_control(&h->body);
+      if (f->has(own_fp_control)) store_fp_control(&f->body);
       break;
     default:  // suspended
       break;
   }
-  return swap_eh_in(static_cast<frame_base*>(h), g);
+  return {f, swap_eh_in(f, g)};
+}
+
+void prepare_raise(frame_head* h) {
+  refuse_moved_or_running(h);
+  detach_around(h);
+}
+
+void finish_delegate(frame_base* me, frame_head*& sub) {
+  if (sub->state != co_state::done || sub == sentinel(ended_frame) ||
+      sub == sentinel(ended_unstarted_frame))
+    return;  // finished elsewhere
+  after_collapse(me->sanitizer, static_cast<frame_base*>(sub)->sanitizer);
+  finish(sub);
 }
 
 void prepare_suspend(frame_base* f, eh_state* g) noexcept {
@@ -124,11 +182,29 @@ namespace {
 // has ASan check the stack it believes is current.
 void arrive(frame_base* f) noexcept { arrive_in_body(f->sanitizer); }
 
+// An installed sub ended: its delegator's yield_from takes over, with the
+// sub's resumer as its own (generator rule 16). The sub's frame stays until
+// that yield_from has taken its result (finish_delegate).
+[[noreturn]] void hand_over_to_delegator(frame_base* f) {
+  frame_base* d = f->delegator;
+  detach_from_delegator(f);
+  d->resumer = f->resumer;
+  d->thread_eh = f->thread_eh;
+  swap_eh_in(d, d->thread_eh);
+  d->state = co_state::running;
+  const auto* bottom = static_cast<const char*>(d->stack.bottom());
+  before_collapse(f->sanitizer, d->sanitizer, bottom,
+                  static_cast<std::size_t>(reinterpret_cast<const char*>(d) - bottom));
+  switch_to<false>(&f->body, &d->body, 0);  // installed frames share the FP state
+  std::abort();
+}
+
 // Runs the body, records how it ended, and leaves for good.
 [[noreturn]] void run_to_end(frame_base* f) {
   f->run_body(f);  // records how the body ended
   prepare_suspend(f, f->thread_eh);
   f->state = co_state::done;
+  if (f->has(installed)) hand_over_to_delegator(f);
   before_final_suspend(f->sanitizer);
   // Nobody resumes a finished body.
   if (f->has(own_fp_control))
@@ -255,6 +331,7 @@ void close(frame_head*& h) {
     return;
   }
   auto* f = static_cast<frame_base*>(h);
+  detach_around(h);  // close walks a delegation chain: the yield_from closes its sub
   f->flags |= exit_pending;
   std::uintptr_t word = 0;
   if (resume<resume_kind::raise>(h, word)->state == co_state::done) {
@@ -266,9 +343,13 @@ void close(frame_head*& h) {
   throw_ignored_exit();  // it yielded: still suspended
 }
 
-void terminate_moved_running() noexcept {
-  std::fputs("tandem: a running coroutine was moved (from inside its own body?)\n", stderr);
-  std::terminate();
+void prepare_move_slow(frame_head* h) noexcept {
+  if (is_running(h)) {
+    std::fputs("tandem: a running coroutine was moved (from inside its own body?)\n", stderr);
+    std::terminate();
+  }
+  auto* f = static_cast<frame_base*>(h);
+  if (f->has(installed)) detach_from_delegator(f);
 }
 
 void close_for_destruction(frame_head*& h) noexcept {
@@ -276,7 +357,7 @@ void close_for_destruction(frame_head*& h) noexcept {
     return h->state == co_state::done || h->state == co_state::moved_from;
   };
   if (finished()) return;
-  if (h->state == co_state::running) {
+  if (is_running(h)) {
     std::fputs("tandem: a running coroutine was destroyed (from inside its own body?)\n", stderr);
     std::terminate();
   }
@@ -302,6 +383,17 @@ void throw_null_exception() {
   throw std::invalid_argument("tandem::coroutine::raise: the exception_ptr is null");
 }
 void throw_ignored_exit() { throw std::runtime_error("coroutine ignored coroutine_exit"); }
+void throw_no_result() {
+  throw std::logic_error(
+      "tandem::coroutine::result: the body has not returned a value (not finished, or it ended "
+      "by an exception)");
+}
+void throw_next_needs_default_in() {
+  throw std::logic_error(
+      "tandem::yielder::yield_from: the sub has started and its In is not default-constructible, "
+      "so it cannot be resumed with next()");
+}
+void refuse_delegation_to(const frame_head* sub) { refuse_moved_or_running(sub); }
 
 }  // namespace tandem::detail
 

@@ -7,11 +7,12 @@
 //     adder.next();             // runs to the first yield: 0
 //     adder.send(41);           // 42
 //
-// coroutine<Out, In> runs its body on a stack of its own. The body yields
-// values of type Out and receives values of type In; either may be void or
-// any move-constructible type (move-only types included). The operations
-// and their rules are CPython's generator methods (PEP 342, PEP 479); the rules
-// are numbered in docs/rules.md (section 3), and tests name them:
+// coroutine<Out, In, R> runs its body on a stack of its own. The body yields
+// values of type Out, receives values of type In, and returns an R (In and
+// R default to void); each may be void or any move-constructible type
+// (move-only types included). The operations and their rules are CPython's
+// generator methods (PEP 342, PEP 380, PEP 479); the rules are numbered in
+// docs/rules.md (section 3), and tests name them:
 //
 //   next()      resume; the pending yield returns In{} (first call: start).
 //   send(v)     resume; the pending yield returns v. Before the first
@@ -22,6 +23,15 @@
 //   close()     throw coroutine_exit at the pending yield; the body must
 //               let it escape or return. If it yields instead: runtime_error
 //               "coroutine ignored coroutine_exit", and it stays suspended.
+//   result()    what the body returned (R != void; rule 15), kept in the
+//               handle. std::logic_error before that, or when the body
+//               ended by an exception (coroutine_exit included).
+//
+// Inside the body, y.yield_from(sub) is Python's `yield from` (rule 16): see
+// yielder::yield_from. With a non-void Out a coroutine is a move-only
+// std::ranges::input_range and view, as std::generator (rule 17): an rvalue
+// pipes into std::views adaptors, an lvalue through std::ranges::ref_view,
+// and reaching the end throws nothing.
 //
 // Each resuming call returns the next yielded value, or throws
 // stop_iteration when the body returns (and on every later next/send), or
@@ -84,6 +94,7 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <ranges>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
@@ -107,7 +118,7 @@ class coroutine_exit {
   const char* what() const noexcept { return "coroutine_exit"; }
 };
 
-template <class Out, class In = void>
+template <class Out, class In = void, class R = void>
 class coroutine;
 template <class Out, class In = void>
 class yielder;
@@ -128,6 +139,10 @@ enum co_flag : unsigned char {
   own_fp_control = 8,    // stack_options::own_fp_control
   ended_unstarted = 16,  // (sentinel) the body never ran: started() false
   exit_pending = 32,     // close(): coroutine_exit is thrown at the pending yield
+  // Delegation (yield_from, generator rule 16) in place: resuming this
+  // frame switches straight into the innermost frame of its chain.
+  delegating = 64,
+  installed = 128,  // this frame is the sub that its `delegator` delegates to
 };
 
 // What a frame runs: a plain coroutine, or an event loop's task.
@@ -208,6 +223,24 @@ struct frame_base : frame_head {
   sanitizer_state sanitizer;
   void (*run_body)(frame_base*) = nullptr;
   void (*destroy)(frame_base*) = nullptr;
+  // R != void: the std::optional<R> in the coroutine handle that the body's
+  // return value goes to (the handle updates it when it moves), so that the
+  // value outlives the stack, which goes back to the pool at once.
+  void* result_dest = nullptr;
+  // Delegation in place (generator rule 16). A yield_from whose sub yields
+  // installs it: the delegator's `sub` is the sub, the sub's `delegator`
+  // the delegator, and the delegator's `innermost` some frame of the chain
+  // below it, which a resume follows (and shortens) to the one not itself
+  // delegating. A resumer then switches straight into that innermost body,
+  // which yields straight back: a send costs the same at any depth. When
+  // an installed frame ends, it switches into its delegator's yield_from
+  // instead of back to the resumer, handing on the resumer. raise, close,
+  // ending, and any direct use of a frame of the chain take the delegation
+  // apart (detach), and the yield_from goes on step by step until its sub
+  // yields again.
+  frame_base* innermost = nullptr;
+  frame_base* sub = nullptr;
+  frame_base* delegator = nullptr;
   // Every frame is listed while it lives, for debuggers (tools/gdb/tandem.py
   // reads these fields by name) and for the stack overflow report, in the
   // registry of the thread that created it (src/frame_registry.hpp).
@@ -230,11 +263,27 @@ inline frame_base* frame_of_body_slots(switch_slots* s) noexcept {
 // whether an exception waits to be thrown at the yield.
 enum class resume_kind : unsigned char { next, send, raise };
 
+// What a delegating coroutine passes on to its suspended sub: the value
+// sent to it, or nothing.
+template <class In>
+inline constexpr resume_kind delegated_resume_kind =
+    std::is_void_v<In> ? resume_kind::next : resume_kind::send;
+
+// Where a resume switches to, and the thread's eh_state to record there.
+struct resume_target {
+  frame_base* frame;
+  eh_state* thread_eh;
+};
+
 // The slow halves of the hot path, out of line. prepare_resume throws what
 // a resume of h must throw (moved from, already executing, finished, send
-// before start), or swaps the exception states and readies a first resume;
-// it returns the thread's eh_state to record.
-eh_state* prepare_resume(frame_head* h, eh_state* g, resume_kind how);
+// before start), or swaps the exception states, readies a first resume and
+// takes apart a delegation that h is part of as a sub; it returns the frame
+// to switch into (the innermost delegate when h delegates) and the
+// thread's eh_state to record.
+resume_target prepare_resume(frame_head* h, eh_state* g, resume_kind how);
+// A delegating frame's innermost delegate, the chain shortened on the way.
+frame_base* find_innermost(frame_base* f) noexcept;
 void prepare_suspend(frame_base* f, eh_state* g) noexcept;
 void after_suspend_slow(frame_base* f);  // throws an injected exception
 [[noreturn]] void throw_yield_outside();
@@ -246,14 +295,28 @@ template <resume_kind How>
 __attribute__((always_inline)) inline frame_base* resume(frame_head* h, std::uintptr_t& value) {
   eh_state* g = thread_eh();
   bool own_fp = false;
+  auto* f = static_cast<frame_base*>(h);
   const std::uint16_t status = h->status();
   if (status != status_word(co_state::suspended) || holds_exceptions(g)) [[unlikely]] {
-    // own_fp_control alone needs no call, only the other switch.
-    if (status != status_word(co_state::suspended, own_fp_control) || holds_exceptions(g))
-      g = prepare_resume(h, g, How);
-    own_fp = h->has(own_fp_control);
+    if (How != resume_kind::raise && status == status_word(co_state::suspended, delegating)) {
+      // A send through a delegation: into the innermost body, which is
+      // installed, never has own_fp_control, and yields straight back.
+      f = f->innermost;
+      if (f->has(delegating)) [[unlikely]]
+        f = find_innermost(static_cast<frame_base*>(h));
+      if (f->status() != status_word(co_state::suspended, installed) || holds_exceptions(g)) {
+        const resume_target t = prepare_resume(h, g, How);
+        f = t.frame;
+        g = t.thread_eh;
+      }
+    } else if (status != status_word(co_state::suspended, own_fp_control) ||
+               holds_exceptions(g)) {  // own_fp_control alone needs no call
+      const resume_target t = prepare_resume(h, g, How);
+      f = t.frame;
+      g = t.thread_eh;
+    }
+    own_fp = f->has(own_fp_control);
   }
-  auto* f = static_cast<frame_base*>(h);
   f->thread_eh = g;
   f->state = co_state::running;
   const auto* bottom = static_cast<const char*>(f->stack.bottom());
@@ -299,7 +362,11 @@ __attribute__((always_inline)) inline frame_base* suspend(frame_base* f, std::ui
   bool own_fp = false;
   const std::uint16_t status = f->status();
   if (status != status_word(co_state::running) || holds_exceptions(g)) [[unlikely]] {
-    if (status != status_word(co_state::running, own_fp_control) || holds_exceptions(g))
+    // An installed delegate yields as any body does: straight to whoever
+    // resumed it.
+    if ((status != status_word(co_state::running, own_fp_control) &&
+         status != status_word(co_state::running, installed)) ||
+        holds_exceptions(g))
       prepare_suspend(f, g);
     own_fp = f->has(own_fp_control);
   }
@@ -322,6 +389,35 @@ __attribute__((always_inline)) inline frame_base* suspend(frame_base* f, std::ui
   value = l.value;
   return f;
 }
+
+// yield_from's yield of what its sub yielded: installs the delegation
+// (unless either side keeps its own FP control state, which a switch
+// straight past the delegator would not restore: then every step goes
+// through the delegator's yield_from) and suspends. Whatever wakes the
+// delegator up has taken the delegation apart again.
+__attribute__((always_inline)) inline void suspend_delegating(frame_base* me, frame_head* sub_head,
+                                                              std::uintptr_t& value) {
+  auto* sub = static_cast<frame_base*>(sub_head);
+  if (((me->flags | sub->flags) & own_fp_control) == 0) {
+    me->flags = static_cast<unsigned char>(me->flags | delegating);
+    me->sub = sub;
+    me->innermost = sub;
+    sub->flags = static_cast<unsigned char>(sub->flags | installed);
+    sub->delegator = me;
+  }
+  suspend(me, value, /*stack_checked=*/true);
+}
+
+// After yield_from woke up to find its sub finished: when the sub ended as
+// an installed delegate (it switched straight here), takes over its
+// resumer's place for the sanitizers, then gives the sub's frame back and
+// rethrows what escaped it, as finish() does. Nothing for a sub finished
+// elsewhere.
+void finish_delegate(frame_base* me, frame_head*& sub);
+
+// Whether a coroutine runs: its own body, or, while it delegates, the body
+// of its innermost delegate.
+bool chain_running(const frame_head* h) noexcept;
 
 // The event loop marks the frames of its tasks through this.
 struct frame_access {
@@ -346,10 +442,12 @@ void finish(frame_head*& h);
 [[noreturn]] void throw_ignored_exit();
 // Ends a frame: destroys the body and gives back the stack.
 void release(frame_base* f) noexcept;
-[[noreturn]] void terminate_moved_running() noexcept;
-inline void refuse_move_if_running(const frame_head* h) noexcept {
-  if (h->state == co_state::running) [[unlikely]]
-    terminate_moved_running();
+// Moving a running coroutine terminates; moving an installed delegate
+// takes it out of the delegation (its delegator goes on step by step).
+void prepare_move_slow(frame_head* h) noexcept;
+inline void prepare_move(frame_head* h) noexcept {
+  if (h->state == co_state::running || (h->flags & (delegating | installed)) != 0) [[unlikely]]
+    prepare_move_slow(h);
 }
 // The destructor's close: never throws, terminates if exit is ignored.
 void close_for_destruction(frame_head*& h) noexcept;
@@ -398,7 +496,7 @@ void record_exit(frame_base* f) noexcept;
 void record_stop_iteration(frame_base* f) noexcept;
 void record_failure(frame_base* f) noexcept;
 
-template <class F, class Out, class In>
+template <class F, class Out, class In, class R>
 struct frame final : frame_base {
   F body_fn;
   frame(tandem::stack&& memory, F&& b) : frame_base(std::move(memory)), body_fn(std::move(b)) {}
@@ -412,7 +510,15 @@ struct frame final : frame_base {
     auto* self = static_cast<frame*>(base);
     try {
       yielder<Out, In> y(self);
-      self->body_fn(y);
+      if constexpr (std::is_void_v<R>) {
+        self->body_fn(y);
+      } else {
+        // The destination is read only once the body has returned: the
+        // handle may have moved meanwhile.
+        auto&& value = self->body_fn(y);
+        static_cast<std::optional<R>*>(base->result_dest)
+            ->emplace(std::forward<decltype(value)>(value));
+      }
       base->end = co_end::returned;
     } catch (abi::__forced_unwind&) {
       throw;  // thread cancellation cannot cross into the resumer: terminate
@@ -426,6 +532,23 @@ struct frame final : frame_base {
   }
   static void destroy_frame(frame_base* base) { static_cast<frame*>(base)->~frame(); }
 };
+
+// Where a coroutine<Out, In, R> keeps what its body returned: nothing for
+// R = void.
+template <class R>
+struct result_storage {
+  std::optional<R> value;
+};
+template <>
+struct result_storage<void> {};
+
+[[noreturn]] void throw_no_result();
+[[noreturn]] void throw_next_needs_default_in();
+// yield_from(sub): throws for a moved-from or running sub.
+void refuse_delegation_to(const frame_head* sub);
+// raise() on a frame of a delegation: throws if the chain runs, else takes
+// the delegation apart around h.
+void prepare_raise(frame_head* h);
 
 }  // namespace detail
 
@@ -447,6 +570,24 @@ class yielder {
     if constexpr (!std::is_void_v<In>) return detail::from_word<In>(word);
   }
 
+  // Python's `yield from sub` (PEP 380, generator rule 16): runs sub as part
+  // of this coroutine. Every value sub yields is yielded by this coroutine;
+  // while it delegates, next()/send(v) on this coroutine resume sub the
+  // same way and raise(e) becomes sub.raise(e); close() (or a raise of a
+  // coroutine_exit) closes sub first, then throws coroutine_exit here.
+  // Returns sub's result once sub returns (moved out of an rvalue sub;
+  // copied from an lvalue when R is copyable); what escapes sub propagates.
+  // A finished sub returns at once (its result, else R{}); a running one
+  // throws std::logic_error.
+  template <class R>
+  R yield_from(coroutine<Out, In, R>& sub) {
+    return delegate(sub, false);
+  }
+  template <class R>
+  R yield_from(coroutine<Out, In, R>&& sub) {
+    return delegate(sub, true);
+  }
+
   // Whether the caller may yield here: it runs on this coroutine's own
   // stack, not inside another coroutine that this body resumed.
   bool on_own_stack() const noexcept { return detail::on_own_stack(frame_); }
@@ -455,30 +596,73 @@ class yielder {
   yielder& operator=(const yielder&) = delete;
 
  private:
-  template <class F, class O, class I>
+  template <class F, class O, class I, class R>
   friend struct detail::frame;
   explicit yielder(detail::frame_base* f) : frame_(f) {}
+
+  template <class R>
+  R delegate(coroutine<Out, In, R>& sub, bool move_result) {
+    if (!detail::on_own_stack(frame_)) detail::throw_yield_outside();
+    detail::refuse_delegation_to(sub.frame_);
+    std::uintptr_t word = 0;
+    // PEP 380 starts with next(sub), whether or not sub has started.
+    bool yielded = !sub.done() && sub.first_step_of_delegation(word);
+    while (yielded) {
+      std::exception_ptr thrown;
+      try {
+        detail::suspend_delegating(frame_, sub.frame_, word);
+      } catch (abi::__forced_unwind&) {
+        throw;
+      } catch (const coroutine_exit&) {
+        sub.close();  // what that throws propagates from here instead
+        throw;
+      } catch (...) {
+        thrown = std::current_exception();  // sub.raise, outside this handler
+      }
+      if (thrown) {
+        yielded = sub.raise_step(std::move(thrown), word);
+      } else if (sub.done()) {  // it ended and switched here, or was finished elsewhere
+        detail::finish_delegate(frame_, sub.frame_);
+        break;
+      } else {  // the delegation was taken apart: one step by hand
+        yielded = sub.template resume_step<detail::delegated_resume_kind<In>>(word);
+      }
+    }
+    return sub.take_result(move_result);
+  }
+
   detail::frame_base* frame_;
 };
 
-template <class Out, class In>
+template <class Out, class In, class R>
 class coroutine {
   static_assert(std::is_void_v<Out> || std::is_move_constructible_v<Out>,
-                "coroutine<Out, In>: Out must be void or move-constructible");
+                "coroutine<Out, In, R>: Out must be void or move-constructible");
   static_assert(std::is_void_v<In> || std::is_move_constructible_v<In>,
-                "coroutine<Out, In>: In must be void or move-constructible");
+                "coroutine<Out, In, R>: In must be void or move-constructible");
+  static_assert(std::is_void_v<R> || std::is_move_constructible_v<R>,
+                "coroutine<Out, In, R>: R must be void or move-constructible");
+
+  template <class F>
+  static constexpr bool returns_result = [] {
+    if constexpr (std::is_void_v<R>)
+      return true;  // whatever it returns is dropped
+    else
+      return std::is_convertible_v<std::invoke_result_t<F&, yielder<Out, In>&>, R>;
+  }();
 
  public:
   using yielder_type = yielder<Out, In>;
+  using result_type = R;
 
-  // body(yielder<Out, In>&). The body is stored at the top of the
+  // R body(yielder<Out, In>&). The body is stored at the top of the
   // coroutine's stack; nothing runs until the first next().
   template <class F>
   requires(!std::is_same_v<std::remove_cvref_t<F>, coroutine> &&
-           std::is_invocable_v<std::decay_t<F>&,
-                               yielder_type&>) explicit coroutine(F&& body,
-                                                                  stack_options options = {}) {
-    using frame_type = detail::frame<std::decay_t<F>, Out, In>;
+           std::is_invocable_v<std::decay_t<F>&, yielder_type&> &&
+           returns_result<std::decay_t<F>>) explicit coroutine(F&& body,
+                                                               stack_options options = {}) {
+    using frame_type = detail::frame<std::decay_t<F>, Out, In, R>;
     tandem::stack s(options);
     static_assert(alignof(frame_type) <= 64, "body type is over-aligned");
     auto top = reinterpret_cast<std::uintptr_t>(s.top());
@@ -492,6 +676,7 @@ class coroutine {
         ::new (reinterpret_cast<void*>(place)) frame_type(std::move(s), std::forward<F>(body));
     f->run_body = &frame_type::run;
     f->destroy = &frame_type::destroy_frame;
+    if constexpr (!std::is_void_v<R>) f->result_dest = &result_.value;
     detail::prepare(f, options);
     frame_ = f;
   }
@@ -500,14 +685,17 @@ class coroutine {
   // resumed) would leave the resume in progress holding the wrong handle:
   // like destroying it, that calls std::terminate with a message.
   coroutine(coroutine&& other) noexcept
-      : frame_((detail::refuse_move_if_running(other.frame_),
-                std::exchange(other.frame_, detail::sentinel(detail::moved_from_frame)))) {}
+      : frame_((detail::prepare_move(other.frame_),
+                std::exchange(other.frame_, detail::sentinel(detail::moved_from_frame)))) {
+    take_result_of(other);
+  }
 
   coroutine& operator=(coroutine&& other) noexcept {
     if (this != &other) {
-      detail::refuse_move_if_running(other.frame_);
+      detail::prepare_move(other.frame_);
       detail::close_for_destruction(frame_);
       frame_ = std::exchange(other.frame_, detail::sentinel(detail::moved_from_frame));
+      take_result_of(other);
     }
     return *this;
   }
@@ -550,13 +738,10 @@ class coroutine {
 
   // Throws e from the pending yield (Python's throw()).
   Out raise(std::exception_ptr e) {
-    if (frame_->state != detail::co_state::suspended) detail::raise_unsuspended(frame_, e);
-    if (!e) detail::throw_null_exception();
-    auto* f = static_cast<detail::frame_base*>(frame_);
-    f->inject = std::move(e);
-    f->flags |= detail::inject_pending;
     std::uintptr_t word = 0;
-    return resume_or_throw<detail::resume_kind::raise>(word);
+    if (!raise_step(std::move(e), word)) [[unlikely]]
+      detail::throw_stop_iteration();
+    if constexpr (!std::is_void_v<Out>) return detail::from_word<Out>(word);
   }
 
   template <class E>
@@ -576,7 +761,20 @@ class coroutine {
   bool done() const noexcept {
     return frame_->state == detail::co_state::done || frame_->state == detail::co_state::moved_from;
   }
-  bool running() const noexcept { return frame_->state == detail::co_state::running; }
+  bool running() const noexcept {
+    return frame_->state == detail::co_state::running ||
+           (frame_->has(detail::delegating) && detail::chain_running(frame_));
+  }
+
+  // What the body returned (generator rule 15). std::logic_error before it
+  // returned, when it ended by an exception (coroutine_exit included), and
+  // when moved from.
+  template <class T = R>
+  requires(!std::is_void_v<T>) T& result() {
+    if (frame_->state == detail::co_state::moved_from) detail::throw_moved_from();
+    if (!result_.value) detail::throw_no_result();
+    return *result_.value;
+  }
 
   // An input range over the yielded values: for (auto&& v : co) calls
   // next() until the body returns. break leaves the coroutine suspended.
@@ -648,9 +846,78 @@ class coroutine {
     if constexpr (!std::is_void_v<Out>) return detail::from_word<Out>(word);
   }
 
+  // raise(e) as a step: true when the body yielded (its value in `word`).
+  bool raise_step(std::exception_ptr e, std::uintptr_t& word) {
+    if (frame_->state != detail::co_state::suspended) detail::raise_unsuspended(frame_, e);
+    if (!e) detail::throw_null_exception();
+    // raise(e) walks a delegation chain: the yield_from raises it in its sub.
+    if (frame_->has(detail::delegating) || frame_->has(detail::installed)) [[unlikely]]
+      detail::prepare_raise(frame_);
+    auto* f = static_cast<detail::frame_base*>(frame_);
+    f->inject = std::move(e);
+    f->flags |= detail::inject_pending;
+    word = 0;
+    return resume_step<detail::resume_kind::raise>(word);
+  }
+
+  // yield_from's first step (PEP 380: next(sub)): starts sub, or resumes a
+  // suspended one as next() does.
+  bool first_step_of_delegation(std::uintptr_t& word) {
+    if constexpr (!std::is_void_v<In>) {
+      if (frame_->state != detail::co_state::created) {
+        if constexpr (std::default_initializable<In>) {
+          In v{};
+          word = detail::to_word(v);
+          return resume_step<detail::resume_kind::next>(word);
+        } else {
+          detail::throw_next_needs_default_in();
+        }
+      }
+    }
+    word = 0;  // a first resume reaches no yield: nothing is read
+    return resume_step<detail::resume_kind::next>(word);
+  }
+
+  // What yield_from returns once this (its sub) is finished.
+  R take_result(bool move_out) {
+    if constexpr (!std::is_void_v<R>) {
+      if (result_.value) {
+        if constexpr (std::is_copy_constructible_v<R>) {
+          if (!move_out) return *result_.value;
+        }
+        return std::move(*result_.value);
+      }
+      if constexpr (std::default_initializable<R>)
+        return R{};
+      else
+        detail::throw_no_result();
+    }
+  }
+
+  // After a move: this handle keeps other's result, and a live frame
+  // returns its value here from now on.
+  void take_result_of(coroutine& other) noexcept {
+    if constexpr (!std::is_void_v<R>) {
+      result_.value = std::move(other.result_.value);
+      other.result_.value.reset();
+      if (frame_->state != detail::co_state::done && frame_->state != detail::co_state::moved_from)
+        static_cast<detail::frame_base*>(frame_)->result_dest = &result_.value;
+    }
+  }
+
   friend struct detail::frame_access;
+  template <class O, class I>
+  friend class yielder;
   // This coroutine's frame, or a sentinel once finished or moved from.
   detail::frame_head* frame_;
+  [[no_unique_address]] detail::result_storage<R> result_;
 };
 
 }  // namespace tandem
+
+// Generator rule 17: with a non-void Out, a coroutine is a move-only view,
+// as std::generator is, so an rvalue pipes into std::views adaptors (an
+// lvalue through std::ranges::ref_view).
+template <class Out, class In, class R>
+inline constexpr bool std::ranges::enable_view<tandem::coroutine<Out, In, R>> =
+    !std::is_void_v<Out>;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes random generator scenarios and CPython's traces of them.
 
-    generate.py --seed S --count N --out FILE
+    generate.py --seed S --count N --out FILE [--family plain|delegation]
 
 A scenario is a body shape (shapes.py) with random parameters, driven by a
 random sequence of next/send/throw/close, some of them before the start or
@@ -15,7 +15,12 @@ normalized form that replay.cpp reproduces over tandem::coroutine:
     after <finally_runs> <caught> <exits_seen> <received>
     end
 
-Outcomes: "yield V", "stop" (StopIteration), "error C" (CodedError(C)),
+Families: "plain" (SHAPES: bodies that return nothing) and "delegation"
+(DELEGATION_SHAPES: bodies that return a value, and chains of yield from
+one to three deep).
+
+Outcomes: "yield V", "stop" (StopIteration), "stop V" (StopIteration whose
+value V is not None: what the body returned), "error C" (CodedError(C)),
 "ignored" (RuntimeError: generator ignored GeneratorExit), "stop_leaked"
 (RuntimeError: generator raised StopIteration), "send_unstarted"
 (TypeError), "exit" (GeneratorExit), "ok" (close returned).
@@ -31,7 +36,9 @@ import random
 import sys
 import weakref
 
-from shapes import SHAPES, CodedError, Effects
+from shapes import DELEGATION_SHAPES, SHAPES, CodedError, Effects
+
+FAMILIES = {"plain": SHAPES, "delegation": DELEGATION_SHAPES}
 
 MAX_OPS = 14
 MAX_TEARDOWN_CLOSES = 8
@@ -40,8 +47,8 @@ MAX_TEARDOWN_CLOSES = 8
 def outcome_of(call):
     try:
         value = call()
-    except StopIteration:
-        return "stop"
+    except StopIteration as e:
+        return "stop" if e.value is None else f"stop {e.value}"
     except CodedError as e:
         return f"error {e.code}"
     except GeneratorExit:
@@ -78,9 +85,9 @@ def random_op(rng, weights):
     return kind, 0
 
 
-def run_scenario(index, rng, out):
-    name = rng.choice(sorted(SHAPES))
-    body, a_range, b_range, safe_to_drop = SHAPES[name]
+def run_scenario(index, rng, out, shapes):
+    name = rng.choice(sorted(shapes))
+    body, a_range, b_range, safe_to_drop = shapes[name]
     a, b = rng.randint(*a_range), rng.randint(*b_range)
     teardown = "drop" if safe_to_drop else "close_loop"
     # Per scenario weights: some mostly resume, some throw and close often.
@@ -115,12 +122,14 @@ def main():
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--family", choices=sorted(FAMILIES), default="plain")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     with open(args.out, "w", encoding="ascii", newline="\n") as out:
-        out.write(f"# tandem differential scenarios: seed {args.seed}, count {args.count}\n")
+        out.write(f"# tandem differential scenarios: {args.family}, seed {args.seed}, "
+                  f"count {args.count}\n")
         for index in range(args.count):
-            run_scenario(index, rng, out)
+            run_scenario(index, rng, out, FAMILIES[args.family])
 
 
 if __name__ == "__main__":

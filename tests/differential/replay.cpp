@@ -24,6 +24,7 @@ namespace {
 using differential::coded_error;
 using differential::effects;
 using differential::generator;
+using differential::valued_generator;
 
 constexpr int max_teardown_closes = 8;  // generate.py's MAX_TEARDOWN_CLOSES
 
@@ -93,9 +94,20 @@ std::vector<scenario> read_scenarios(std::istream& in) {
   return all;
 }
 
+// What generate.py writes for a StopIteration: "stop V" when it carries
+// the value the body returned (the call that finished a valued body), else
+// "stop".
+template <class Gen>
+std::string stop_outcome(Gen& co, bool was_done) {
+  if constexpr (std::is_same_v<Gen, valued_generator>) {
+    if (!was_done && co.done()) return "stop " + std::to_string(co.result());
+  }
+  return "stop";
+}
+
 // Normalizes what an operation returned or threw as generate.py does.
-template <class Call>
-std::string outcome_of(Call call, bool is_send) {
+template <class Call, class Stop>
+std::string outcome_of(Call call, bool is_send, Stop stop) {
   try {
     if constexpr (std::is_void_v<decltype(call())>) {
       call();
@@ -104,7 +116,7 @@ std::string outcome_of(Call call, bool is_send) {
       return "yield " + std::to_string(call());
     }
   } catch (const tandem::stop_iteration&) {
-    return "stop";
+    return stop();
   } catch (const coded_error& e) {
     return "error " + std::to_string(e.code());
   } catch (const tandem::coroutine_exit&) {
@@ -132,11 +144,15 @@ std::string outcome_of(Call call, bool is_send) {
   }
 }
 
-std::string apply(generator& co, const operation& op) {
-  if (op.kind == "next") return outcome_of([&] { return co.next(); }, false);
-  if (op.kind == "send") return outcome_of([&] { return co.send(op.arg); }, true);
-  if (op.kind == "throw") return outcome_of([&] { return co.raise(coded_error(op.arg)); }, false);
-  return outcome_of([&] { co.close(); }, false);
+template <class Gen>
+std::string apply(Gen& co, const operation& op) {
+  const bool was_done = co.done();
+  const auto stop = [&] { return stop_outcome(co, was_done); };
+  if (op.kind == "next") return outcome_of([&] { return co.next(); }, false, stop);
+  if (op.kind == "send") return outcome_of([&] { return co.send(op.arg); }, true, stop);
+  if (op.kind == "throw")
+    return outcome_of([&] { return co.raise(coded_error(op.arg)); }, false, stop);
+  return outcome_of([&] { co.close(); }, false, stop);
 }
 
 std::string effects_line(const char* label, const effects& fx) {
@@ -145,11 +161,9 @@ std::string effects_line(const char* label, const effects& fx) {
          std::to_string(fx.received);
 }
 
-std::vector<std::string> replay(const scenario& s) {
+template <class Gen>
+std::vector<std::string> replay_over(const scenario& s, effects& fx, std::optional<Gen>& co) {
   std::vector<std::string> trace;
-  effects fx;  // outlives the coroutine, whose destructor may update it
-  std::optional<generator> co = differential::make_shape(s.shape, s.a, s.b, fx);
-  if (!co) return {"no such shape: " + s.shape};
   for (const operation& op : s.operations)
     trace.push_back(op.kind + " " + std::to_string(op.arg) + " => " + apply(*co, op));
   trace.push_back(effects_line("effects", fx));
@@ -163,6 +177,15 @@ std::vector<std::string> replay(const scenario& s) {
   co.reset();  // the destructor closes a suspended coroutine
   trace.push_back(effects_line("after", fx));
   return trace;
+}
+
+std::vector<std::string> replay(const scenario& s) {
+  effects fx;  // outlives the coroutine, whose destructor may update it
+  if (std::optional<generator> co = differential::make_shape(s.shape, s.a, s.b, fx))
+    return replay_over(s, fx, co);
+  if (std::optional<valued_generator> co = differential::make_valued_shape(s.shape, s.a, s.b, fx))
+    return replay_over(s, fx, co);
+  return {"no such shape: " + s.shape};
 }
 
 void print_mismatch(const scenario& s, const std::vector<std::string>& got) {

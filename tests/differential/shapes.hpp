@@ -11,6 +11,9 @@
 namespace differential {
 
 using generator = tandem::coroutine<long, long>;
+// The delegation family's bodies return a value (shapes.py's
+// DELEGATION_SHAPES).
+using valued_generator = tandem::coroutine<long, long, long>;
 
 // Thrown into bodies by raise(): the twin of shapes.py's CodedError(code).
 class coded_error : public std::exception {
@@ -35,5 +38,10 @@ struct effects {
 // The shape called name, with parameters a and b, updating fx (which must
 // outlive it); nullopt if there is no such shape.
 std::optional<generator> make_shape(const std::string& name, long a, long b, effects& fx);
+
+// The same for the delegation family: a body that returns a value, or a
+// chain "yf<depth>_<leaf>" of yield_from (depth 1 to 3) over a leaf.
+std::optional<valued_generator> make_valued_shape(const std::string& name, long a, long b,
+                                                  effects& fx);
 
 }  // namespace differential

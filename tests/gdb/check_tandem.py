@@ -36,6 +36,8 @@ EXPECTED_FRAMES = {
     5: ("task", "sleeper", "suspended", "256 KiB"),
     6: ("task", "waiter", "suspended", "256 KiB"),
     7: ("coroutine", "inspector", "running", "256 KiB"),
+    8: ("coroutine", "delegator", "suspended", "256 KiB"),
+    9: ("coroutine", "delegate", "suspended", "256 KiB"),
 }
 
 # Functions that must appear, in this order (other frames may come between:
@@ -48,6 +50,8 @@ EXPECTED_BACKTRACES = {
     "tandem bt 4": ["tandem::detail::resume", "coroutines.cpp"] + ENTRY,
     "tandem bt 5": ["tandem::sleep", "sleeper_nap"] + ENTRY,
     "tandem bt 6": ["::wait", "waiter_block"] + ENTRY,
+    "tandem bt 8": ["yield_from", "delegator_body"] + ENTRY,
+    "tandem bt 9": ["producer_emit", "producer_loop"] + ENTRY,
     "bt": ["gdb_stop_here", "inspector_look"] + ENTRY,
 }
 # Other commands and a piece of what they must print.
@@ -55,6 +59,7 @@ EXPECTED_MESSAGES = {
     "tandem bt 3": "coroutine 3 (unnamed) is not started",
     "tandem bt 4": "task 4 (main-task) is running: it waits in its resume of coroutine 7",
     "tandem bt 7": "coroutine 7 (inspector) is running in this thread",
+    "tandem bt 8": "coroutine 8 (delegator) delegates to coroutine 9 (delegate)",
     "tandem bt 99": "no live coroutine or task has id 99",
 }
 # A frame count counts from the coroutine's innermost frame.

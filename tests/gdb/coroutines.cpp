@@ -9,6 +9,8 @@
 //   5   task       sleeper     suspended  sleeper_nap (sleep_for)
 //   6   task       waiter      suspended  waiter_block (event::wait)
 //   7   coroutine  inspector   running    inspector_look -> gdb_stop_here
+//   8   coroutine  delegator   suspended  delegator_body (yield_from of 9)
+//   9   coroutine  delegate    suspended  producer_emit (yield), for 8
 //
 // The functions that gdb must see are noinline, so that every build type
 // keeps their frames.
@@ -48,7 +50,18 @@ __attribute__((noinline)) void waiter_block(tandem::event& e) {
   asm volatile("" ::: "memory");
 }
 
+__attribute__((noinline)) void delegator_body(tandem::yielder<int>& y) {
+  y.yield_from(tandem::coroutine<int>([](tandem::yielder<int>& inner) { producer_loop(inner); },
+                                      {.size = 0, .name = "delegate"}));
+  asm volatile("" ::: "memory");
+}
+
 __attribute__((noinline)) void inspector_look() {
+  // A delegation in place (generator rule 16): both are listed.
+  tandem::coroutine<int> delegator([](tandem::yielder<int>& y) { delegator_body(y); },
+                                   {.size = 0, .name = "delegator"});
+  delegator.next();
+  delegator.next();
   gdb_stop_here();
   asm volatile("" ::: "memory");
 }
@@ -77,8 +90,7 @@ int main() {
       [&] {
         auto& here = tandem::current_loop();
         auto sleeper = here.create_task([] { sleeper_nap(); }, {.size = 0, .name = "sleeper"});
-        auto waiter = here.create_task([&] { waiter_block(never); },
-                                       {.size = 0, .name = "waiter"});
+        auto waiter = here.create_task([&] { waiter_block(never); }, {.size = 0, .name = "waiter"});
         tandem::sleep_for(std::chrono::seconds(0));  // both start and suspend
         tandem::coroutine<void> inspector([](tandem::yielder<void>&) { inspector_look(); },
                                           {.size = 0, .name = "inspector"});

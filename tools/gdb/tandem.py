@@ -44,6 +44,8 @@ _AARCH64_VA_MASK = (1 << 48) - 1
 
 # A bound on list walks: a core of a crashed process may hold a broken list.
 _MAX_FRAMES = 1_000_000
+# co_flag::delegating (include/tandem/coroutine.hpp).
+_DELEGATING = 64
 
 
 def _arch_name():
@@ -155,6 +157,12 @@ class _TandemFrame:
         # (running): {sp, ip, fp} of its last switch.
         self.body = self._slots(value["body"])
         self.resumer = self._slots(value["resumer"])
+        # yield_from with the delegation in place (generator rule 16): the
+        # sub's id. The body waits in its yield_from; resumes go straight
+        # into the chain's innermost body.
+        self.delegates_to = None
+        if int(value["flags"]) & _DELEGATING and int(value["sub"]) != 0:
+            self.delegates_to = int(value["sub"].dereference()["id"])
 
     @staticmethod
     def _slots(slots):
@@ -516,6 +524,10 @@ resume: then its frames are shown from there."""
         elif frame.state == "done":
             gdb.write("%s is done: its body has ended.\n" % title)
         elif frame.state == "suspended":
+            if frame.delegates_to is not None:
+                sub = next((f for f in frames if f.id == frame.delegates_to), None)
+                gdb.write("%s delegates to %s (yield_from); its own frames:\n"
+                          % (title, sub.title() if sub else "coroutine %d" % frame.delegates_to))
             gdb.write(_backtrace_from(frame.body, bt_args))
         else:
             # Running. If it resumed another coroutine, that one's resumer

@@ -118,6 +118,31 @@ inline void before_final_suspend([[maybe_unused]] sanitizer_state& s) noexcept {
 #endif
 }
 
+// A delegate that ended switches into its delegator's body instead of
+// back to its resumer (generator rule 16), whose stack is [bottom, bottom +
+// size); the delegator returns to that resumer from now on, which
+// after_collapse tells ASan once the delegator runs.
+inline void before_collapse([[maybe_unused]] sanitizer_state& ended,
+                            [[maybe_unused]] sanitizer_state& delegator,
+                            [[maybe_unused]] const void* bottom,
+                            [[maybe_unused]] std::size_t size) noexcept {
+#ifdef TANDEM_ASAN
+  __sanitizer_start_switch_fiber(nullptr, bottom, size);
+#endif
+#ifdef TANDEM_TSAN
+  delegator.resumer_fiber = ended.resumer_fiber;
+  __tsan_switch_to_fiber(delegator.body_fiber, 0);
+#endif
+}
+inline void after_collapse([[maybe_unused]] sanitizer_state& delegator,
+                           [[maybe_unused]] const sanitizer_state& ended) noexcept {
+#ifdef TANDEM_ASAN
+  delegator.resumer_fake_stack = ended.resumer_fake_stack;
+  delegator.resumer_bottom = ended.resumer_bottom;
+  delegator.resumer_size = ended.resumer_size;
+#endif
+}
+
 // A finished or abandoned body never returns from its last frames, so their
 // redzones stay poisoned; a pooled stack is cleared before its next use.
 // Only from the lowest poisoned byte up: unpoisoning a whole stack would

@@ -31,6 +31,10 @@ struct landing {
 struct switch_message {
   std::uintptr_t value;
   switch_slots* sender;
+  // The slots the sender switched to: the lander's own. Not always those
+  // the lander suspended into: a delegate's resumer may land through its
+  // delegator's slots (generator rule 16).
+  switch_slots* target;
   std::fenv_t fp;  // the sender's floating-point environment
 };
 
@@ -45,13 +49,13 @@ inline void adopt_fp_environment(const std::fenv_t& fp) noexcept {
 // value handed over when something switches back to `self`.
 template <bool OwnFp>
 inline landing switch_to(switch_slots* self, switch_slots* other, std::uintptr_t value) {
-  switch_message out{value, self, {}};
+  switch_message out{value, self, other, {}};
   std::fegetenv(&out.fp);
   const tandem_transfer t = tandem_jump(other->sp, &out);
   auto* in = static_cast<switch_message*>(t.data);
   in->sender->sp = t.from;
   if constexpr (!OwnFp) adopt_fp_environment(in->fp);
-  return {in->value, self};
+  return {in->value, in->target};
 }
 
 inline void store_fp_control(switch_slots*) noexcept {}
