@@ -37,6 +37,21 @@ import workloads  # noqa: E402  (found through the path set above)
 BENCH_FILTER = "BM_loop_|BM_libuv_|BM_pingpong_send/tandem_coroutine$"
 NS_PER_UNIT = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
+# The toolkit's workloads (bench/loop_toolkit_bench.cpp): the row's label,
+# tandem's benchmark, asyncio's workload and its figure, ns per unit of work.
+TOOLKIT_ROWS = (
+    ("to_thread round trip", "BM_loop_to_thread", "to_thread", "ns_per_round_trip"),
+    (
+        "mutex, uncontended",
+        "BM_loop_mutex_uncontended",
+        "lock_uncontended",
+        "ns_per_lock",
+    ),
+    ("mutex hand-over", "BM_loop_mutex_handover", "lock_handover", "ns_per_handover"),
+    ("task group of 1,000", "BM_loop_task_group", "task_group", "ns_per_task"),
+    ("timeout, no expiry", "BM_loop_timeout", "timeout", "ns_per_timeout"),
+)
+
 
 def run_tandem(binary, repetitions, extra_args):
     """Runs the tandem benchmarks; returns {name: ns per iteration}, the
@@ -134,36 +149,10 @@ def build_rows(tandem, asyncio_figures):
             1e9 / ns,
             asyncio_figures[f"echo/{clients}"]["round_trips_per_second"],
         )
-    time_row(
-        "to_thread round trip",
-        "ns/round trip",
-        tandem[tandem_name("BM_loop_to_thread", tandem)],
-        asyncio_figures["to_thread"]["ns_per_round_trip"],
-    )
-    time_row(
-        "mutex, uncontended",
-        "ns/lock+unlock",
-        tandem[tandem_name("BM_loop_mutex_uncontended", tandem)],
-        asyncio_figures["lock_uncontended"]["ns_per_lock"],
-    )
-    time_row(
-        "mutex hand-over",
-        "ns/hand-over",
-        tandem[tandem_name("BM_loop_mutex_handover", tandem)],
-        asyncio_figures["lock_handover"]["ns_per_handover"],
-    )
-    time_row(
-        "task group of 1,000",
-        "ns/task",
-        tandem[tandem_name("BM_loop_task_group", tandem)],
-        asyncio_figures["task_group"]["ns_per_task"],
-    )
-    time_row(
-        "timeout, no expiry",
-        "ns/timeout",
-        tandem[tandem_name("BM_loop_timeout", tandem)],
-        asyncio_figures["timeout"]["ns_per_timeout"],
-    )
+    for label, bench, workload, figure in TOOLKIT_ROWS:
+        unit = figure.replace("ns_per_", "ns/").replace("_", " ")
+        ns = tandem[tandem_name(bench, tandem)]
+        time_row(label, unit, ns, asyncio_figures[workload][figure])
     return rows
 
 
