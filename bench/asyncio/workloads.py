@@ -15,6 +15,21 @@ them side by side:
                    of a 64-byte message over loopback TCP against an echo
                    server on the same loop; round trips per second
 
+and those of bench/loop_toolkit_bench.cpp:
+
+  to_thread        a task awaiting asyncio.to_thread on a trivial function,
+                   again and again; ns per round trip
+  lock_uncontended `async with lock` on an asyncio.Lock nobody else wants;
+                   ns per acquire + release
+  lock_handover    two tasks contending for one asyncio.Lock, each holding
+                   it across asyncio.sleep(0); ns per hand-over (one
+                   critical section)
+  task_group       `async with asyncio.TaskGroup()` of 1,000 trivial
+                   tasks; ns per task
+  timeout          `async with asyncio.timeout(10)` around a body that does
+                   not yield, the loop running once every 1,000; ns per
+                   timeout
+
 The echo uses the loop's low-level socket calls (sock_recv, sock_sendall on
 non-blocking sockets), the same shape as the C++ version's recv/send with
 wait_readable/wait_writable. The timed workloads run in batches until a time
@@ -36,6 +51,7 @@ LONGEST_DELAY = 0.005  # seconds
 TIMER_SEED = 20240601
 MESSAGE_SIZE = 64
 ECHO_ROUND_TRIPS_PER_BATCH = 10_000
+GROUP_SIZE = 1_000
 
 
 async def _sleep0_switch(budget):
@@ -213,6 +229,119 @@ async def _echo(clients, budget):
     }
 
 
+async def _to_thread(budget):
+    await asyncio.to_thread(int)  # the executor is made on first use, not timed
+    calls = 0
+    total = 0
+    start = time.perf_counter()
+    while True:
+        for _ in range(100):
+            given = calls
+            calls += 1
+            total += await asyncio.to_thread(lambda: given + 1)
+        elapsed = time.perf_counter() - start
+        if elapsed >= budget:
+            break
+    if total != calls * (calls + 1) // 2:
+        raise RuntimeError("to_thread: wrong to_thread answer")
+    return {"ns_per_round_trip": elapsed * 1e9 / calls, "round_trips": calls}
+
+
+async def _lock_uncontended(budget):
+    lock = asyncio.Lock()
+    inside = 0
+    start = time.perf_counter()
+    while True:
+        for _ in range(1000):
+            async with lock:
+                inside += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= budget:
+            break
+    if lock.locked():
+        raise RuntimeError("lock_uncontended: the lock was not released")
+    return {"ns_per_lock": elapsed * 1e9 / inside, "locks": inside}
+
+
+async def _lock_handover(budget):
+    lock = asyncio.Lock()
+    last = 0  # who had the last critical section: 1 or 2
+    out_of_turn = False
+    stop = False
+    counts = {1: 0, 2: 0}
+
+    async def section(who):
+        nonlocal last, out_of_turn
+        if last == who:
+            out_of_turn = True
+        last = who
+        counts[who] += 1
+        await asyncio.sleep(0)  # held across a switch: the other waits
+
+    async def partner():
+        while True:
+            async with lock:
+                if stop:
+                    return
+                await section(2)
+
+    task = asyncio.create_task(partner())
+    start = time.perf_counter()
+    while True:
+        for _ in range(1000):
+            async with lock:
+                await section(1)
+        elapsed = time.perf_counter() - start
+        if elapsed >= budget:
+            break
+    stop = True
+    await task
+    if out_of_turn or counts[2] != counts[1] - 1:
+        raise RuntimeError("lock_handover: the critical sections did not alternate")
+    handovers = 2 * counts[1]
+    return {"ns_per_handover": elapsed * 1e9 / handovers, "handovers": handovers}
+
+
+async def _task_group(budget):
+    async def add(i):
+        nonlocal total
+        total += i
+
+    groups = 0
+    wrong = False
+    start = time.perf_counter()
+    while True:
+        total = 0
+        async with asyncio.TaskGroup() as g:
+            for i in range(GROUP_SIZE):
+                g.create_task(add(i))
+        wrong = wrong or total != GROUP_SIZE * (GROUP_SIZE - 1) // 2
+        groups += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= budget:
+            break
+    if wrong:
+        raise RuntimeError("task_group: a task of the group lost or run twice")
+    tasks = groups * GROUP_SIZE
+    return {"ns_per_task": elapsed * 1e9 / tasks, "tasks": tasks}
+
+
+async def _timeout(budget):
+    inside = 0
+    start = time.perf_counter()
+    while True:
+        for _ in range(1000):
+            async with asyncio.timeout(10):
+                inside += 1
+        # The loop sweeps the withdrawn deadlines out of its heap between
+        # its iterations: let it run once, as the C++ version does.
+        await asyncio.sleep(0)
+        elapsed = time.perf_counter() - start
+        if elapsed >= budget:
+            break
+    return {"ns_per_timeout": elapsed * 1e9 / inside, "timeouts": inside}
+
+
 def sleep0_switch(budget=1.0):
     """ns per switch of two tasks alternating through asyncio.sleep(0)."""
     return asyncio.run(_sleep0_switch(budget))
@@ -233,6 +362,31 @@ def echo(clients, budget=1.0):
     return asyncio.run(_echo(clients, budget))
 
 
+def to_thread(budget=1.0):
+    """ns per round trip of await asyncio.to_thread(f)."""
+    return asyncio.run(_to_thread(budget))
+
+
+def lock_uncontended(budget=1.0):
+    """ns per `async with lock` that finds the lock free."""
+    return asyncio.run(_lock_uncontended(budget))
+
+
+def lock_handover(budget=1.0):
+    """ns per hand-over of an asyncio.Lock between two contending tasks."""
+    return asyncio.run(_lock_handover(budget))
+
+
+def task_group(budget=1.0):
+    """ns per task of asyncio.TaskGroups of 1,000 trivial tasks."""
+    return asyncio.run(_task_group(budget))
+
+
+def timeout(budget=1.0):
+    """ns per asyncio.timeout(10) entered and left without expiry."""
+    return asyncio.run(_timeout(budget))
+
+
 def run_all(budget=1.0):
     """Every workload, keyed as compare.py expects."""
     results = {
@@ -242,6 +396,11 @@ def run_all(budget=1.0):
     }
     for clients in (1, 10, 100):
         results[f"echo/{clients}"] = echo(clients, budget)
+    results["to_thread"] = to_thread(budget)
+    results["lock_uncontended"] = lock_uncontended(budget)
+    results["lock_handover"] = lock_handover(budget)
+    results["task_group"] = task_group(budget)
+    results["timeout"] = timeout(budget)
     return results
 
 
