@@ -17,7 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "tandem/coroutine.hpp"
+#include "tandem/detail/frame.hpp"
 
 namespace tandem::detail {
 

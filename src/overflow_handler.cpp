@@ -13,7 +13,7 @@
 
 #include "frame_registry.hpp"
 #include "overflow_report.hpp"
-#include "tandem/coroutine.hpp"
+#include "tandem/detail/frame.hpp"
 #include "tandem/overflow.hpp"
 #include "tandem/stack.hpp"
 

@@ -64,7 +64,30 @@ std::function<void()> task_core::local_waker(const suspension& s) {
   };
 }
 
+void task_core::end_of_function() {
+  auto* f = static_cast<task_frame*>(frame_);
+  frame_ = nullptr;
+  status outcome = status::failed;
+  std::exception_ptr failure;
+  if (f->end == co_end::returned) {
+    // asyncio: a task that cancelled itself and returned before it next
+    // suspended is cancelled, not successful (a cancellation it caught at a
+    // suspension was taken off, and then it returns successfully).
+    outcome = cancel_pending_ ? status::cancelled : status::succeeded;
+  } else if (f->cancelled) {
+    outcome = status::cancelled;
+  } else {
+    failure = std::move(f->failure);
+  }
+  release(f);  // the stack goes back to the pool
+  finish(outcome, std::move(failure));
+}
+
 task_core::~task_core() {
+  if (frame_ != nullptr) {  // never finished (its loop is gone): unwind it
+    frame_head* h = std::exchange(frame_, nullptr);
+    close_for_destruction(h);
+  }
   if (status_ == status::failed && !retrieved_)
     std::fprintf(stderr, "tandem: task exception was never retrieved: %s\n",
                  describe(failure_).c_str());
@@ -134,7 +157,6 @@ void task_core::finish(status s, std::exception_ptr e) {
   }
   status_ = s;
   failure_ = std::move(e);
-  body_.reset();  // a finished body's stack goes back to the pool
   auto callbacks = std::move(done_callbacks_);
   done_callbacks_.clear();
   for (auto& cb : callbacks) loop_->call_soon(std::move(cb));
@@ -151,7 +173,10 @@ void task_core::leave_wait() noexcept {
 void task_core::abandon() noexcept {
   status_ = status::cancelled;
   done_callbacks_.clear();
-  body_.reset();  // a suspended body unwinds: coroutine_exit at its suspension
+  if (frame_ != nullptr) {  // a suspended body unwinds: coroutine_exit at its suspension
+    frame_head* h = std::exchange(frame_, nullptr);
+    close_for_destruction(h);
+  }
 }
 
 }  // namespace tandem::detail

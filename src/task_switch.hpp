@@ -6,6 +6,8 @@
 // code that ran on the other stack.
 #pragma once
 
+#include <cxxabi.h>
+
 #include <cstdint>
 #include <exception>
 #include <utility>
@@ -14,6 +16,34 @@
 #include "tandem/task.hpp"
 
 namespace tandem::detail {
+
+// A task's frame: runs the task's function, and tells how it ended without
+// a throw reaching the loop (a cancellation apart from other failures).
+struct task_frame final : frame_base {
+  task_frame(tandem::stack&& memory, task_core* t) noexcept
+      : frame_base(std::move(memory)), task(t) {}
+  task_core* task;
+  bool cancelled = false;  // cancelled_error escaped the function
+
+  static void run(frame_base* base) {
+    auto* self = static_cast<task_frame*>(base);
+    try {
+      self->task->run();
+      base->end = co_end::returned;
+    } catch (abi::__forced_unwind&) {
+      throw;  // thread cancellation cannot cross into the loop: terminate
+    } catch (const cancelled_error&) {
+      self->cancelled = true;
+      base->end = co_end::failed;
+    } catch (const coroutine_exit&) {
+      record_exit(base);
+    } catch (const stop_iteration&) {
+      record_stop_iteration(base);  // PEP 479, as in a generator
+    } catch (...) {
+      record_failure(base);
+    }
+  }
+};
 
 [[noreturn]] void throw_outside_a_task();
 [[noreturn]] void throw_inside_a_generator();
@@ -66,7 +96,8 @@ inline void task_core::schedule_step() {
 }
 
 // Inlined into run_once, so that no return into the loop's code follows the
-// switch back from the task.
+// switch back from the task. The task's end is read from its frame: no
+// exception crosses into the loop when a task finishes.
 [[gnu::always_inline]] inline void task_core::step() {
   step_scheduled_ = false;
   if (done()) return;
@@ -78,29 +109,17 @@ inline void task_core::schedule_step() {
     status_ = status::started;
     stack_options options = stack_;
     options.name = name_.c_str();
-    body_.emplace([this](yielder<void, void>&) { run(); }, options);
-    frame_ = detail::frame_access::of(*body_);
-    frame_->kind = detail::co_kind::task;
+    frame_ = make_frame<task_frame>(options, this);
+    frame_->kind = co_kind::task;
+    prepare(frame_, options);
   }
   task_core* const outer = running_task;
   running_task = this;
-  status outcome = status::started;
-  std::exception_ptr failure;
-  try {
-    body_->next();
-  } catch (const stop_iteration&) {
-    // asyncio: a task that cancelled itself and returned before it next
-    // suspended is cancelled, not successful (a cancellation it caught at a
-    // suspension was taken off, and then it returns successfully).
-    outcome = cancel_pending_ ? status::cancelled : status::succeeded;
-  } catch (const cancelled_error&) {
-    outcome = status::cancelled;
-  } catch (...) {
-    outcome = status::failed;
-    failure = std::current_exception();
-  }
+  std::uintptr_t nothing = 0;
+  frame_base* const f = detail::resume<resume_kind::next>(frame_, nothing);
   running_task = outer;
-  if (outcome != status::started) finish(outcome, std::move(failure));
+  if (f->state == co_state::done) [[unlikely]]
+    end_of_function();
 }
 
 }  // namespace tandem::detail

@@ -39,7 +39,7 @@
 #include <utility>
 #include <vector>
 
-#include "tandem/coroutine.hpp"
+#include "tandem/detail/frame.hpp"
 #include "tandem/detail/suspension.hpp"
 #include "tandem/stack.hpp"
 
@@ -82,6 +82,8 @@ T hand_out(T& value) {
 // The type-independent part of a task. Its hot paths (a step, a
 // suspension) are defined in src/task_switch.hpp, to be inlined where the
 // loop switches.
+struct task_frame;
+
 class task_core : public std::enable_shared_from_this<task_core> {
  public:
   enum class status : unsigned char { pending, started, succeeded, failed, cancelled };
@@ -130,8 +132,10 @@ class task_core : public std::enable_shared_from_this<task_core> {
 
  private:
   friend class tandem::event_loop;
+  friend struct task_frame;
 
   void step();
+  void end_of_function();  // the function ended: gives back its frame, finishes
   void finish(status s, std::exception_ptr e);
   void leave_wait() noexcept;  // the loop closes: unregister from the wait
   void abandon() noexcept;     // the loop closes: unwind, count as cancelled
@@ -150,8 +154,7 @@ class task_core : public std::enable_shared_from_this<task_core> {
   suspension* waiting_ = nullptr;
   std::uint64_t next_suspension_id_ = 0;
   std::uint64_t serial_ = 0;     // creation order, for close()
-  frame_base* frame_ = nullptr;  // body_'s, while it lives
-  std::optional<coroutine<void, void>> body_;
+  frame_base* frame_ = nullptr;  // the function's frame, from its start to its end
 };
 
 template <class T>

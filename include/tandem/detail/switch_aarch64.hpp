@@ -125,4 +125,12 @@ inline void* sign_resume_address(void* ip, void* sp) noexcept {
   return x17;
 }
 
+// The stack pointer where the caller runs (a yield's check that it is on
+// its own coroutine's stack).
+inline std::uintptr_t stack_pointer() noexcept {
+  std::uintptr_t sp;
+  asm("mov %0, sp" : "=r"(sp));
+  return sp;
+}
+
 }  // namespace tandem::detail

@@ -60,4 +60,10 @@ inline landing switch_to(switch_slots* self, switch_slots* other, std::uintptr_t
 
 inline void store_fp_control(switch_slots*) noexcept {}
 
+// Where the caller runs, near enough for a yield's check that it is on its
+// own coroutine's stack: its frame's address.
+inline std::uintptr_t stack_pointer() noexcept {
+  return reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+}
+
 }  // namespace tandem::detail

@@ -130,4 +130,12 @@ inline void store_fp_control(switch_slots* slots) noexcept {
   asm volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(slots->mxcsr), "=m"(slots->x87_cw));
 }
 
+// The stack pointer where the caller runs (a yield's check that it is on
+// its own coroutine's stack).
+inline std::uintptr_t stack_pointer() noexcept {
+  std::uintptr_t sp;
+  asm("movq %%rsp, %0" : "=r"(sp));
+  return sp;
+}
+
 }  // namespace tandem::detail

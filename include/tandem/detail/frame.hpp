@@ -1,0 +1,331 @@
+// The frame layer under generators (tandem/coroutine.hpp) and the event
+// loop's tasks (tandem/task.hpp): a body running on a stack of its own,
+// resumed and suspended through the inline switch (detail/switch.hpp), with
+// its own C++ exception-handling state, and a record of how the body ended.
+// Neither user of it is known here: a frame runs whatever run_body runs.
+#pragma once
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <stdexcept>
+#include <utility>
+
+#include "tandem/detail/sanitizer.hpp"
+#include "tandem/detail/switch.hpp"
+#include "tandem/stack.hpp"
+
+namespace tandem {
+
+// The body has finished (Python's StopIteration).
+class stop_iteration : public std::exception {
+ public:
+  const char* what() const noexcept override { return "stop_iteration"; }
+};
+
+// Thrown at the pending yield by close() (Python's GeneratorExit). Not a
+// std::exception, so that catch (const std::exception&) does not swallow it.
+class coroutine_exit {
+ public:
+  const char* what() const noexcept { return "coroutine_exit"; }
+};
+
+namespace detail {
+
+// A coroutine's place in its life. moved_from is only ever the state of
+// the sentinel a moved-from handle points at (see frame_head).
+enum class co_state : unsigned char { created, suspended, running, done, moved_from };
+
+// Rare conditions, each of which sends a switch to the slow half of the
+// hot path. They sit in the byte after the state, so that one 16-bit load
+// and compare tells a switch whether it may take the fast half.
+enum co_flag : unsigned char {
+  body_eh_saved = 1,     // body_eh holds the body's exception state
+  resumer_eh_saved = 2,  // resumer_eh holds the resumer's
+  inject_pending = 4,    // `inject` is thrown at the pending yield
+  own_fp_control = 8,    // stack_options::own_fp_control
+  ended_unstarted = 16,  // (sentinel) the body never ran: started() false
+  exit_pending = 32,     // close(): coroutine_exit is thrown at the pending yield
+  // Delegation (yield_from, generator rule 16) in place: resuming this
+  // frame switches straight into the innermost frame of its chain.
+  delegating = 64,
+  installed = 128,  // this frame is the sub that its `delegator` delegates to
+};
+
+// What a frame runs: a plain coroutine, or an event loop's task.
+enum class co_kind : unsigned char { coroutine, task };
+
+// The longest name kept; a longer stack_options::name is cut there.
+inline constexpr std::size_t max_name_length = 47;
+
+// What the body's end left behind.
+enum class co_end : unsigned char { none, returned, exited, failed };
+
+// The C++ runtime's per-thread exception-handling state (the Itanium C++
+// ABI's __cxa_eh_globals, as libstdc++ and libc++abi lay it out).
+struct eh_state {
+  void* caught_exceptions = nullptr;
+  unsigned int uncaught_exceptions = 0;
+};
+
+inline bool holds_exceptions(const eh_state* s) noexcept {
+  return (reinterpret_cast<std::uintptr_t>(s->caught_exceptions) | s->uncaught_exceptions) != 0;
+}
+
+// This thread's eh_state (initial-exec TLS: one load). Until a thread's
+// first resume finds the real one, it points at unknown_eh, which "holds
+// exceptions", so that first check takes the slow path, which finds it.
+extern constinit eh_state unknown_eh;
+extern constinit thread_local eh_state* thread_eh_cache __attribute__((tls_model("initial-exec")));
+inline eh_state* thread_eh() noexcept { return thread_eh_cache; }
+
+// The part of a frame that every switch reads. A coroutine handle always
+// points at one: its frame's, or, once finished or moved from, one of the
+// constant sentinels below, so that a single check of the status word
+// covers moved-from, finished, not started and running.
+struct frame_head {
+  switch_slots body;     // where the body stopped, while suspended
+  switch_slots resumer;  // where the resumer waits, while the body runs
+  co_state state = co_state::created;
+  unsigned char flags = 0;  // co_flag bits
+
+  // state and flags as one word (state in the low byte).
+  std::uint16_t status() const noexcept {
+    std::uint16_t s;
+    std::memcpy(&s, &state, sizeof s);
+    return s;
+  }
+  bool has(co_flag flag) const noexcept { return (flags & flag) != 0; }
+};
+static_assert(offsetof(frame_head, flags) == offsetof(frame_head, state) + 1);
+static_assert(std::endian::native == std::endian::little, "frame_head::status() reads state low");
+
+constexpr std::uint16_t status_word(co_state s, unsigned char flags = 0) noexcept {
+  return static_cast<std::uint16_t>(static_cast<unsigned>(s) | (unsigned{flags} << 8));
+}
+
+// Where finished and moved-from handles point. Never written.
+extern constinit const frame_head ended_frame;            // the body ran and ended
+extern constinit const frame_head ended_unstarted_frame;  // ended before it ran
+extern constinit const frame_head moved_from_frame;
+inline frame_head* sentinel(const frame_head& s) noexcept { return const_cast<frame_head*>(&s); }
+
+struct frame_registry;
+
+// The rest of a coroutine's frame, which does not depend on its types. It
+// lives at the top of the coroutine's own stack, above the frames of the
+// body. The body's switch slots come first: the body's entry finds the
+// frame by them.
+struct frame_base : frame_head {
+  explicit frame_base(tandem::stack&& memory) noexcept : stack(std::move(memory)) {}
+
+  co_end end = co_end::none;
+  std::uintptr_t stack_span = 0;  // from the stack's bottom up to this frame
+  eh_state* thread_eh = nullptr;  // the eh_state of the thread running the body
+  eh_state body_eh;               // the body's exception state, while not running
+  eh_state resumer_eh;            // the resumer's, while the body runs
+  std::exception_ptr inject;      // thrown at the pending yield on resume
+  std::exception_ptr failure;     // what escaped the body
+  tandem::stack stack;            // the memory this frame lives in
+  sanitizer_state sanitizer;
+  void (*run_body)(frame_base*) = nullptr;
+  void (*destroy)(frame_base*) = nullptr;
+  // R != void: the std::optional<R> in the coroutine handle that the body's
+  // return value goes to (the handle updates it when it moves), so that the
+  // value outlives the stack, which goes back to the pool at once.
+  void* result_dest = nullptr;
+  // Delegation in place (generator rule 16). A yield_from whose sub yields
+  // installs it: the delegator's `sub` is the sub, the sub's `delegator`
+  // the delegator, and the delegator's `innermost` some frame of the chain
+  // below it, which a resume follows (and shortens) to the one not itself
+  // delegating. A resumer then switches straight into that innermost body,
+  // which yields straight back: a send costs the same at any depth. When
+  // an installed frame ends, it switches into its delegator's yield_from
+  // instead of back to the resumer, handing on the resumer. raise, close,
+  // ending, and any direct use of a frame of the chain take the delegation
+  // apart (detach), and the yield_from goes on step by step until its sub
+  // yields again.
+  frame_base* innermost = nullptr;
+  frame_base* sub = nullptr;
+  frame_base* delegator = nullptr;
+  // Every frame is listed while it lives, for debuggers (tools/gdb/tandem.py
+  // reads these fields by name) and for the stack overflow report, in the
+  // registry of the thread that created it (src/frame_registry.hpp).
+  frame_registry* registry = nullptr;
+  frame_base** registry_slot = nullptr;
+  std::uint64_t id = 0;  // 1, 2, ... in creation order on each thread; unique per process
+  co_kind kind = co_kind::coroutine;
+  char name[max_name_length + 1] = {};  // stack_options::name, truncated
+};
+static_assert(offsetof(frame_head, body) == 0, "the body's entry finds its frame at its slots");
+
+inline frame_base* frame_of_resumer_slots(switch_slots* s) noexcept {
+  return reinterpret_cast<frame_base*>(reinterpret_cast<char*>(s) - offsetof(frame_head, resumer));
+}
+inline frame_base* frame_of_body_slots(switch_slots* s) noexcept {
+  return reinterpret_cast<frame_base*>(s);
+}
+
+// How a resume was asked for: which errors apply (send before start), and
+// whether an exception waits to be thrown at the yield.
+enum class resume_kind : unsigned char { next, send, raise };
+
+// Where a resume switches to, and the thread's eh_state to record there.
+struct resume_target {
+  frame_base* frame;
+  eh_state* thread_eh;
+};
+
+// The slow halves of the hot path, out of line. prepare_resume throws what
+// a resume of h must throw (moved from, already executing, finished, send
+// before start), or swaps the exception states, readies a first resume and
+// takes apart a delegation that h is part of as a sub; it returns the frame
+// to switch into (the innermost delegate when h delegates) and the
+// thread's eh_state to record.
+resume_target prepare_resume(frame_head* h, eh_state* g, resume_kind how);
+// A delegating frame's innermost delegate, the chain shortened on the way.
+frame_base* find_innermost(frame_base* f) noexcept;
+void prepare_suspend(frame_base* f, eh_state* g) noexcept;
+void after_suspend_slow(frame_base* f);  // throws an injected exception
+[[noreturn]] void throw_yield_outside();
+
+// Switches into the frame's body until it yields or ends, handing it
+// `value`; returns the frame, and leaves what it yielded in `value`.
+// Afterwards f->state tells whether the body yielded or ended.
+template <resume_kind How>
+__attribute__((always_inline)) inline frame_base* resume(frame_head* h, std::uintptr_t& value) {
+  eh_state* g = thread_eh();
+  bool own_fp = false;
+  auto* f = static_cast<frame_base*>(h);
+  const std::uint16_t status = h->status();
+  if (status != status_word(co_state::suspended) || holds_exceptions(g)) [[unlikely]] {
+    if (How != resume_kind::raise && status == status_word(co_state::suspended, delegating)) {
+      // A send through a delegation: into the innermost body, which is
+      // installed, never has own_fp_control, and yields straight back.
+      f = f->innermost;
+      if (f->has(delegating)) [[unlikely]]
+        f = find_innermost(static_cast<frame_base*>(h));
+      if (f->status() != status_word(co_state::suspended, installed) || holds_exceptions(g)) {
+        const resume_target t = prepare_resume(h, g, How);
+        f = t.frame;
+        g = t.thread_eh;
+      }
+    } else if (status != status_word(co_state::suspended, own_fp_control) ||
+               holds_exceptions(g)) {  // own_fp_control alone needs no call
+      const resume_target t = prepare_resume(h, g, How);
+      f = t.frame;
+      g = t.thread_eh;
+    }
+    own_fp = f->has(own_fp_control);
+  }
+  f->thread_eh = g;
+  f->state = co_state::running;
+  const auto* bottom = static_cast<const char*>(f->stack.bottom());
+  before_resume(f->sanitizer, bottom,
+                static_cast<std::size_t>(reinterpret_cast<const char*>(f) - bottom));
+  const landing l = own_fp ? switch_to<true>(&f->resumer, &f->body, value)
+                           : switch_to<false>(&f->resumer, &f->body, value);
+  f = frame_of_resumer_slots(l.own);
+  after_resume(f->sanitizer);
+  value = l.value;
+  return f;
+}
+
+// A yield belongs on its own coroutine's stack, below the frame (a nested
+// coroutine's body runs on another stack). One compare: the frame sits at
+// the top of its stack, so an address is on the stack when it lies less
+// than stack_span below the frame.
+__attribute__((always_inline)) inline bool on_own_stack(const frame_base* f) noexcept {
+  return reinterpret_cast<std::uintptr_t>(f) - stack_pointer() < f->stack_span;
+}
+
+// From inside the body: switches back to the resumer with `value`; returns
+// the frame, with what the next resume sends in `value`, or throws what it
+// injected (raise, close). `stack_checked`: the caller has already made
+// sure that on_own_stack(f).
+__attribute__((always_inline)) inline frame_base* suspend(frame_base* f, std::uintptr_t& value,
+                                                          bool stack_checked = false) {
+  if (!stack_checked && !on_own_stack(f)) [[unlikely]]
+    throw_yield_outside();
+  eh_state* g = f->thread_eh;
+  bool own_fp = false;
+  const std::uint16_t status = f->status();
+  if (status != status_word(co_state::running) || holds_exceptions(g)) [[unlikely]] {
+    // An installed delegate yields as any body does: straight to whoever
+    // resumed it.
+    if ((status != status_word(co_state::running, own_fp_control) &&
+         status != status_word(co_state::running, installed)) ||
+        holds_exceptions(g))
+      prepare_suspend(f, g);
+    own_fp = f->has(own_fp_control);
+  }
+  f->state = co_state::suspended;
+  before_suspend(f->sanitizer);
+  const landing l = own_fp ? switch_to<true>(&f->body, &f->resumer, value)
+                           : switch_to<false>(&f->body, &f->resumer, value);
+  f = frame_of_body_slots(l.own);
+  after_suspend(f->sanitizer);
+  // Tested by bits, not by comparing the status with own_fp_control's:
+  // the compiler would merge the two compares into a masked one on the
+  // fast path.
+  if (f->status() != status_word(co_state::running)) [[unlikely]] {
+    if (f->has(exit_pending)) {  // thrown here: one frame less to unwind
+      f->flags = static_cast<unsigned char>(f->flags & ~exit_pending);
+      throw coroutine_exit{};
+    }
+    if (f->has(inject_pending)) after_suspend_slow(f);
+  }
+  value = l.value;
+  return f;
+}
+
+// Sets up a frame that was just placed at the top of its stack, and lists
+// it as live under options.name (may be null).
+void prepare(frame_base* f, const stack_options& options);
+// After a resume found the body ended: gives back the frame and points h
+// at the sentinel for a finished coroutine. Returns normally when the body
+// returned; rethrows a failure, mapped as the rules say.
+void finish(frame_head*& h);
+[[noreturn]] void throw_stop_iteration();
+[[noreturn]] void throw_moved_from();
+[[noreturn]] void throw_null_exception();
+// raise(e) on a coroutine that is not suspended: throws what it must.
+[[noreturn]] void raise_unsuspended(frame_head*& h, std::exception_ptr e);
+[[noreturn]] void throw_ignored_exit();
+// Ends a frame: destroys the body and gives back the stack.
+void release(frame_base* f) noexcept;
+// The destructor's close: never throws, terminates if exit is ignored.
+void close_for_destruction(frame_head*& h) noexcept;
+// close(); h points at a sentinel once the coroutine is finished.
+void close(frame_head*& h);
+
+// How a body ended, from inside the handler that caught what escaped it.
+void record_exit(frame_base* f) noexcept;
+void record_stop_iteration(frame_base* f) noexcept;
+void record_failure(frame_base* f) noexcept;
+
+// Places a frame of type Frame (a frame_base whose static run(frame_base*)
+// runs the body) at the top of a new stack; the caller then calls prepare().
+// The body object may take at most half of the stack.
+template <class Frame, class... Args>
+Frame* make_frame(const stack_options& options, Args&&... args) {
+  tandem::stack s(options);
+  static_assert(alignof(Frame) <= 64, "body type is over-aligned");
+  const auto top = reinterpret_cast<std::uintptr_t>(s.top());
+  const auto place = (top - sizeof(Frame)) & ~std::uintptr_t{63};
+  if (top - place > s.size() / 2)
+    throw std::invalid_argument(
+        "tandem::coroutine: the body object takes more than half of the stack");
+  // The frame takes the stack it lives in; if the body's constructor
+  // throws, the frame_base part gives it back.
+  auto* f = ::new (reinterpret_cast<void*>(place)) Frame(std::move(s), std::forward<Args>(args)...);
+  f->run_body = &Frame::run;
+  f->destroy = [](frame_base* base) { static_cast<Frame*>(base)->~Frame(); };
+  return f;
+}
+
+}  // namespace detail
+}  // namespace tandem

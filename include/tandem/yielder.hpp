@@ -1,0 +1,99 @@
+// tandem/yielder.hpp: the body's side of a generator coroutine
+// (tandem/coroutine.hpp has the rules).
+#pragma once
+
+#include <cxxabi.h>
+
+#include <cstdint>
+#include <exception>
+#include <type_traits>
+#include <utility>
+
+#include "tandem/detail/generator_frame.hpp"
+#include "tandem/detail/word.hpp"
+
+namespace tandem {
+
+// The body's handle: yield() suspends the coroutine and hands a value out.
+template <class Out, class In>
+class yielder {
+ public:
+  // Out == void: In yield(); In == void: void yield(Out).
+  template <class... V>
+  requires(sizeof...(V) == (std::is_void_v<Out> ? 0 : 1)) In yield(V&&... value) {
+    std::uintptr_t word = 0;
+    if constexpr (std::is_void_v<Out>) {
+      detail::suspend(frame_, word);
+    } else {
+      Out out(std::forward<V>(value)...);  // lives until the resumer took it
+      word = detail::to_word(out);
+      detail::suspend(frame_, word);
+    }
+    if constexpr (!std::is_void_v<In>) return detail::from_word<In>(word);
+  }
+
+  // Python's `yield from sub` (PEP 380, generator rule 16): runs sub as part
+  // of this coroutine. Every value sub yields is yielded by this coroutine;
+  // while it delegates, next()/send(v) on this coroutine resume sub the
+  // same way and raise(e) becomes sub.raise(e); close() (or a raise of a
+  // coroutine_exit) closes sub first, then throws coroutine_exit here.
+  // Returns sub's result once sub returns (moved out of an rvalue sub;
+  // copied from an lvalue when R is copyable); what escapes sub propagates.
+  // A finished sub returns at once (its result, else R{}); a running one
+  // throws std::logic_error.
+  template <class R>
+  R yield_from(coroutine<Out, In, R>& sub) {
+    return delegate(sub, false);
+  }
+  template <class R>
+  R yield_from(coroutine<Out, In, R>&& sub) {
+    return delegate(sub, true);
+  }
+
+  // Whether the caller may yield here: it runs on this coroutine's own
+  // stack, not inside another coroutine that this body resumed.
+  bool on_own_stack() const noexcept { return detail::on_own_stack(frame_); }
+
+  yielder(const yielder&) = delete;
+  yielder& operator=(const yielder&) = delete;
+
+ private:
+  template <class F, class O, class I, class R>
+  friend struct detail::frame;
+  explicit yielder(detail::frame_base* f) : frame_(f) {}
+
+  template <class R>
+  R delegate(coroutine<Out, In, R>& sub, bool move_result) {
+    if (!detail::on_own_stack(frame_)) detail::throw_yield_outside();
+    detail::refuse_delegation_to(sub.frame_);
+    std::uintptr_t word = 0;
+    // PEP 380 starts with next(sub), whether or not sub has started.
+    bool yielded = !sub.done() && sub.first_step_of_delegation(word);
+    while (yielded) {
+      std::exception_ptr thrown;
+      try {
+        detail::suspend_delegating(frame_, sub.frame_, word);
+      } catch (abi::__forced_unwind&) {
+        throw;
+      } catch (const coroutine_exit&) {
+        sub.close();  // what that throws propagates from here instead
+        throw;
+      } catch (...) {
+        thrown = std::current_exception();  // sub.raise, outside this handler
+      }
+      if (thrown) {
+        yielded = sub.raise_step(std::move(thrown), word);
+      } else if (sub.done()) {  // it ended and switched here, or was finished elsewhere
+        detail::finish_delegate(frame_, sub.frame_);
+        break;
+      } else {  // the delegation was taken apart: one step by hand
+        yielded = sub.template resume_step<detail::delegated_resume_kind<In>>(word);
+      }
+    }
+    return sub.take_result(move_result);
+  }
+
+  detail::frame_base* frame_;
+};
+
+}  // namespace tandem
