@@ -271,8 +271,10 @@ inline std::uintptr_t stack_pointer() noexcept {
   std::uintptr_t sp;
 #if defined(__x86_64__)
   asm("movq %%rsp, %0" : "=r"(sp));
-#elif defined(__aarch64__)
+#elif defined(__aarch64__) || defined(__arm__)
   asm("mov %0, sp" : "=r"(sp));
+#elif defined(__riscv)
+  asm("mv %0, sp" : "=r"(sp));
 #else
   sp = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
 #endif
