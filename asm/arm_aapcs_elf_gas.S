@@ -221,5 +221,33 @@ tandem_context_start:
     .fnend
     .size   tandem_context_start, .-tandem_context_start
 
+/*
+ * Where a tandem::coroutine body starts (include/tandem/detail/
+ * switch_arm.hpp). The first switch into a coroutine loads this address
+ * into pc (ARM state: bit 0 clear) with r1 pointing at the frame's slots,
+ * which begin the frame, on an 8-byte aligned stack. Both frame pointers
+ * start at zero to end frame-pointer walks; the return address is marked
+ * undefined and the EHABI entry says "cannot unwind", so debuggers and the
+ * C++ unwinder stop here. tandem_detail_coroutine_main never returns: the
+ * body's last act is a switch away for good.
+ */
+    .globl  tandem_coroutine_start
+    .hidden tandem_coroutine_start
+    .type   tandem_coroutine_start, %function
+    .p2align 2
+tandem_coroutine_start:
+    .fnstart
+    .cantunwind
+    .cfi_startproc
+    .cfi_undefined lr
+    mov     r7, #0
+    mov     r11, #0
+    mov     r0, r1
+    bl      tandem_detail_coroutine_main
+    udf     #0x3c
+    .cfi_endproc
+    .fnend
+    .size   tandem_coroutine_start, .-tandem_coroutine_start
+
 /* A non-executable stack. */
     .section .note.GNU-stack, "", %progbits

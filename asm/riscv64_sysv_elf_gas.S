@@ -206,5 +206,31 @@ tandem_context_start:
     .cfi_endproc
     .size   tandem_context_start, .-tandem_context_start
 
+/*
+ * Where a tandem::coroutine body starts (include/tandem/detail/
+ * switch_riscv64.hpp). The first switch into a coroutine jumps here with
+ * `jalr t1`: a1 points at the frame's slots, which begin the frame, a0 at
+ * the resumer's, t1 holds where the resumer resumes (which the switch's
+ * lander stores into the resumer's slots: done here instead), on a 16-byte
+ * aligned stack. s0 starts at zero to end frame-pointer walks, and the
+ * return address is marked undefined, so unwinders stop here.
+ * tandem_detail_coroutine_main never returns: the body's last act is a
+ * switch away for good.
+ */
+    .globl  tandem_coroutine_start
+    .hidden tandem_coroutine_start
+    .type   tandem_coroutine_start, %function
+    .p2align 2
+tandem_coroutine_start:
+    .cfi_startproc
+    .cfi_undefined ra
+    sd      t1, TANDEM_SWITCH_SLOT_IP(a0)
+    li      s0, 0
+    mv      a0, a1
+    call    tandem_detail_coroutine_main
+    unimp
+    .cfi_endproc
+    .size   tandem_coroutine_start, .-tandem_coroutine_start
+
 /* A non-executable stack. */
     .section .note.GNU-stack, "", %progbits

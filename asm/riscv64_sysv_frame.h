@@ -24,4 +24,8 @@
 /* In a fresh frame, the s1 slot carries the entry function. */
 #define TANDEM_FRAME_ENTRY TANDEM_FRAME_S(1)
 
+/* tandem::detail::switch_slots (include/tandem/detail/switch_riscv64.hpp,
+   which asserts it): where the resume address sits. */
+#define TANDEM_SWITCH_SLOT_IP 8
+
 #endif

@@ -245,6 +245,18 @@ extern "C" [[noreturn]] __attribute__((visibility("hidden"))) void tandem_detail
 extern "C" void tandem_coroutine_start();  // asm/: calls tandem_detail_coroutine_main
 #endif
 
+#if TANDEM_INLINE_SWITCH && defined(__arm__)
+#include "arm_aapcs_frame.h"
+// own_fp_control keeps the same FPSCR bits per coroutine as tandem_jump per context.
+static_assert(tandem::detail::fpscr_control_bits == TANDEM_FPSCR_CONTROL);
+#endif
+
+#if TANDEM_INLINE_SWITCH && defined(__riscv)
+#include "riscv64_sysv_frame.h"
+// tandem_coroutine_start stores the resumer's resume address itself.
+static_assert(offsetof(tandem::detail::switch_slots, ip) == TANDEM_SWITCH_SLOT_IP);
+#endif
+
 namespace tandem::detail {
 
 void prepare(frame_base* f, const stack_options& options) {
@@ -257,16 +269,7 @@ void prepare(frame_base* f, const stack_options& options) {
   f->stack_span =
       reinterpret_cast<std::uintptr_t>(f) - reinterpret_cast<std::uintptr_t>(f->stack.bottom());
 #if TANDEM_INLINE_SWITCH
-  // The first switch jumps to the trampoline on a 16-byte aligned stack
-  // just below the frame.
-  const auto top = reinterpret_cast<std::uintptr_t>(f) & ~std::uintptr_t{15};
-  f->body.sp = reinterpret_cast<void*>(top - 16);
-  f->body.fp = nullptr;
-#if defined(__x86_64__)
-  f->body.ip = reinterpret_cast<void*>(&tandem_coroutine_start);
-#elif defined(__aarch64__)
-  f->body.ip = sign_resume_address(reinterpret_cast<void*>(&tandem_coroutine_start), f->body.sp);
-#endif
+  set_first_resume(f->body, reinterpret_cast<std::uintptr_t>(f), &tandem_coroutine_start);
 #else
   auto* top = reinterpret_cast<char*>(f);
   auto* bottom = static_cast<char*>(f->stack.bottom());

@@ -48,7 +48,10 @@ TEST(Timer, TimersRunInDeadlineOrderNotSchedulingOrder) {
   const auto start = loop.time();
   loop.call_later(30ms, [&] { order.push_back(30); });
   loop.call_at(start + 10ms, [&] { order.push_back(10); });
-  loop.call_later(20ms, [&] { order.push_back(20); });
+  // By call_at: a call_later here would count from when it is made, and a
+  // thread held up for 10 ms after the first call (a loaded machine, qemu)
+  // would put it after the 30 ms one.
+  loop.call_at(start + 20ms, [&] { order.push_back(20); });
   loop.call_later(40ms, [&] { loop.stop(); });
   run_forever_bounded(loop);
   EXPECT_EQ(order, (std::vector<int>{10, 20, 30}));

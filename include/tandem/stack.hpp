@@ -66,7 +66,9 @@ struct stack_options {
   const char* name = nullptr;
   // Whether the coroutine or task on this stack has floating-point control
   // state of its own (x86-64: the MXCSR control bits and the x87 control
-  // word; AArch64: FPCR: rounding mode, exception masks, flush-to-zero).
+  // word; AArch64: FPCR; 32-bit ARM: the FPSCR's control bits; RISC-V: frm;
+  // rounding mode, and where the target has them, exception masks and
+  // flush-to-zero).
   //  - false (the default): the state belongs to the thread, as it does
   //    across a plain function call or a C++20 coroutine's resume. A body
   //    that changes it (fesetround, _MM_SET_FLUSH_ZERO_MODE) should put it

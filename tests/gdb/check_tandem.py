@@ -7,7 +7,9 @@ inside a running coroutine body.
         a live run, then a gcore'd core file checked by a second gdb)
     check_tandem.py --gdb gdb-multiarch --program PROG --work DIR \\
         --emulator "qemu-aarch64 -L ... -cpu max,pauth-impdef=on" \\
-        --sysroot /usr/aarch64-linux-gnu          (through qemu's gdbstub)
+        --sysroot /usr/aarch64-linux-gnu --pointer-auth
+                                                  (through qemu's gdbstub; the
+        same for qemu-arm and qemu-riscv64, without --pointer-auth)
 
 The script reaches gdb by auto-load from the program's .debug_gdb_scripts
 section (the program's directory is added to the safe-path), so this also
@@ -269,6 +271,9 @@ def remote_run(args, cpu, commands):
 
 
 def remote(args):
+    if not args.pointer_auth:
+        check_run("remote", remote_run(args, None, COMMANDS))
+        return
     # qemu 7.2's gdbstub reports no pointer-authentication masks, so gdb
     # cannot strip PAC bits from the return addresses that every
     # -mbranch-protection function signs, and any backtrace, plain bt too,
@@ -305,6 +310,8 @@ def main():
     parser.add_argument("--source", help="source this script instead of relying on auto-load")
     parser.add_argument("--emulator", help="run the program under this (qemu-user) with -g PORT")
     parser.add_argument("--sysroot", help="gdb's sysroot for the target's libraries")
+    parser.add_argument("--pointer-auth", action="store_true",
+                        help="AArch64 with PAC: check with it off (-cpu max,pauth=off), then on")
     args = parser.parse_args()
     if args.emulator:
         remote(args)

@@ -14,14 +14,14 @@
 #
 # The commands only read memory and never call functions in the inferior or
 # change its registers, so they work the same in a live process, through a
-# gdbstub (qemu-aarch64 -g) and on a core file. What they read is
+# gdbstub (qemu-aarch64 -g, qemu-arm, qemu-riscv64) and on a core file. What they read is
 # tandem::detail::frame_registries, the per-thread registries of every live
 # frame_base (src/frame_registry.hpp), and the frames of
 # include/tandem/coroutine.hpp by field name, so the program (or the
 # library) needs debug info for frame_base.
 #
-# x86-64 and AArch64 only: the targets with an inline switch, whose
-# switch_slots hold {sp, ip, fp}.
+# x86-64, AArch64, 32-bit ARM and RISC-V 64: the targets with an inline
+# switch, whose switch_slots hold {sp, ip, fp}.
 
 import collections
 import re
@@ -34,6 +34,10 @@ import gdb.unwinder
 _ARCH_REGISTERS = {
     "i386:x86-64": ("rip", "rsp", "rbp"),
     "aarch64": ("pc", "sp", "x29"),
+    # 32-bit ARM: r7 is the frame pointer of Thumb code, r11 of ARM code;
+    # the resume address's bit 0 says which (_frame_pointer_name).
+    "arm": ("pc", "sp", "r7"),
+    "riscv": ("pc", "sp", "fp"),
 }
 
 # AArch64 signs the saved resume address with PAC; the authentication code
@@ -62,15 +66,32 @@ def _arch_registers():
     for prefix, regs in _ARCH_REGISTERS.items():
         if name.startswith(prefix):
             return regs
-    raise gdb.GdbError("tandem: no support for architecture %s (x86-64 and AArch64 only)" % name)
+    raise gdb.GdbError(
+        "tandem: no support for architecture %s (x86-64, AArch64, ARM and RISC-V 64 only)" % name
+    )
 
 
 def _is_aarch64():
-    return _arch_registers()[0] == "pc"
+    return _arch_name().startswith("aarch64")
 
 
-def _strip_pac(ip):
-    """The resume address without its PAC signature (AArch64 only)."""
+def _is_arm32():
+    return _arch_name().startswith("arm")
+
+
+def _frame_pointer_name(arch, fp_name, raw_ip):
+    """The register a switch saved as the frame pointer: on 32-bit ARM, r7
+    where the switch was in Thumb code (resume address bit 0), else r11."""
+    if arch.startswith("arm") and not raw_ip & 1:
+        return "r11"
+    return fp_name
+
+
+def _code_address(ip):
+    """The resume address as code: without AArch64's PAC signature, or
+    32-bit ARM's Thumb bit."""
+    if _is_arm32():
+        return ip & ~1
     if not _is_aarch64():
         return ip
     if _has_pauth_masks():
@@ -137,7 +158,7 @@ def _frame_pointers():
 
 # What a switch saved: the stack pointer, the resume address (PAC stripped)
 # and the frame pointer.
-_Slots = collections.namedtuple("_Slots", "sp ip fp")
+_Slots = collections.namedtuple("_Slots", "sp ip fp raw_ip")
 
 
 class _TandemFrame:
@@ -166,7 +187,8 @@ class _TandemFrame:
 
     @staticmethod
     def _slots(slots):
-        return _Slots(int(slots["sp"]), _strip_pac(int(slots["ip"])), int(slots["fp"]))
+        raw_ip = int(slots["ip"])
+        return _Slots(int(slots["sp"]), _code_address(raw_ip), int(slots["fp"]), raw_ip)
 
     def contains(self, address):
         return self.low <= address < self.high
@@ -345,6 +367,7 @@ class _TandemUnwinder(gdb.unwinder.Unwinder):
         this_pc = pending_frame.read_register(pc_name)
         frame_id = _FrameId(gdb.Value(slots.sp).cast(sp_type), this_pc)
         info = pending_frame.create_unwind_info(frame_id)
+        fp_name = _frame_pointer_name(arch, fp_name, slots.raw_ip)
         for name, value in ((pc_name, slots.ip), (sp_name, slots.sp), (fp_name, slots.fp)):
             register_type = pending_frame.read_register(name).type
             info.add_saved_register(name, gdb.Value(value).cast(register_type))

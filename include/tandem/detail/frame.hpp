@@ -89,13 +89,16 @@ inline eh_state* thread_eh() noexcept { return thread_eh_cache; }
 struct frame_head {
   switch_slots body;     // where the body stopped, while suspended
   switch_slots resumer;  // where the resumer waits, while the body runs
-  co_state state = co_state::created;
+  // Aligned as the word they form, so that status() is one load where
+  // unaligned loads are not (RISC-V: byte loads and a store through the
+  // stack otherwise).
+  alignas(std::uint16_t) co_state state = co_state::created;
   unsigned char flags = 0;  // co_flag bits
 
   // state and flags as one word (state in the low byte).
   std::uint16_t status() const noexcept {
     std::uint16_t s;
-    std::memcpy(&s, &state, sizeof s);
+    std::memcpy(&s, __builtin_assume_aligned(&state, alignof(std::uint16_t)), sizeof s);
     return s;
   }
   bool has(co_flag flag) const noexcept { return (flags & flag) != 0; }

@@ -8,6 +8,12 @@
 #elif defined(__aarch64__)
 #include "tandem/detail/switch_aarch64.hpp"
 #define TANDEM_INLINE_SWITCH 1
+#elif defined(__arm__) && defined(__ARM_PCS_VFP) && __ARM_ARCH >= 7
+#include "tandem/detail/switch_arm.hpp"
+#define TANDEM_INLINE_SWITCH 1
+#elif defined(__riscv) && __riscv_xlen == 64 && defined(__riscv_float_abi_double)
+#include "tandem/detail/switch_riscv64.hpp"
+#define TANDEM_INLINE_SWITCH 1
 #else
 #include "tandem/detail/switch_portable.hpp"
 #define TANDEM_INLINE_SWITCH 0

@@ -138,4 +138,13 @@ inline std::uintptr_t stack_pointer() noexcept {
   return sp;
 }
 
+// Readies a fresh body's slots: the first switch into it enters `start`
+// (asm/'s tandem_coroutine_start) on a 16-byte aligned stack just below
+// `top`, with no frame pointer, so that backtraces end there.
+inline void set_first_resume(switch_slots& body, std::uintptr_t top, void (*start)()) noexcept {
+  body.sp = reinterpret_cast<void*>((top & ~std::uintptr_t{15}) - 16);
+  body.fp = nullptr;
+  body.ip = reinterpret_cast<void*>(start);
+}
+
 }  // namespace tandem::detail
