@@ -112,27 +112,46 @@ void wait_until(task_core* const* cores, std::size_t n, return_when when,
   while (!satisfied() && !timed_out) suspend(s);
 }
 
+}  // namespace detail
+
 struct timeout_scope::state {
-  task_core& task;
+  detail::task_core& task;
   std::uint32_t cancelling_at_entry;
+  clock::time_point deadline;
   bool expired = false;
-  timer_handle timer;
+  std::optional<timer_handle> timer;  // none: no deadline
+
+  void arm() {
+    if (timer) timer->cancel();  // the earlier deadline's
+    timer.reset();
+    if (deadline == clock::time_point::max()) return;
+    timer = task.loop().call_at(deadline, [this] {
+      expired = true;
+      task.cancel();
+    });
+  }
 };
 
 timeout_scope::timeout_scope(clock::time_point deadline) {
-  task_core& me = current_task();  // logic_error outside a task
-  auto owned = std::make_unique<state>(state{me, me.cancelling(), false, {}});
-  state* s = owned.get();
-  s->timer = me.loop().call_at(deadline, [s] {
-    s->expired = true;
-    s->task.cancel();
-  });
+  detail::task_core& me = detail::current_task();  // logic_error outside a task
+  auto owned = std::make_unique<state>(state{me, me.cancelling(), deadline, false, {}});
+  owned->arm();
   state_ = owned.release();
 }
 
 timeout_scope::~timeout_scope() {
-  state_->timer.cancel();
+  if (state_->timer) state_->timer->cancel();
   delete state_;
+}
+
+clock::time_point timeout_scope::when() const noexcept { return state_->deadline; }
+bool timeout_scope::expired() const noexcept { return state_->expired; }
+
+void timeout_scope::reschedule(clock::time_point deadline) {
+  if (state_->expired)
+    throw std::logic_error("tandem::timeout_scope::reschedule: the timeout has expired");
+  state_->deadline = deadline;
+  state_->arm();
 }
 
 void timeout_scope::returned() noexcept {
@@ -145,8 +164,6 @@ void timeout_scope::cancelled() {
     throw timeout_error();
   throw;
 }
-
-}  // namespace detail
 
 namespace {
 // asyncio's sleep(0): the task goes to the back of the ready queue, behind

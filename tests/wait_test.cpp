@@ -674,4 +674,55 @@ TEST(Wait, TimeoutOutsideATaskThrowsLogicError) {
   EXPECT_THROW(tandem::timeout(1s, [] { return 1; }), std::logic_error);
 }
 
+// CPython's test_timeouts: a timeout whose deadline is moved.
+TEST(Wait, TimeoutWhoseDeadlineIsMovedLaterDoesNotExpireAtTheFirst) {
+  event_loop loop;
+  EXPECT_EQ(run_bounded(loop,
+                        [] {
+                          return tandem::timeout(1ms, [](tandem::timeout_scope& t) {
+                            const auto later = steady::now() + 1h;
+                            t.reschedule(later);
+                            EXPECT_EQ(t.when(), later);
+                            tandem::sleep_for(5ms);
+                            EXPECT_FALSE(t.expired());
+                            return 7;
+                          });
+                        }),
+            7);
+}
+
+TEST(Wait, TimeoutWhoseDeadlineIsMovedEarlierExpiresThen) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    bool expired_inside = false;
+    EXPECT_THROW(tandem::timeout(1h,
+                                 [&](tandem::timeout_scope& t) {
+                                   t.reschedule(steady::now() + 1ms);
+                                   try {
+                                     tandem::sleep_for(1h);
+                                   } catch (const tandem::cancelled_error&) {
+                                     expired_inside = t.expired();
+                                     EXPECT_THROW(t.reschedule(steady::now() + 1h),
+                                                  std::logic_error);
+                                     throw;
+                                   }
+                                 }),
+                 tandem::timeout_error);
+    EXPECT_TRUE(expired_inside);
+  });
+}
+
+TEST(Wait, TimeoutRescheduledToTheLongestDeadlineHasNone) {
+  event_loop loop;
+  EXPECT_EQ(run_bounded(loop,
+                        [] {
+                          return tandem::timeout(1ms, [](tandem::timeout_scope& t) {
+                            t.reschedule(steady::time_point::max());
+                            tandem::sleep_for(3ms);
+                            return 1;
+                          });
+                        }),
+            1);
+}
+
 }  // namespace

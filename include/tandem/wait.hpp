@@ -69,14 +69,27 @@ namespace detail {
 // cancels them.
 void wait_until(task_core* const* cores, std::size_t n, return_when when,
                 std::optional<clock::duration> timeout);
-// The part of a timeout that does not depend on fn's type: the calling
-// task, its deadline timer, and whether it expired.
+}  // namespace detail
+
+// A timeout in progress (asyncio's Timeout, the object `async with
+// asyncio.timeout(d) as cm` binds): a fn that takes a timeout_scope& gets
+// it, to read or move its deadline. Not movable: it belongs to its timeout.
 class timeout_scope {
  public:
-  explicit timeout_scope(clock::time_point deadline);
-  ~timeout_scope();
   timeout_scope(const timeout_scope&) = delete;
   timeout_scope& operator=(const timeout_scope&) = delete;
+  ~timeout_scope();
+
+  clock::time_point when() const noexcept;  // time_point::max(): none
+  // Moves the deadline (asyncio's reschedule); time_point::max() removes
+  // it. Once it has expired: std::logic_error.
+  void reschedule(clock::time_point deadline);
+  bool expired() const noexcept;
+
+ private:
+  template <class F>
+  friend auto timeout_at(clock::time_point deadline, F&& fn);
+  explicit timeout_scope(clock::time_point deadline);
   // fn returned: withdraws this timeout's cancellation request, if it made one.
   void returned() noexcept;
   // fn threw cancelled_error: withdraws this timeout's request, and throws
@@ -84,10 +97,20 @@ class timeout_scope {
   // left); otherwise rethrows the cancellation.
   [[noreturn]] void cancelled();
 
- private:
   struct state;
   state* state_;
 };
+
+namespace detail {
+// fn(timeout_scope&) if fn takes it, else fn().
+template <class F>
+decltype(auto) run_in_timeout(F& fn, timeout_scope& scope) {
+  if constexpr (std::is_invocable_v<F&, timeout_scope&>) {
+    return fn(scope);
+  } else {
+    return fn();
+  }
+}
 }  // namespace detail
 
 // The tasks' values as a tuple (void -> std::monostate); rethrows the first
@@ -150,16 +173,18 @@ std::pair<std::vector<task<T>>, std::vector<task<T>>> wait(
 // fn catches it and returns, its value is returned. A call that need not
 // wait does not yield and so never times out, and a fn that never yields
 // returns its value even past its deadline. Nested timeouts are
-// independent, and a cancellation from outside stays a cancellation.
+// independent, and a cancellation from outside stays a cancellation. A fn
+// that takes a timeout_scope& is given the timeout, to move its deadline.
 template <class F>
-auto timeout_at(clock::time_point deadline, F&& fn) -> std::invoke_result_t<F&> {
-  detail::timeout_scope scope(deadline);
+auto timeout_at(clock::time_point deadline, F&& fn) {
+  timeout_scope scope(deadline);
+  using R = decltype(detail::run_in_timeout(fn, scope));
   try {
-    if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
-      fn();
+    if constexpr (std::is_void_v<R>) {
+      detail::run_in_timeout(fn, scope);
       scope.returned();
     } else {
-      decltype(auto) value = fn();
+      decltype(auto) value = detail::run_in_timeout(fn, scope);
       scope.returned();
       return value;
     }
@@ -169,7 +194,7 @@ auto timeout_at(clock::time_point deadline, F&& fn) -> std::invoke_result_t<F&> 
 }
 
 template <class F>
-auto timeout(clock::duration d, F&& fn) -> std::invoke_result_t<F&> {
+auto timeout(clock::duration d, F&& fn) {
   return timeout_at(detail::deadline_after(clock::now(), d), std::forward<F>(fn));
 }
 

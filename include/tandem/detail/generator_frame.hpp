@@ -117,7 +117,7 @@ void refuse_delegation_to(const frame_head* sub);
 // the delegation apart around h.
 void prepare_raise(frame_head* h);
 
-// Tests and the loop's debugging aids reach a coroutine's frame through this.
+// Tests reach a coroutine's frame (its stack, its name) through this.
 struct frame_access {
   template <class C>
   static frame_base* of(C& co) noexcept {
