@@ -18,3 +18,20 @@
 #include "tandem/detail/switch_portable.hpp"
 #define TANDEM_INLINE_SWITCH 0
 #endif
+
+#if TANDEM_INLINE_SWITCH
+#include <cstdint>
+
+namespace tandem::detail {
+
+// Readies a fresh body's slots: the first switch into it enters `start`
+// (asm/'s tandem_coroutine_start) on a 16-byte aligned stack just below
+// `top`, with no frame pointer, so that backtraces end there.
+inline void set_first_resume(switch_slots& body, std::uintptr_t top, void (*start)()) noexcept {
+  body.sp = reinterpret_cast<void*>((top & ~std::uintptr_t{15}) - 16);
+  body.fp = nullptr;
+  body.ip = first_resume_address(reinterpret_cast<void*>(start), body.sp);
+}
+
+}  // namespace tandem::detail
+#endif

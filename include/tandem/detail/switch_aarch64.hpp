@@ -133,14 +133,10 @@ inline std::uintptr_t stack_pointer() noexcept {
   return sp;
 }
 
-// Readies a fresh body's slots: the first switch into it enters `start`
-// (asm/'s tandem_coroutine_start) on a 16-byte aligned stack just below
-// `top`, with no frame pointer, so that backtraces end there; the address
-// is signed as switch_to expects it.
-inline void set_first_resume(switch_slots& body, std::uintptr_t top, void (*start)()) noexcept {
-  body.sp = reinterpret_cast<void*>((top & ~std::uintptr_t{15}) - 16);
-  body.fp = nullptr;
-  body.ip = sign_resume_address(reinterpret_cast<void*>(start), body.sp);
+// A fresh body's first resume address, as switch_to jumps to it (see
+// set_first_resume in switch.hpp): signed with the body's stack pointer.
+inline void* first_resume_address(void* start, void* sp) noexcept {
+  return sign_resume_address(start, sp);
 }
 
 }  // namespace tandem::detail

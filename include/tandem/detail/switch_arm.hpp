@@ -148,13 +148,8 @@ inline std::uintptr_t stack_pointer() noexcept {
   return sp;
 }
 
-// Readies a fresh body's slots: the first switch into it enters `start`
-// (asm/'s tandem_coroutine_start) on a 16-byte aligned stack just below
-// `top`, with no frame pointer, so that backtraces end there.
-inline void set_first_resume(switch_slots& body, std::uintptr_t top, void (*start)()) noexcept {
-  body.sp = reinterpret_cast<void*>((top & ~std::uintptr_t{15}) - 16);
-  body.fp = nullptr;
-  body.ip = reinterpret_cast<void*>(start);
-}
+// A fresh body's first resume address, as switch_to jumps to it (see
+// set_first_resume in switch.hpp): as it is.
+inline void* first_resume_address(void* start, void*) noexcept { return start; }
 
 }  // namespace tandem::detail
