@@ -23,10 +23,7 @@ timer_record* timer_queue::schedule(clock::time_point t, std::unique_ptr<timer_r
   return record.release();
 }
 
-void timer_queue::sweep_cancelled() {
-  // Checked every iteration, due timers or not, as asyncio does: a loop
-  // whose timeouts are mostly cancelled early must not hoard them.
-  if (cancelled_ <= 64 || 2 * cancelled_ <= heap_.size()) return;
+void timer_queue::sweep() {
   heap_.remove_if([](timer_record* r) {
     if (!r->cancelled) return false;
     r->cancelled_in_heap = nullptr;
@@ -36,18 +33,7 @@ void timer_queue::sweep_cancelled() {
   cancelled_ = 0;
 }
 
-timer_queue::due_timers timer_queue::due_now() const {
-  due_timers due;
-  due.scheduled_before = next_seq_;
-  if (!heap_.empty()) {
-    due.by = clock::now().time_since_epoch().count();
-    due.any = heap_.top().when <= due.by;
-  }
-  return due;
-}
-
-void timer_queue::fire(const due_timers& due) {
-  if (!due.any) return;
+void timer_queue::fire_due(const due_timers& due) {
   std::vector<timer_heap::entry> held_over;
   try {
     while (!heap_.empty() && heap_.top().when <= due.by) {

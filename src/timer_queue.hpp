@@ -39,23 +39,41 @@ class timer_queue {
   timer_record* schedule(clock::time_point t, std::unique_ptr<timer_record> record);
 
   // Cancelled timers stay queued until their deadline, as in asyncio; when
-  // they are half of the queue, one linear pass sweeps them out.
-  void sweep_cancelled();
+  // they are half of the queue, one linear pass sweeps them out. Checked
+  // every iteration, due timers or not, as asyncio does: a loop whose
+  // timeouts are mostly cancelled early must not hoard them. (The checks
+  // here are inline: run_once makes them once per iteration, which may
+  // run a single task switch.)
+  void sweep_cancelled() {
+    if (cancelled_ > 64 && 2 * cancelled_ > heap_.size()) sweep();
+  }
 
   // Notes which timers are due now (reads the clock only if any is queued).
-  due_timers due_now() const;
+  due_timers due_now() const {
+    due_timers due;
+    due.scheduled_before = next_seq_;
+    if (!heap_.empty()) {
+      due.by = clock::now().time_since_epoch().count();
+      due.any = heap_.top().when <= due.by;
+    }
+    return due;
+  }
 
   // Fires the timers that were due: in deadline order, then scheduling
   // order. Those scheduled since wait for the next iteration, as in asyncio
   // (only call_at with a past deadline can put one of them among the due).
   // A callback that throws leaves the rest scheduled, and the exception
   // propagates.
-  void fire(const due_timers& due);
+  void fire(const due_timers& due) {
+    if (due.any) fire_due(due);
+  }
 
   // Drops every timer (the loop closes): none will ever run.
   void drop_all() noexcept;
 
  private:
+  void sweep();
+  void fire_due(const due_timers& due);
   static void fire_one(timer_record* r);
 
   timer_heap heap_;
