@@ -163,6 +163,7 @@ void event_loop::close() {
   impl_->ready.clear();
   impl_->timers.drop_all();
   impl_->io.forget_waiters();
+  impl_->sockets.close_all();
   impl_->signals.remove_all(&impl_->io);  // the dispositions from before
   impl_->closed = true;
   impl_->posted.close(impl_->io);  // against call_soon_threadsafe

@@ -7,6 +7,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "loop_sockets.hpp"
 #include "poller.hpp"
 #include "posted_callbacks.hpp"
 #include "ready_queue.hpp"
@@ -24,6 +25,7 @@ struct event_loop::impl {
   detail::posted_callbacks posted;               // from other threads
   std::unique_ptr<detail::thread_pool> workers;  // to_thread's, made on first use
   detail::signal_handlers signals;
+  detail::loop_sockets sockets;  // streams and servers
   std::unordered_map<detail::task_core*, std::shared_ptr<detail::task_core>> unfinished;
   std::uint64_t next_task_serial = 0;
   std::size_t items_since_poll = 0;  // ready items run since the last poll

@@ -16,6 +16,16 @@ namespace {
 [[noreturn]] void throw_errno(const std::string& what) {
   throw std::system_error(errno, std::generic_category(), what);
 }
+// epoll_event's data: a source's address with the top bit set, or else a
+// file descriptor (the top bits zero).
+constexpr std::uint64_t source_tag = std::uint64_t{1} << 63;
+
+epoll_event source_event(std::uint32_t events, io_source* source) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u64 = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(source)) | source_tag;
+  return ev;
+}
 }  // namespace
 
 poller::poller() {
@@ -119,6 +129,24 @@ void poller::unwatch_always(int fd) noexcept {
   if (always_.erase(fd) > 0) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
 }
 
+void poller::add_source(int fd, std::uint32_t events, io_source* source) {
+  epoll_event ev = source_event(events, source);
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0)
+    throw_errno("tandem: epoll_ctl on file descriptor " + std::to_string(fd));
+}
+
+void poller::modify_source(int fd, std::uint32_t events, io_source* source) {
+  epoll_event ev = source_event(events, source);
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) != 0)
+    throw_errno("tandem: epoll_ctl on file descriptor " + std::to_string(fd));
+}
+
+// Removed explicitly before the fd closes: closing alone leaves the
+// registration in place while a duplicate of the fd (fork, dup) lives.
+void poller::remove_source(int fd) noexcept {
+  if (epoll_fd_ >= 0) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+}
+
 void poller::wake_waiter(int fd, bool writable) {
   auto it = fds_.find(fd);
   if (it == fds_.end()) return;
@@ -131,6 +159,11 @@ void poller::poll(int timeout_ms, ready_queue& ready) {
   const int n = ::epoll_wait(epoll_fd_, events, 64, timeout_ms);
   if (n < 0 && errno != EINTR) throw_errno("tandem: epoll_wait");
   for (int i = 0; i < n; ++i) {
+    if ((events[i].data.u64 & source_tag) != 0) {
+      reinterpret_cast<io_source*>(static_cast<std::uintptr_t>(events[i].data.u64 & ~source_tag))
+          ->on_events(events[i].events);
+      continue;
+    }
     const int fd = events[i].data.fd;
     if (fd == wake_fd_) {
       std::uint64_t count;

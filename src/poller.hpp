@@ -10,6 +10,19 @@
 
 namespace tandem::detail {
 
+// A file descriptor registered with epoll once, for as long as it is open
+// (a stream's socket, a listening socket): poll() hands its events straight
+// to on_events, with no look-up and no epoll_ctl per wait. on_events runs
+// inside poll(): it may queue work and remove its own registration, not
+// another source's (that one's events may be in the same batch).
+class io_source {
+ public:
+  virtual void on_events(std::uint32_t events) = 0;
+
+ protected:
+  ~io_source() = default;
+};
+
 class poller {
  public:
   poller();  // std::system_error if epoll or the eventfd cannot be made
@@ -28,6 +41,12 @@ class poller {
   // calls on_ready whenever it is readable (the signal pipe).
   void watch_always(int fd, std::function<void()> on_ready);
   void unwatch_always(int fd) noexcept;
+
+  // Registers (or re-registers) a source for `events` (EPOLLIN,
+  // EPOLLOUT, EPOLLET, ...); std::system_error if epoll refuses fd.
+  void add_source(int fd, std::uint32_t events, io_source* source);
+  void modify_source(int fd, std::uint32_t events, io_source* source);
+  void remove_source(int fd) noexcept;
 
   // Waits for readiness, up to timeout_ms (-1: no limit), and queues a
   // wake-up for each waiter whose fd is ready.

@@ -9,6 +9,7 @@
 #include "tandem/loop.hpp"
 #include "tandem/overflow.hpp"
 #include "tandem/stack.hpp"
+#include "tandem/streams.hpp"
 #include "tandem/sync.hpp"
 #include "tandem/task.hpp"
 #include "tandem/task_group.hpp"

@@ -1,0 +1,24 @@
+// Names to socket addresses for open_connection and start_server:
+// getaddrinfo, on the loop's worker threads unless the host is a literal.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "socket_address.hpp"
+
+namespace tandem::detail {
+
+// Every address of host (TCP), in getaddrinfo's order. passive: for
+// binding, where "" means every interface. Suspends while a name is looked
+// up; a name that does not resolve: std::system_error in
+// resolver_category(), saying `operation` and the host.
+std::vector<socket_address> resolve(std::string_view host, std::uint16_t port, bool passive,
+                                    const char* operation);
+
+// A Unix socket's address; a path that is empty or too long:
+// std::invalid_argument saying `operation`.
+socket_address unix_address(std::string_view path, const char* operation);
+
+}  // namespace tandem::detail

@@ -1,0 +1,44 @@
+// Socket addresses in error messages: see socket_address.hpp.
+#include "socket_address.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/un.h>
+
+#include <cstring>
+#include <system_error>
+
+namespace tandem::detail {
+
+std::string socket_address::describe() const {
+  char text[INET6_ADDRSTRLEN] = {};
+  switch (family()) {
+    case AF_INET: {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(&storage);
+      ::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+      return std::string(text) + ":" + std::to_string(ntohs(in->sin_port));
+    }
+    case AF_INET6: {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&storage);
+      ::inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+      return "[" + std::string(text) + "]:" + std::to_string(ntohs(in6->sin6_port));
+    }
+    case AF_UNIX: {
+      const auto* un = reinterpret_cast<const sockaddr_un*>(&storage);
+      const std::size_t room =
+          length > offsetof(sockaddr_un, sun_path) ? length - offsetof(sockaddr_un, sun_path) : 0;
+      const std::size_t n = ::strnlen(un->sun_path, std::min(room, sizeof un->sun_path));
+      return n == 0 ? std::string("an unnamed Unix socket") : std::string(un->sun_path, n);
+    }
+    default:
+      return {};
+  }
+}
+
+void throw_socket_error(int error, std::string_view operation, const std::string& peer) {
+  std::string what(operation);
+  if (!peer.empty()) what += " " + peer;
+  throw std::system_error(error, std::system_category(), what);
+}
+
+}  // namespace tandem::detail

@@ -1,0 +1,387 @@
+// A stream's socket: see transport.hpp.
+#include "transport.hpp"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <stdexcept>
+#include <string>
+
+#include "loop_state.hpp"
+#include "tandem/streams.hpp"
+#include "task_switch.hpp"
+
+namespace tandem::detail {
+namespace {
+// Both directions, edge-triggered; EPOLLRDHUP tells a short read that the
+// end of stream is already there (it comes with no new edge).
+constexpr std::uint32_t stream_events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+constexpr std::uint32_t hang_up_events = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+
+[[noreturn]] void throw_logic(const char* operation, const char* why) {
+  throw std::logic_error(std::string("tandem::stream::") + operation + ": " + why);
+}
+}  // namespace
+
+std::shared_ptr<transport> transport::open(event_loop& loop, int fd, const socket_address& peer,
+                                           std::size_t limit) {
+  std::shared_ptr<transport> t;
+  try {
+    t = std::make_shared<transport>(loop, fd, peer, limit);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  auto& state = loop_access::of(loop);
+  try {
+    state.io.add_source(fd, stream_events, t.get());
+  } catch (...) {
+    ::close(fd);
+    t->fd_ = -1;
+    t->closed_ = true;
+    throw;
+  }
+  state.sockets.add(t);
+  return t;
+}
+
+transport::transport(event_loop& loop, int fd, const socket_address& peer,
+                     std::size_t limit) noexcept
+    : loop_(&loop), fd_(fd), peer_(peer), limit_(limit) {}
+
+// ---- waiting ---------------------------------------------------------------
+
+// Suspends the current task in `slot` until an event (or close()) wakes it.
+// Whatever ends the wait (a wake-up, a cancellation) empties the slot.
+void transport::wait_in(task_core*& slot) {
+  task_core& me = running();
+  suspension s;
+  auto leave = [&slot] { slot = nullptr; };
+  s.undo = leave;
+  slot = &me;
+  task_core::suspend_running(s);
+}
+
+// The slot holds a task only while it waits there (see wait_in): no stale
+// wake-up can reach a later wait.
+void transport::wake(task_core*& slot) noexcept {
+  if (slot != nullptr) slot->schedule_step();
+}
+
+void transport::on_events(std::uint32_t events) {
+  if ((events & (EPOLLIN | hang_up_events)) != 0) {
+    readable_ = true;
+    if ((events & hang_up_events) != 0) hung_up_ = true;
+    wake(reader_);
+  }
+  if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) {
+    writable_ = true;
+    if (unsent() > 0) flush();
+    if (unsent() <= low_water || write_error_ != 0) wake(drainer_);
+  }
+  if (closing_ && (unsent() == 0 || write_error_ != 0)) {
+    closing_ = false;
+    release_fd();
+    loop_access::of(*loop_).sockets.remove(*this);  // last: may destroy this
+  }
+}
+
+// ---- checks ----------------------------------------------------------------
+
+void transport::check_open(const char* operation) const {
+  if (closed_) throw_logic(operation, "the stream is closed");
+}
+
+void transport::check_can_read(const char* operation) const {
+  check_open(operation);
+  if (reader_ != nullptr) throw_logic(operation, "another task is reading from this stream");
+}
+
+void transport::check_can_write(const char* operation) const {
+  check_open(operation);
+  if (drainer_ != nullptr) throw_logic(operation, "another task is draining this stream");
+}
+
+void transport::throw_error(int error, const char* operation) const {
+  throw_socket_error(error, std::string("tandem::stream::") + operation + ", peer", peer());
+}
+
+// ---- reading ---------------------------------------------------------------
+
+std::string transport::take(std::size_t n) {
+  std::string out(rbuf_, rpos_, n);
+  rpos_ += out.size();
+  if (rpos_ == rbuf_.size()) {
+    rbuf_.clear();
+    rpos_ = 0;
+  }
+  return out;
+}
+
+bool transport::receive_fresh(const char* operation, std::string_view& fresh) {
+  for (;;) {
+    if (read_error_ != 0) throw_error(read_error_, operation);
+    if (eof_) return false;
+    if (readable_) {
+      char* const scratch = loop_access::of(*loop_).sockets.scratch();
+      const ssize_t n = ::recv(fd_, scratch, loop_sockets::scratch_size, 0);
+      if (n > 0) {
+        // A short read emptied the socket: more data will come as a new
+        // edge. Not so the end of stream, when it came with this data.
+        if (static_cast<std::size_t>(n) < loop_sockets::scratch_size && !hung_up_)
+          readable_ = false;
+        fresh = std::string_view(scratch, static_cast<std::size_t>(n));
+        return true;
+      }
+      if (n == 0) {
+        eof_ = true;
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        readable_ = false;
+      } else if (errno != EINTR) {
+        read_error_ = errno;
+      }
+      continue;
+    }
+    wait_in(reader_);
+    check_open(operation);  // closed by another task meanwhile
+  }
+}
+
+bool transport::receive(const char* operation) {
+  std::string_view fresh;
+  if (!receive_fresh(operation, fresh)) return false;
+  if (rpos_ > 0 && rpos_ >= rbuf_.size() / 2) {  // keep the buffer compact
+    rbuf_.erase(0, rpos_);
+    rpos_ = 0;
+  }
+  rbuf_.append(fresh);
+  return true;
+}
+
+std::string transport::read(std::size_t n) {
+  check_can_read("read");
+  if (n == 0) return {};
+  if (buffered() > 0) return take(std::min(n, buffered()));
+  std::string_view fresh;
+  if (!receive_fresh("read", fresh)) return {};
+  std::string out(fresh.substr(0, n));  // straight from the receive buffer
+  if (fresh.size() > n) rbuf_.append(fresh.substr(n));
+  return out;
+}
+
+std::string transport::read_all() {
+  check_can_read("read_all");
+  while (receive("read_all")) {
+  }
+  return take(buffered());
+}
+
+std::string transport::readexactly(std::size_t n) {
+  check_can_read("readexactly");
+  while (buffered() < n) {
+    if (!receive("readexactly")) throw incomplete_read_error(take(buffered()), n);
+  }
+  return take(n);
+}
+
+std::string transport::readuntil(std::string_view separator) {
+  check_can_read("readuntil");
+  if (separator.empty())
+    throw std::invalid_argument("tandem::stream::readuntil: the separator is empty");
+  return until(separator, "readuntil", false);
+}
+
+std::string transport::readline() {
+  check_can_read("readline");
+  return until("\n", "readline", true);
+}
+
+// Reads through the separator. `searched`: how much of the buffer is known
+// to hold no start of a separator, so that each byte is scanned once.
+std::string transport::until(std::string_view separator, const char* operation, bool line) {
+  std::size_t searched = 0;
+  for (;;) {
+    const std::string_view data(rbuf_.data() + rpos_, buffered());
+    const std::size_t at = data.find(separator, searched);
+    if (at != std::string_view::npos) {
+      const std::size_t through = at + separator.size();
+      if (at <= limit_) return take(through);
+      if (line) {
+        take(through);
+        throw limit_overrun_error(
+            "tandem::stream::readline: a line longer than the limit was discarded", through);
+      }
+      throw limit_overrun_error(
+          "tandem::stream::readuntil: the separator was found, but past the limit", through);
+    }
+    if (data.size() + 1 > separator.size()) searched = data.size() + 1 - separator.size();
+    if (searched > limit_) {
+      if (line) discard_line_and_throw(operation);
+      throw limit_overrun_error(
+          "tandem::stream::readuntil: the separator was not found within the limit", searched);
+    }
+    if (!receive(operation)) {
+      if (line) return take(buffered());  // the partial last line; "" at the end
+      throw incomplete_read_error(take(buffered()), std::nullopt);
+    }
+  }
+}
+
+// readline past the limit: drops the line through its '\n' (reading on
+// for it, a buffer at a time, so memory stays bounded), then throws.
+void transport::discard_line_and_throw(const char* operation) {
+  std::size_t discarded = buffered();
+  rbuf_.clear();
+  rpos_ = 0;
+  std::string_view fresh;
+  while (receive_fresh(operation, fresh)) {
+    const std::size_t at = fresh.find('\n');
+    if (at != std::string_view::npos) {
+      discarded += at + 1;
+      rbuf_.append(fresh.substr(at + 1));
+      break;
+    }
+    discarded += fresh.size();
+  }
+  throw limit_overrun_error("tandem::stream::readline: a line longer than the limit was discarded",
+                            discarded);
+}
+
+// ---- writing ---------------------------------------------------------------
+
+void transport::write(std::string_view data) {
+  check_can_write("write");
+  if (eof_written_) throw_logic("write", "the sending side was shut down (write_eof)");
+  if (write_error_ != 0) throw_error(write_error_, "write");
+  if (data.empty()) return;
+  if (unsent() == 0 && writable_) {
+    for (;;) {
+      const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n >= 0) {
+        if (static_cast<std::size_t>(n) == data.size()) return;
+        data.remove_prefix(static_cast<std::size_t>(n));
+        writable_ = false;  // the socket's buffer is full: EPOLLOUT comes as an edge
+        break;
+      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        writable_ = false;
+        break;
+      }
+      if (errno != EINTR) {
+        write_error_ = errno;
+        throw_error(write_error_, "write");
+      }
+    }
+  }
+  if (wpos_ > 0 && wpos_ == wbuf_.size()) {
+    wbuf_.clear();
+    wpos_ = 0;
+  }
+  wbuf_.append(data);
+}
+
+void transport::flush() noexcept {
+  while (unsent() > 0) {
+    const ssize_t n = ::send(fd_, wbuf_.data() + wpos_, unsent(), MSG_NOSIGNAL);
+    if (n > 0) {
+      wpos_ += static_cast<std::size_t>(n);
+      if (unsent() > 0) {
+        writable_ = false;  // short: the socket's buffer is full
+        break;
+      }
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      writable_ = false;
+      break;
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      write_error_ = n < 0 ? errno : EPIPE;
+      wpos_ = wbuf_.size();  // what cannot be sent is dropped; the error says so
+    }
+  }
+  if (unsent() > 0) return;
+  // All sent: let go of a large buffer, and shut down if write_eof asked.
+  if (wbuf_.capacity() > high_water) {
+    std::string().swap(wbuf_);
+  } else {
+    wbuf_.clear();
+  }
+  wpos_ = 0;
+  if (eof_written_ && write_error_ == 0) shut_down_sending();
+}
+
+void transport::drain() {
+  check_can_write("drain");
+  if (write_error_ != 0) throw_error(write_error_, "drain");
+  if (unsent() <= high_water) return;
+  while (unsent() > low_water && write_error_ == 0) {
+    wait_in(drainer_);
+    check_open("drain");
+  }
+  if (write_error_ != 0) throw_error(write_error_, "drain");
+}
+
+void transport::write_eof() {
+  check_can_write("write_eof");
+  if (write_error_ != 0) throw_error(write_error_, "write_eof");
+  if (eof_written_) return;
+  eof_written_ = true;
+  if (unsent() == 0) shut_down_sending();
+}
+
+void transport::shut_down_sending() noexcept {
+  ::shutdown(fd_, SHUT_WR);  // ENOTCONN after a reset: nothing left to shut
+}
+
+int transport::wait_connected() {
+  writable_ = false;  // set by the event of the connect's end
+  while (!writable_) {
+    wait_in(drainer_);
+    check_open("open_connection");
+  }
+  int error = 0;
+  socklen_t length = sizeof error;
+  if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
+  return error;
+}
+
+// ---- closing ---------------------------------------------------------------
+
+void transport::release_fd() noexcept {
+  if (fd_ < 0) return;
+  loop_access::of(*loop_).io.remove_source(fd_);
+  ::close(fd_);
+  fd_ = -1;
+}
+
+void transport::close() noexcept {
+  if (closed_) return;
+  closed_ = true;
+  wake(reader_);  // a task waiting in another operation finds it closed
+  wake(drainer_);
+  std::string().swap(rbuf_);
+  rpos_ = 0;
+  if (fd_ < 0) return;
+  if (unsent() > 0 && write_error_ == 0) {
+    closing_ = true;  // on_events sends the rest, then closes
+    return;
+  }
+  release_fd();
+  loop_access::of(*loop_).sockets.remove(*this);
+}
+
+// The loop closes: what the socket takes now is sent, the rest is dropped.
+void transport::close_with_loop() noexcept {
+  closed_ = true;
+  closing_ = false;
+  if (fd_ >= 0 && unsent() > 0 && write_error_ == 0) flush();
+  release_fd();
+  std::string().swap(rbuf_);
+  std::string().swap(wbuf_);
+  rpos_ = wpos_ = 0;
+}
+
+}  // namespace tandem::detail

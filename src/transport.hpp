@@ -1,0 +1,103 @@
+// A connected socket under a tandem::stream (asyncio's transport and
+// StreamReader together): its buffers, its readiness, the tasks that wait
+// on it, and the sending that goes on in the background.
+//
+// The socket is registered with epoll once, edge-triggered, for both
+// directions: an event only marks a direction ready and wakes its waiter
+// (or sends buffered data), with no epoll_ctl per wait. A direction is
+// ready until a system call says otherwise: EAGAIN, or a short read or
+// write, after which the kernel reports the next change as a new edge.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "loop_sockets.hpp"
+#include "poller.hpp"
+#include "socket_address.hpp"
+#include "tandem/loop.hpp"
+
+namespace tandem::detail {
+
+class transport final : public loop_socket, public io_source {
+ public:
+  // asyncio's defaults: drain() waits above the high-water mark, until
+  // the buffer is down to the low one.
+  static constexpr std::size_t high_water = 64 * 1024;
+  static constexpr std::size_t low_water = 16 * 1024;
+
+  // Takes fd (non-blocking) and registers it with the loop; closes it and
+  // throws if epoll refuses it.
+  static std::shared_ptr<transport> open(event_loop& loop, int fd, const socket_address& peer,
+                                         std::size_t limit);
+  transport(event_loop& loop, int fd, const socket_address& peer, std::size_t limit) noexcept;
+
+  std::string read(std::size_t n);
+  std::string read_all();
+  std::string readexactly(std::size_t n);
+  std::string readline();
+  std::string readuntil(std::string_view separator);
+  void write(std::string_view data);
+  void drain();
+  void write_eof();
+  void close() noexcept;
+
+  bool closed() const noexcept { return closed_; }
+  bool at_eof() const noexcept { return closed_ || (eof_ && buffered() == 0); }
+  int fd() const noexcept { return closed_ ? -1 : fd_; }
+  std::size_t write_buffer_size() const noexcept { return closed_ ? 0 : unsent(); }
+  std::string peer() const { return peer_.describe(); }
+
+  // open_connection: waits until a non-blocking connect() has finished;
+  // returns its error (0: connected).
+  int wait_connected();
+
+  void on_events(std::uint32_t events) override;
+  void close_with_loop() noexcept override;
+
+ private:
+  std::size_t buffered() const noexcept { return rbuf_.size() - rpos_; }
+  std::size_t unsent() const noexcept { return wbuf_.size() - wpos_; }
+  std::string take(std::size_t n);
+  void check_open(const char* operation) const;
+  void check_can_read(const char* operation) const;
+  void check_can_write(const char* operation) const;
+  // Receives more bytes into the buffer (suspending while none are
+  // there); false at end of stream. receive_fresh leaves them in the
+  // loop's receive buffer, in `fresh`, for the caller to take.
+  bool receive(const char* operation);
+  bool receive_fresh(const char* operation, std::string_view& fresh);
+  std::string until(std::string_view separator, const char* operation, bool line);
+  [[noreturn]] void discard_line_and_throw(const char* operation);
+  void wait_in(task_core*& slot);
+  void wake(task_core*& slot) noexcept;
+  void flush() noexcept;  // sends what the socket takes; the rest waits for EPOLLOUT
+  void shut_down_sending() noexcept;
+  void release_fd() noexcept;
+  [[noreturn]] void throw_error(int error, const char* operation) const;
+
+  event_loop* loop_;
+  int fd_;
+  socket_address peer_;
+  std::size_t limit_;
+  std::string rbuf_;  // received, not yet returned: bytes [rpos_, size)
+  std::size_t rpos_ = 0;
+  std::string wbuf_;  // written, not yet sent: bytes [wpos_, size)
+  std::size_t wpos_ = 0;
+  task_core* reader_ = nullptr;   // the task suspended in a read
+  task_core* drainer_ = nullptr;  // the task suspended in drain (or a connect)
+  int read_error_ = 0;            // errno of a failed recv: thrown by every later read
+  int write_error_ = 0;           // errno of a failed send: thrown by later writes
+  bool readable_ = true;
+  bool writable_ = true;
+  bool hung_up_ = false;      // EPOLLRDHUP, HUP or ERR seen: a short read may end
+  bool eof_ = false;          // the peer's end of stream was received
+  bool eof_written_ = false;  // write_eof(): shut down once wbuf_ is sent
+  bool closed_ = false;       // close(): every operation but close throws
+  bool closing_ = false;      // closed, sending wbuf_ in the background
+};
+
+}  // namespace tandem::detail

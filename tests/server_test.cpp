@@ -1,0 +1,421 @@
+// Servers (docs/rules.md, section 10): binding, a task per connection,
+// closing, Unix socket files, running out of descriptors, and ten thousand
+// connections at once.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "support/loop_support.hpp"
+#include "support/stream_support.hpp"
+#include "tandem/io.hpp"
+#include "tandem/streams.hpp"
+#include "tandem/wait.hpp"
+
+namespace {
+
+using namespace loop_testing;
+using namespace stream_testing;
+using tandem::stream;
+
+// Echoes line by line until the end of stream.
+void echo_lines(stream s) {
+  while (true) {
+    std::string line = s.readline();
+    if (line.empty()) return;
+    s.write(line);
+  }
+}
+
+bool names(const std::system_error& e, const std::string& text) {
+  return std::string(e.what()).find(text) != std::string::npos;
+}
+
+TEST(Server, EachConnectionRunsTheHandlerInItsOwnTask) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    int inside = 0, most_inside = 0;
+    auto srv = tandem::start_server(
+        [&](stream s) {
+          most_inside = std::max(most_inside, ++inside);
+          echo_lines(std::move(s));
+          --inside;
+        },
+        "127.0.0.1", 0);
+    std::vector<stream> clients;
+    for (int i = 0; i < 3; ++i) clients.push_back(tandem::open_connection("127.0.0.1", srv.port()));
+    for (int i = 0; i < 3; ++i) clients[i].write(std::to_string(i) + "\n");
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(clients[i].readline(), std::to_string(i) + "\n");
+    EXPECT_EQ(most_inside, 3);  // all three handlers were suspended at once
+    clients.clear();
+    srv.close();
+    srv.wait_closed();
+    EXPECT_EQ(inside, 0);
+  });
+}
+
+TEST(Server, PortZeroGivesThePortTheKernelChose) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto srv = tandem::start_server(echo_lines, "127.0.0.1", 0);
+    ASSERT_NE(srv.port(), 0);
+    stream s = tandem::open_connection("127.0.0.1", srv.port());
+    s.write("x\n");
+    EXPECT_EQ(s.readline(), "x\n");
+  });
+}
+
+bool ipv6_loopback_available() {
+  const int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in6 address{};
+  address.sin6_family = AF_INET6;
+  address.sin6_addr = in6addr_loopback;
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// "": every interface, IPv4 and (where the machine has it) IPv6, on one port.
+TEST(Server, EveryAddressOfTheHostIsBoundOnOnePort) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto srv = tandem::start_server(echo_lines, "", 0);
+    stream v4 = tandem::open_connection("127.0.0.1", srv.port());
+    v4.write("4\n");
+    EXPECT_EQ(v4.readline(), "4\n");
+    if (ipv6_loopback_available()) {
+      stream v6 = tandem::open_connection("::1", srv.port());
+      v6.write("6\n");
+      EXPECT_EQ(v6.readline(), "6\n");
+    } else {
+      EXPECT_THROW(tandem::open_connection("::1", srv.port()), std::system_error);
+    }
+  });
+}
+
+TEST(Server, ReuseAddressLetsAServerRestartOnItsPort) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    std::uint16_t port = 0;
+    {
+      // The server closes first: its side of the connection waits in
+      // TIME_WAIT, which blocks a bind without SO_REUSEADDR.
+      auto srv = tandem::start_server([](stream s) { s.write("bye\n"); }, "127.0.0.1", 0);
+      port = srv.port();
+      stream s = tandem::open_connection("127.0.0.1", port);
+      EXPECT_EQ(s.read_all(), "bye\n");
+      srv.close();
+      srv.wait_closed();
+    }
+    auto again = tandem::start_server(echo_lines, "127.0.0.1", port);
+    EXPECT_EQ(again.port(), port);
+  });
+}
+
+TEST(Server, BindFailureIsSystemErrorNamingTheAddress) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto srv = tandem::start_server(echo_lines, "127.0.0.1", 0);
+    try {
+      auto second = tandem::start_server(echo_lines, "127.0.0.1", srv.port());
+      FAIL() << "two servers listened on one port";
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(e.code().value(), EADDRINUSE);
+      EXPECT_TRUE(names(e, "127.0.0.1:" + std::to_string(srv.port()))) << e.what();
+    }
+  });
+}
+
+TEST(Server, HandlerExceptionIsReportedAndClosesOnlyItsConnection) {
+  testing::internal::CaptureStderr();
+  {
+    event_loop loop;
+    run_bounded(loop, [] {
+      auto srv = tandem::start_server(
+          [](stream s) {
+            while (true) {
+              std::string line = s.readline();
+              if (line == "boom\n") throw std::runtime_error("handler failed");
+              if (line.empty()) return;
+              s.write(line);
+            }
+          },
+          "127.0.0.1", 0);
+      stream good = tandem::open_connection("127.0.0.1", srv.port());
+      stream bad = tandem::open_connection("127.0.0.1", srv.port());
+      bad.write("boom\n");
+      EXPECT_EQ(bad.read(10), "");  // its connection closed
+      good.write("still here\n");
+      EXPECT_EQ(good.readline(), "still here\n");
+    });
+  }
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("never retrieved"), std::string::npos) << err;
+  EXPECT_NE(err.find("handler failed"), std::string::npos) << err;
+}
+
+TEST(Server, CloseStopsAcceptingWhileRunningHandlersGoOn) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    auto srv = tandem::start_server(echo_lines, "127.0.0.1", 0);
+    const std::uint16_t port = srv.port();
+    stream s = tandem::open_connection("127.0.0.1", port);
+    s.write("before\n");
+    EXPECT_EQ(s.readline(), "before\n");
+    srv.close();
+    EXPECT_FALSE(srv.is_serving());
+    EXPECT_THROW(tandem::open_connection("127.0.0.1", port), std::system_error);
+    auto closing = loop.create_task([&srv] { srv.wait_closed(); });
+    s.write("after\n");
+    EXPECT_EQ(s.readline(), "after\n");  // the handler goes on
+    EXPECT_FALSE(closing.done());        // and wait_closed waits for it
+    s.close();
+    tandem::await(closing);
+  });
+}
+
+TEST(Server, WaitClosedWaitsUntilTheServerIsClosed) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    auto srv = tandem::start_server(echo_lines, "127.0.0.1", 0);
+    auto closing = loop.create_task([&srv] { srv.wait_closed(); });
+    tandem::sleep_for(5ms);
+    EXPECT_FALSE(closing.done());
+    srv.close();
+    srv.close();  // may be repeated
+    tandem::await(closing);
+  });
+}
+
+std::string socket_path(const char* name) {
+  return "/tmp/tandem-" + std::to_string(::getpid()) + "-" + name + ".sock";
+}
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+TEST(Server, UnixServerReplacesAStaleSocketFileAndUnlinksItOnClose) {
+  const std::string path = socket_path("stale");
+  {
+    // A server that is gone left its socket file behind.
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strcpy(address.sun_path, path.c_str());
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    ::close(fd);
+    ASSERT_TRUE(exists(path));
+  }
+  event_loop loop;
+  run_bounded(loop, [&path] {
+    auto srv = tandem::start_unix_server(echo_lines, path);
+    stream s = tandem::open_unix_connection(path);
+    s.write("unix\n");
+    EXPECT_EQ(s.readline(), "unix\n");
+    srv.close();
+    EXPECT_FALSE(exists(path));
+  });
+}
+
+TEST(Server, UnixServerLeavesAFileThatIsNotASocket) {
+  const std::string path = socket_path("regular");
+  std::ofstream(path) << "data";
+  event_loop loop;
+  run_bounded(loop, [&path] {
+    EXPECT_THROW(auto srv = tandem::start_unix_server(echo_lines, path), std::system_error);
+  });
+  EXPECT_TRUE(exists(path));
+  ::unlink(path.c_str());
+}
+
+// EMFILE in the accept loop: the server backs off and goes on; the
+// connections it has are unharmed.
+TEST(Server, RunningOutOfDescriptorsPausesAcceptingAndKeepsServing) {
+  event_loop loop;
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  run_bounded(loop, [&saved] {
+    int accepted = 0;
+    auto srv = tandem::start_server(
+        [&accepted](stream s) {
+          ++accepted;
+          echo_lines(std::move(s));
+        },
+        "127.0.0.1", 0);
+    stream first = tandem::open_connection("127.0.0.1", srv.port());
+    first.write("1\n");
+    ASSERT_EQ(first.readline(), "1\n");
+    // Room for exactly one more descriptor: the next client's socket. The
+    // server's accept() of it then fails with EMFILE.
+    const int lowest_free = ::dup(first.native_handle());
+    ASSERT_GE(lowest_free, 0);
+    ::close(lowest_free);
+    rlimit low = saved;
+    low.rlim_cur = static_cast<rlim_t>(lowest_free) + 1;
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+    stream second;
+    try {
+      second = tandem::open_connection("127.0.0.1", srv.port());  // the backlog takes it
+      second.write("2\n");
+      tandem::sleep_for(50ms);  // the server tries to accept meanwhile
+      EXPECT_EQ(accepted, 1);
+      EXPECT_TRUE(srv.is_serving());
+      first.write("3\n");
+      EXPECT_EQ(first.readline(), "3\n");  // unharmed
+    } catch (...) {
+      ::setrlimit(RLIMIT_NOFILE, &saved);
+      throw;
+    }
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+    EXPECT_EQ(second.readline(), "2\n");  // accepted once descriptors are free
+    EXPECT_EQ(accepted, 2);
+  });
+}
+
+// Ten thousand connections open at once, each with its handler task. The
+// clients run in a child process (plain blocking sockets), so that each
+// process needs ten thousand descriptors, not twenty: the soft limit is
+// raised to that where it is lower.
+namespace many {
+constexpr int connections = 10000;
+
+[[noreturn]] void run_clients(std::uint16_t port, int report_fd, int release_fd) {
+  static int fds[connections];
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(port);
+  char id[9], back[8];
+  for (int i = 0; i < connections; ++i) {
+    fds[i] = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fds[i] < 0 || ::connect(fds[i], reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
+      ::_exit(10);
+    std::snprintf(id, sizeof id, "%08d", i);
+    if (::write(fds[i], id, 8) != 8) ::_exit(11);
+  }
+  for (int i = 0; i < connections; ++i) {
+    std::snprintf(id, sizeof id, "%08d", i);
+    for (std::size_t got = 0; got < 8;) {
+      const ssize_t n = ::read(fds[i], back + got, 8 - got);
+      if (n <= 0) ::_exit(12);
+      got += static_cast<std::size_t>(n);
+    }
+    if (std::memcmp(back, id, 8) != 0) ::_exit(13);
+  }
+  if (::write(report_fd, "k", 1) != 1) ::_exit(14);
+  char c;
+  [[maybe_unused]] auto r = ::read(release_fd, &c, 1);  // every connection open until then
+  ::_exit(0);
+}
+}  // namespace many
+
+TEST(Server, TenThousandConcurrentConnections) {
+  const rlim_t needed = many::connections + 256;
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit raised = saved;
+  if (raised.rlim_cur < needed) {
+    raised.rlim_cur = needed;
+    if (raised.rlim_max < needed) raised.rlim_max = needed;  // root may
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &raised), 0)
+        << "cannot raise the descriptor limit to " << needed << " (hard limit " << saved.rlim_max
+        << "): " << std::strerror(errno);
+  }
+  int live_handlers = 0, most_live = 0;
+  event_loop loop;
+  auto srv = run_bounded(loop, [&] {
+    return tandem::start_server(
+        [&](stream s) {
+          most_live = std::max(most_live, ++live_handlers);
+          s.write(s.readexactly(8));
+          s.read(1);  // until the client closes
+          --live_handlers;
+        },
+        "127.0.0.1", 0);
+  });
+  int report[2], release[2];
+  ASSERT_EQ(::pipe2(report, O_CLOEXEC | O_NONBLOCK), 0);
+  ASSERT_EQ(::pipe2(release, O_CLOEXEC), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(report[0]);
+    ::close(release[1]);  // else the child would never see the release
+    many::run_clients(srv.port(), report[1], release[0]);
+  }
+  ::close(report[1]);
+  ::close(release[0]);
+  run_bounded(
+      loop,
+      [&] {
+        tandem::wait_readable(report[0]);  // "k", or the end: the child failed
+        char c = 0;
+        EXPECT_EQ(::read(report[0], &c, 1), 1) << "the clients failed";
+        EXPECT_EQ(most_live, many::connections);
+        ::close(release[1]);  // the child closes its connections and exits
+        srv.close();
+        srv.wait_closed();
+        EXPECT_EQ(live_handlers, 0);
+      },
+      std::chrono::seconds(280));
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+  ::close(report[0]);
+  ::setrlimit(RLIMIT_NOFILE, &saved);
+}
+
+TEST(Server, LoopCloseClosesLiveServers) {
+  tandem::server kept;
+  std::uint16_t port = 0;
+  {
+    event_loop loop;
+    run_bounded(loop, [&] {
+      kept = tandem::start_server(echo_lines, "127.0.0.1", 0);
+      port = kept.port();
+    });
+    loop.close();
+    EXPECT_FALSE(kept.is_serving());
+    EXPECT_THROW(kept.port(), std::logic_error);
+    EXPECT_THROW(kept.wait_closed(), std::logic_error);
+  }
+  // Nothing listens there any more.
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(port);
+  EXPECT_NE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  EXPECT_EQ(errno, ECONNREFUSED);
+  ::close(fd);
+}
+
+TEST(Server, EmptyHandlerIsInvalidArgument) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    EXPECT_THROW(auto s = tandem::start_server(nullptr, "127.0.0.1", 0), std::invalid_argument);
+    EXPECT_THROW(auto s = tandem::start_unix_server(nullptr, "/tmp/x"), std::invalid_argument);
+  });
+}
+
+TEST(Server, StartServerOutsideATaskIsLogicError) {
+  EXPECT_THROW(auto s = tandem::start_server(echo_lines, "127.0.0.1", 0), std::logic_error);
+}
+
+}  // namespace

@@ -1,0 +1,667 @@
+// Streams (docs/rules.md, section 10): reading, writing, closing, errors and
+// cancellation, on loopback TCP and Unix sockets, in the manner of
+// CPython's test_asyncio/test_streams.py.
+#include "tandem/streams.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <string>
+#include <system_error>
+
+#include "support/loop_support.hpp"
+#include "support/stream_support.hpp"
+#include "tandem/wait.hpp"
+
+namespace {
+
+using namespace loop_testing;
+using namespace stream_testing;
+using tandem::stream;
+
+// Bytes that tell their position: a lost or repeated byte shows.
+std::string pattern(std::size_t from, std::size_t n) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (from + i) % 23);
+  return s;
+}
+
+// Lets the loop run a few iterations (the peer's data arrives meanwhile).
+void settle() { tandem::sleep_for(5ms); }
+
+// ---- reading ---------------------------------------------------------------------
+
+TEST(Streams, ReadReturnsWhatIsThereUpToN) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto p = connect_pair();
+    p.client.write("hello world");
+    settle();
+    EXPECT_EQ(p.served.read(5), "hello");
+    EXPECT_EQ(p.served.read(100), " world");
+  });
+}
+
+TEST(Streams, ReadZeroReturnsEmptyAtOnce) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto p = connect_pair();
+    EXPECT_EQ(p.served.read(0), "");  // nothing was sent: it would wait otherwise
+    EXPECT_FALSE(p.served.at_eof());
+  });
+}
+
+TEST(Streams, ReadWaitsForData) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    auto p = connect_pair();
+    auto writer = loop.create_task([&p] {
+      tandem::sleep_for(10ms);
+      p.client.write("late");
+    });
+    EXPECT_EQ(p.served.read(10), "late");
+    tandem::await(writer);
+  });
+}
+
+TEST(Streams, ReadReturnsRestThenEmptyAtEndOfStream) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto p = connect_pair();
+    p.client.write("tail");
+    p.client.write_eof();
+    EXPECT_EQ(p.served.read(100), "tail");
+    EXPECT_EQ(p.served.read(100), "");
+    EXPECT_EQ(p.served.read(100), "");
+    EXPECT_TRUE(p.served.at_eof());
+  });
+}
+
+TEST(Streams, ReadAllReadsUntilEndOfStream) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    auto p = connect_pair();
+    const std::string sent = pattern(0, 300000);
+    auto writer = loop.create_task([&] {
+      p.client.write(sent);
+      p.client.drain();
+      p.client.write_eof();
+    });
+    EXPECT_EQ(p.served.read_all(), sent);
+    tandem::await(writer);
+  });
+}
+
+TEST(Streams, ReadexactlyWaitsForEveryByte) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    auto p = connect_pair();
+    auto writer = loop.create_task([&p] {
+      for (char c : std::string("abcdef")) {
+        p.client.write(std::string(1, c));
+        tandem::sleep_for(1ms);
+      }
+    });
+    EXPECT_EQ(p.served.readexactly(6), "abcdef");
+    tandem::await(writer);
+  });
+}
+
+TEST(Streams, ReadexactlyAtEndThrowsIncompleteReadWithPartial) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto p = connect_pair();
+    p.client.write("abc");
+    p.client.write_eof();
+    try {
+      p.served.readexactly(5);
+      FAIL() << "readexactly returned at end of stream";
+    } catch (const tandem::incomplete_read_error& e) {
+      EXPECT_EQ(e.partial(), "abc");
+      EXPECT_EQ(e.expected(), std::optional<std::size_t>(5));
+    }
+    EXPECT_TRUE(p.served.at_eof());  // the partial bytes were consumed
+  });
+}
+
+TEST(Streams, ReadlineReturnsLinesThenPartialLastLineThenEmpty) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto p = connect_pair();
+    p.client.write("one\ntwo\nthr");
+    p.client.write_eof();
+    EXPECT_EQ(p.served.readline(), "one\n");
+    EXPECT_EQ(p.served.readline(), "two\n");
+    EXPECT_EQ(p.served.readline(), "thr");
+    EXPECT_EQ(p.served.readline(), "");
+  });
+}
+
+TEST(Streams, ReaduntilKeepsWhatItDidNotReturn) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto p = connect_pair();
+    p.client.write("a||bb||ccc||rest");
+    settle();
+    EXPECT_EQ(p.served.readuntil("||"), "a||");
+    EXPECT_EQ(p.served.readuntil("||"), "bb||");
+    EXPECT_EQ(p.served.readuntil("||"), "ccc||");
+    EXPECT_EQ(p.served.read(100), "rest");
+  });
+}
+
+TEST(Streams, ReaduntilFindsASeparatorSplitAcrossReceives) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    auto p = connect_pair();
+    auto writer = loop.create_task([&p] {
+      p.client.write("abc\r");
+      tandem::sleep_for(10ms);
+      p.client.write("\nnext");
+    });
+    EXPECT_EQ(p.served.readuntil("\r\n"), "abc\r\n");
+    tandem::await(writer);
+  });
+}
+
+TEST(Streams, ReaduntilAtEndThrowsIncompleteReadWithoutExpected) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto p = connect_pair();
+    p.client.write("no separator");
+    p.client.write_eof();
+    try {
+      p.served.readuntil("\n\n");
+      FAIL() << "readuntil returned without its separator";
+    } catch (const tandem::incomplete_read_error& e) {
+      EXPECT_EQ(e.partial(), "no separator");
+      EXPECT_FALSE(e.expected().has_value());
+    }
+  });
+}
+
+TEST(Streams, ReaduntilEmptySeparatorIsInvalidArgument) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto p = connect_pair();
+    EXPECT_THROW(p.served.readuntil(""), std::invalid_argument);
+  });
+}
+
+TEST(Streams, ReaduntilPastTheLimitKeepsTheBufferAndThrows) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto p = connect_pair(8);
+    p.client.write("0123456789|after|");
+    settle();
+    try {
+      p.served.readuntil("|");
+      FAIL() << "readuntil accepted 10 bytes before the separator with a limit of 8";
+    } catch (const tandem::limit_overrun_error& e) {
+      EXPECT_EQ(e.consumed(), 11u);  // skip that many to get past the separator
+    }
+    // Nothing was consumed: the stream stays usable.
+    EXPECT_EQ(p.served.readexactly(11), "0123456789|");
+    EXPECT_EQ(p.served.readuntil("|"), "after|");
+  });
+}
+
+TEST(Streams, ReaduntilWithoutSeparatorWithinTheLimitThrows) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto p = connect_pair(8);
+    p.client.write("0123456789abcdef");
+    settle();
+    try {
+      p.served.readuntil("|");
+      FAIL() << "readuntil waited past its limit";
+    } catch (const tandem::limit_overrun_error& e) {
+      EXPECT_GT(e.consumed(), 8u);
+    }
+    EXPECT_EQ(p.served.read(100), "0123456789abcdef");  // kept
+  });
+}
+
+TEST(Streams, ReadlinePastTheLimitDiscardsThroughTheNewline) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    auto p = connect_pair(8);
+    auto writer = loop.create_task([&p] {
+      p.client.write(std::string(20, 'x'));
+      tandem::sleep_for(10ms);  // the rest of the long line comes later
+      p.client.write(std::string(30, 'y') + "\nok\n");
+    });
+    try {
+      p.served.readline();
+      FAIL() << "readline accepted a 51-byte line with a limit of 8";
+    } catch (const tandem::limit_overrun_error& e) {
+      EXPECT_EQ(e.consumed(), 51u);
+    }
+    EXPECT_EQ(p.served.readline(), "ok\n");
+    tandem::await(writer);
+  });
+}
+
+TEST(Streams, AtEofIsFalseWhileBytesAreBuffered) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto p = connect_pair();
+    p.client.write("ab");
+    p.client.write_eof();
+    EXPECT_FALSE(p.served.at_eof());  // no I/O: the end was not seen yet
+    EXPECT_EQ(p.served.read(1), "a");
+    EXPECT_EQ(p.served.read(1), "b");
+    EXPECT_FALSE(p.served.at_eof());
+    EXPECT_EQ(p.served.read(1), "");
+    EXPECT_TRUE(p.served.at_eof());
+  });
+}
+
+TEST(Streams, SecondReaderWhileOneReadsIsLogicError) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    auto p = connect_pair();
+    auto first = loop.create_task([&p] { return p.served.read(10); });
+    settle();  // first waits in read
+    EXPECT_THROW(p.served.read(10), std::logic_error);
+    EXPECT_THROW(p.served.readline(), std::logic_error);
+    p.client.write("x");
+    EXPECT_EQ(tandem::await(first), "x");
+  });
+}
+
+// ---- writing -----------------------------------------------------------------------
+
+TEST(Streams, WriteSendsInTheBackgroundWithoutDrain) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    auto p = connect_pair();
+    const std::string sent = pattern(0, 4 << 20);
+    p.client.write(sent);  // far more than the socket takes at once
+    EXPECT_GT(p.client.write_buffer_size(), 0u);
+    auto reader = loop.create_task([&p] { return p.served.readexactly(4 << 20); });
+    EXPECT_EQ(tandem::await(reader), sent);
+    EXPECT_EQ(p.client.write_buffer_size(), 0u);
+  });
+}
+
+TEST(Streams, CloseSendsWhatIsBufferedThenCloses) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto p = connect_pair();
+    const std::string sent = pattern(7, 2 << 20);
+    p.client.write(sent);
+    p.client.close();  // never suspends; the loop sends the rest
+    EXPECT_EQ(p.client.native_handle(), -1);
+    EXPECT_EQ(p.served.read_all(), sent);
+  });
+}
+
+TEST(Streams, DestroyedStreamSendsWhatIsBufferedThenCloses) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto p = connect_pair();
+    const std::string sent = pattern(3, 2 << 20);
+    {
+      stream gone = std::move(p.client);
+      gone.write(sent);
+    }
+    EXPECT_EQ(p.served.read_all(), sent);
+  });
+}
+
+// A peer that never reads: drain() suspends, and the buffer stays bounded.
+TEST(Streams, DrainSuspendsWhileThePeerDoesNotReadAndMemoryStaysBounded) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    auto p = connect_pair();
+    constexpr std::size_t chunk = 16 * 1024;
+    std::size_t written = 0, most_buffered = 0, suspended_drains = 0;
+    bool stop = false;
+    auto writer = loop.create_task([&] {
+      while (!stop) {
+        p.served.write(pattern(written, chunk));
+        written += chunk;
+        most_buffered = std::max(most_buffered, p.served.write_buffer_size());
+        if (p.served.write_buffer_size() > 64 * 1024) ++suspended_drains;
+        p.served.drain();
+      }
+    });
+    while (suspended_drains == 0) settle();
+    const std::size_t stalled_at = written;
+    tandem::sleep_for(50ms);
+    EXPECT_EQ(written, stalled_at) << "drain returned while the peer read nothing";
+    // The peer reads: the writer goes on.
+    std::size_t received = 0;
+    while (written == stalled_at) {
+      const std::string got = p.client.read(1 << 20);
+      ASSERT_EQ(got, pattern(received, got.size()));
+      received += got.size();
+    }
+    stop = true;
+    while (!writer.done() || received < written) {
+      const std::string got = p.client.read(1 << 20);
+      ASSERT_EQ(got, pattern(received, got.size()));
+      received += got.size();
+    }
+    EXPECT_EQ(received, written);
+    EXPECT_LE(most_buffered, 64 * 1024 + chunk);
+  });
+}
+
+TEST(Streams, DrainWhileAnotherTaskDrainsIsLogicError) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    auto p = connect_pair();
+    p.served.write(pattern(0, 8 << 20));  // the client reads nothing yet
+    auto first = loop.create_task([&p] { p.served.drain(); });
+    settle();
+    ASSERT_FALSE(first.done());
+    EXPECT_THROW(p.served.drain(), std::logic_error);
+    EXPECT_THROW(p.served.write("more"), std::logic_error);
+    EXPECT_EQ(p.client.readexactly(8 << 20), pattern(0, 8 << 20));
+    tandem::await(first);
+  });
+}
+
+TEST(Streams, HalfClosedConnectionStillCarriesTheOtherDirection) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto p = connect_pair();
+    p.client.write("request");
+    p.client.write_eof();
+    EXPECT_EQ(p.served.read_all(), "request");  // the client's side ended
+    p.served.write("response");                 // the other direction is open
+    p.served.close();
+    EXPECT_EQ(p.client.read_all(), "response");
+  });
+}
+
+TEST(Streams, WriteAfterWriteEofIsLogicError) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto p = connect_pair();
+    p.client.write_eof();
+    EXPECT_THROW(p.client.write("late"), std::logic_error);
+    EXPECT_NO_THROW(p.client.write_eof());  // repeating it is harmless
+  });
+}
+
+// ---- closed streams ------------------------------------------------------------------
+
+TEST(Streams, EveryOperationButCloseThrowsAfterClose) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto p = connect_pair();
+    p.client.close();
+    EXPECT_THROW(p.client.read(1), std::logic_error);
+    EXPECT_THROW(p.client.read_all(), std::logic_error);
+    EXPECT_THROW(p.client.readexactly(1), std::logic_error);
+    EXPECT_THROW(p.client.readline(), std::logic_error);
+    EXPECT_THROW(p.client.readuntil("x"), std::logic_error);
+    EXPECT_THROW(p.client.write("x"), std::logic_error);
+    EXPECT_THROW(p.client.drain(), std::logic_error);
+    EXPECT_THROW(p.client.write_eof(), std::logic_error);
+    EXPECT_NO_THROW(p.client.close());
+    EXPECT_TRUE(p.client.at_eof());
+    EXPECT_EQ(p.client.native_handle(), -1);
+    EXPECT_EQ(p.served.read(10), "");  // the peer sees the end of stream
+  });
+}
+
+TEST(Streams, CloseWakesATaskWaitingInReadWithLogicError) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    auto p = connect_pair();
+    auto reader = loop.create_task([&p] { return p.served.read(10); });
+    settle();
+    p.served.close();
+    EXPECT_THROW(tandem::await(reader), std::logic_error);
+  });
+}
+
+TEST(Streams, DefaultAndMovedFromStreamsAreClosed) {
+  stream empty;
+  EXPECT_TRUE(empty.at_eof());
+  EXPECT_EQ(empty.native_handle(), -1);
+  EXPECT_THROW(empty.write("x"), std::logic_error);
+  EXPECT_NO_THROW(empty.close());
+}
+
+TEST(Streams, LoopCloseClosesLiveStreams) {
+  stream kept;
+  {
+    event_loop loop;
+    run_bounded(loop, [&kept] {
+      auto p = connect_pair();
+      kept = std::move(p.client);
+    });
+    EXPECT_GE(kept.native_handle(), 0);
+    loop.close();
+    EXPECT_EQ(kept.native_handle(), -1);
+    EXPECT_THROW(kept.write("x"), std::logic_error);
+  }
+  EXPECT_TRUE(kept.at_eof());  // the loop is gone; the stream stays safe to use
+}
+
+TEST(Streams, ReadOutsideATaskThatWouldWaitIsLogicError) {
+  event_loop loop;
+  auto p = run_bounded(loop, [] { return std::make_unique<stream_pair>(connect_pair()); });
+  EXPECT_THROW(p->served.read(1), std::logic_error);
+  loop.close();
+}
+
+// ---- errors -------------------------------------------------------------------------
+
+bool names(const std::system_error& e, const std::string& text) {
+  return std::string(e.what()).find(text) != std::string::npos;
+}
+
+// SO_LINGER 0: close() sends a reset instead of an end of stream.
+void reset(stream& s) {
+  const linger abort_on_close{1, 0};
+  ::setsockopt(s.native_handle(), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+  s.close();
+}
+
+TEST(Streams, PeerResetMidReadIsSystemErrorNamingThePeer) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    auto p = connect_pair();
+    auto reader = loop.create_task([&p] {
+      EXPECT_EQ(p.served.readexactly(3), "abc");
+      return p.served.readexactly(10);  // the peer resets meanwhile
+    });
+    p.client.write("abcdef");
+    settle();
+    reset(p.client);
+    try {
+      tandem::await(reader);
+      FAIL() << "a reset connection read on";
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(e.code().value(), ECONNRESET);
+      EXPECT_TRUE(names(e, "127.0.0.1:")) << e.what();
+    }
+    EXPECT_EQ(p.served.read(100), "def");               // what came before the reset is kept
+    EXPECT_THROW(p.served.read(1), std::system_error);  // then the error stays
+  });
+}
+
+TEST(Streams, PeerResetMidWriteIsThrownByALaterWriteWithoutSigpipe) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto p = connect_pair();
+    p.served.write(pattern(0, 1 << 20));  // still being sent
+    reset(p.client);
+    settle();
+    try {
+      for (int i = 0; i < 1000; ++i) {
+        p.served.write(pattern(0, 64 * 1024));
+        p.served.drain();
+        settle();
+      }
+      FAIL() << "writes to a reset connection went on succeeding";
+    } catch (const std::system_error& e) {
+      EXPECT_TRUE(e.code().value() == ECONNRESET || e.code().value() == EPIPE) << e.what();
+      EXPECT_TRUE(names(e, "127.0.0.1:")) << e.what();
+    }
+  });
+}
+
+TEST(Streams, RefusedConnectionIsSystemErrorNamingThePeer) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    refusing_port closed;
+    try {
+      tandem::open_connection("127.0.0.1", closed.port());
+      FAIL() << "connected to a port nothing listens on";
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(e.code().value(), ECONNREFUSED);
+      EXPECT_TRUE(names(e, "127.0.0.1:" + std::to_string(closed.port()))) << e.what();
+    }
+  });
+}
+
+TEST(Streams, NameThatDoesNotResolveIsResolverErrorNamingTheHost) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    try {
+      tandem::open_connection("no-such-host.invalid", 80);
+      FAIL() << "a .invalid name resolved";
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(&e.code().category(), &tandem::resolver_category()) << e.what();
+      EXPECT_TRUE(names(e, "no-such-host.invalid")) << e.what();
+    }
+  });
+}
+
+TEST(Streams, NameIsResolvedAndEveryAddressTriedInOrder) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    // "localhost" may give ::1 before 127.0.0.1: the server is on the
+    // latter only, so a first refused address must not end the attempt.
+    auto accepted = std::make_shared<tandem::queue<stream>>();
+    auto srv =
+        tandem::start_server([accepted](stream s) { accepted->put(std::move(s)); }, "127.0.0.1", 0);
+    stream s = tandem::open_connection("localhost", srv.port());
+    s.write("hi");
+    EXPECT_EQ(accepted->get().read(10), "hi");
+  });
+}
+
+TEST(Streams, EmptyHostIsInvalidArgument) {
+  event_loop loop;
+  run_bounded(loop, [] { EXPECT_THROW(tandem::open_connection("", 80), std::invalid_argument); });
+}
+
+TEST(Streams, OpenConnectionOutsideATaskIsLogicError) {
+  EXPECT_THROW(tandem::open_connection("127.0.0.1", 1), std::logic_error);
+}
+
+// ---- cancellation -------------------------------------------------------------------
+
+TEST(Streams, CancelledReadexactlyLosesNoByte) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    auto p = connect_pair();
+    auto reader = loop.create_task([&p] { return p.served.readexactly(10); });
+    p.client.write("01234");
+    settle();  // the reader holds 5 bytes and waits for 5 more
+    reader.cancel();
+    EXPECT_THROW(tandem::await(reader), tandem::cancelled_error);
+    p.client.write("56789");
+    EXPECT_EQ(p.served.readexactly(10), "0123456789");
+  });
+}
+
+TEST(Streams, CancelledReadlineKeepsThePartialLine) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    auto p = connect_pair();
+    auto reader = loop.create_task([&p] { return p.served.readline(); });
+    p.client.write("abc");
+    settle();
+    reader.cancel();
+    EXPECT_THROW(tandem::await(reader), tandem::cancelled_error);
+    p.client.write("def\n");
+    EXPECT_EQ(p.served.readline(), "abcdef\n");
+  });
+}
+
+TEST(Streams, CancelledDrainLosesNoByte) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    auto p = connect_pair();
+    const std::string sent = pattern(0, 8 << 20);
+    auto writer = loop.create_task([&] {
+      p.served.write(sent);
+      p.served.drain();
+    });
+    settle();
+    ASSERT_FALSE(writer.done());
+    writer.cancel();
+    EXPECT_THROW(tandem::await(writer), tandem::cancelled_error);
+    p.served.write("!");  // usable after the cancellation
+    EXPECT_EQ(p.client.readexactly(sent.size() + 1), sent + "!");
+  });
+}
+
+TEST(Streams, CancelledConnectClosesItsSocket) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    auto connecting = loop.create_task([] { return tandem::open_connection("localhost", 9); });
+    connecting.cancel();  // before it starts: it never runs
+    EXPECT_THROW(tandem::await(connecting), tandem::cancelled_error);
+  });
+}
+
+// ---- Unix sockets -----------------------------------------------------------------
+
+std::string socket_path(const char* name) {
+  return "/tmp/tandem-" + std::to_string(::getpid()) + "-" + name + ".sock";
+}
+
+TEST(Streams, UnixConnectionCarriesBothDirections) {
+  event_loop loop;
+  const std::string path = socket_path("both");
+  run_bounded(loop, [&path] {
+    auto srv = tandem::start_unix_server(
+        [](stream s) {
+          std::string line = s.readline();
+          s.write("echo: " + line);
+        },
+        path);
+    stream s = tandem::open_unix_connection(path);
+    s.write("hello\n");
+    EXPECT_EQ(s.readline(), "echo: hello\n");
+    EXPECT_EQ(s.read(10), "");  // the handler's stream was destroyed
+  });
+}
+
+TEST(Streams, UnixPathTooLongOrEmptyIsInvalidArgument) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    EXPECT_THROW(tandem::open_unix_connection(std::string(200, 'x')), std::invalid_argument);
+    EXPECT_THROW(tandem::open_unix_connection(""), std::invalid_argument);
+  });
+}
+
+TEST(Streams, UnixConnectionToNoServerIsSystemErrorNamingThePath) {
+  event_loop loop;
+  const std::string path = socket_path("nobody");
+  run_bounded(loop, [&path] {
+    try {
+      tandem::open_unix_connection(path);
+      FAIL() << "connected to a path with no server";
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(e.code().value(), ENOENT);
+      EXPECT_TRUE(names(e, path)) << e.what();
+    }
+  });
+}
+
+}  // namespace
