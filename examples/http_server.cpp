@@ -1,0 +1,220 @@
+// A small HTTP/1.1 server on tandem's streams: persistent connections,
+// request bodies by Content-Length, and 400 Bad Request for anything it
+// cannot parse. One task per connection, each answering its requests in
+// turn:
+//
+//   GET / (or HEAD /)   200 OK, "hello\n"
+//   another method on / 405 Method Not Allowed
+//   another path        404 Not Found
+//   Transfer-Encoding   501 Not Implemented (bodies by Content-Length only)
+//   a body over 1 MiB   413 Content Too Large
+//   malformed request   400 Bad Request: the request line is not
+//                       "METHOD TARGET HTTP/1.x", a header has no colon or
+//                       a bad name, Content-Length is not a number or
+//                       differs between copies, or a line is longer than
+//                       the stream's limit (64 KiB), or more than 100
+//                       headers. The connection closes after a 4xx/5xx.
+//
+// HTTP/1.1 connections stay open unless the client sends "Connection:
+// close"; HTTP/1.0 ones close unless it sends "Connection: keep-alive".
+//
+// Usage: http_server [PORT [HOST]]
+//   PORT  default 8080; 0 asks the kernel for a free port.
+//   HOST  a name or an address to bind, default 0.0.0.0.
+// Prints "listening on HOST port PORT" once it accepts connections, and
+// exits 0 on SIGINT or SIGTERM, as echo_server does.
+#include <algorithm>
+#include <cctype>
+#include <csignal>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "tandem/loop.hpp"
+#include "tandem/streams.hpp"
+
+namespace {
+
+constexpr std::size_t max_headers = 100;
+constexpr std::size_t max_body = 1 << 20;
+
+struct request {
+  std::string method;
+  std::string target;
+  bool http11 = true;
+  std::optional<std::size_t> content_length;
+  std::optional<bool> connection_close;  // from a Connection header
+  bool chunked = false;
+};
+
+// An error response: the request cannot be answered normally, and the
+// connection closes after it.
+struct http_error {
+  int status;
+  const char* reason;
+};
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// A line without its "\r\n" (or bare "\n"); a line cut short by the end of
+// the stream is malformed.
+std::string_view strip_eol(std::string_view line) {
+  if (line.empty() || line.back() != '\n') throw http_error{400, "Bad Request"};
+  line.remove_suffix(1);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
+bool is_token(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) {
+    return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  });
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+void parse_request_line(std::string_view line, request& r) {
+  const std::size_t first = line.find(' ');
+  const std::size_t second = first == std::string_view::npos ? first : line.find(' ', first + 1);
+  if (second == std::string_view::npos || line.find(' ', second + 1) != std::string_view::npos)
+    throw http_error{400, "Bad Request"};
+  r.method = line.substr(0, first);
+  r.target = line.substr(first + 1, second - first - 1);
+  const std::string_view version = line.substr(second + 1);
+  if (!is_token(r.method) || r.target.empty() || (version != "HTTP/1.1" && version != "HTTP/1.0"))
+    throw http_error{400, "Bad Request"};
+  r.http11 = version == "HTTP/1.1";
+}
+
+void parse_header(std::string_view line, request& r) {
+  const std::size_t colon = line.find(':');
+  if (colon == std::string_view::npos || !is_token(line.substr(0, colon)))
+    throw http_error{400, "Bad Request"};
+  const std::string_view name = line.substr(0, colon);
+  const std::string_view value = trim(line.substr(colon + 1));
+  if (iequals(name, "Content-Length")) {
+    if (value.empty() || value.size() > 18 ||
+        !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      throw http_error{400, "Bad Request"};
+    const std::size_t length = std::stoull(std::string(value));
+    if (r.content_length && *r.content_length != length) throw http_error{400, "Bad Request"};
+    r.content_length = length;
+  } else if (iequals(name, "Connection")) {
+    if (iequals(value, "close")) r.connection_close = true;
+    if (iequals(value, "keep-alive")) r.connection_close = false;
+  } else if (iequals(name, "Transfer-Encoding")) {
+    r.chunked = true;
+  }
+}
+
+void respond(tandem::stream& s, int status, const char* reason, std::string_view body, bool close,
+             bool head = false) {
+  std::string response =
+      "HTTP/1.1 " + std::to_string(status) + " " + reason +
+      "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  if (status == 405) response += "Allow: GET, HEAD\r\n";
+  if (close) response += "Connection: close\r\n";
+  response += "\r\n";
+  if (!head) response += body;
+  s.write(response);
+  s.drain();
+}
+
+// Reads and answers one request; false when the connection is to close.
+bool serve_one(tandem::stream& s) {
+  const std::string first = s.readline();
+  if (first.empty()) return false;  // the client closed between requests
+  request r;
+  parse_request_line(strip_eol(first), r);
+  for (std::size_t headers = 0;; ++headers) {
+    const std::string line = s.readline();
+    const std::string_view header = strip_eol(line);
+    if (header.empty()) break;
+    if (headers == max_headers) throw http_error{400, "Bad Request"};
+    parse_header(header, r);
+  }
+  if (r.chunked) throw http_error{501, "Not Implemented"};
+  if (r.content_length.value_or(0) > max_body) throw http_error{413, "Content Too Large"};
+  if (r.content_length) s.readexactly(*r.content_length);  // read, and not used
+  const bool close = r.connection_close.value_or(!r.http11);
+  if (r.target != "/") {
+    respond(s, 404, "Not Found", "not found\n", close);
+  } else if (r.method == "GET" || r.method == "HEAD") {
+    respond(s, 200, "OK", "hello\n", close, r.method == "HEAD");
+  } else {
+    respond(s, 405, "Method Not Allowed", "method not allowed\n", close);
+  }
+  return !close;
+}
+
+void serve_connection(tandem::stream s) {
+  try {
+    try {
+      while (serve_one(s)) {
+      }
+    } catch (const http_error& e) {
+      respond(s, e.status, e.reason, std::string(e.reason) + "\n", true);
+    } catch (const tandem::limit_overrun_error&) {  // a line over the stream's limit
+      respond(s, 400, "Bad Request", "Bad Request\n", true);
+    }
+  } catch (const tandem::incomplete_read_error&) {
+    // The client went away in the middle of a request.
+  } catch (const std::system_error& e) {  // a reset: this connection only
+    std::fprintf(stderr, "http_server: %s\n", e.what());
+  }
+}
+
+const char* signal_name(int signo) { return signo == SIGINT ? "SIGINT" : "SIGTERM"; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  long port = 8080;
+  if (argc > 1) {
+    char* end = nullptr;
+    port = std::strtol(argv[1], &end, 10);
+    if (argc > 3 || end == argv[1] || *end != '\0' || port < 0 || port > 65535) {
+      std::fprintf(stderr, "usage: %s [PORT (0-65535, 0 = any) [HOST]]\n", argv[0]);
+      return 2;
+    }
+  }
+  const std::string host = argc > 2 ? argv[2] : "0.0.0.0";
+  tandem::event_loop loop;
+  try {
+    loop.run_until_complete([&] {
+      tandem::event stop;
+      int signo = 0;
+      for (const int s : {SIGINT, SIGTERM})
+        loop.add_signal_handler(s, [&stop, &signo, s] {
+          signo = s;
+          stop.set();
+        });
+      tandem::server server =
+          tandem::start_server(serve_connection, host, static_cast<std::uint16_t>(port));
+      std::printf("listening on %s port %u\n", host.c_str(), unsigned{server.port()});
+      std::fflush(stdout);
+      stop.wait();
+      std::printf("shutting down (%s)\n", signal_name(signo));
+      std::fflush(stdout);
+    });
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "http_server: %s\n", e.what());
+    return 1;
+  }
+  loop.close();
+  return 0;
+}

@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""The ctest for http_server: starts it on port 0, talks to it with curl and
+with Python's http.client (persistent connections, bodies, 404 and 405,
+HEAD, HTTP/1.0), sends malformed requests over raw sockets (each must get a
+400 and a closed connection), then stops it with SIGTERM and checks that it
+exits 0.
+
+Usage: http_test.py HTTP_SERVER CURL
+Every wait is bounded; a failure kills the server.
+"""
+import http.client
+import re
+import signal
+import socket
+import subprocess
+import sys
+
+TIMEOUT = 20
+
+
+def fail(message):
+    raise AssertionError(message)
+
+
+def expect(condition, message):
+    if not condition:
+        fail(message)
+
+
+def start(server):
+    proc = subprocess.Popen([server, "0", "127.0.0.1"], stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    match = re.match(r"listening on \S+ port (\d+)", line)
+    if not match:
+        proc.kill()
+        fail(f"http_server printed {line!r}, not 'listening on HOST port PORT'")
+    return proc, int(match.group(1))
+
+
+def check_curl(curl, port):
+    # Two URLs in one curl run share one connection: the second makes no
+    # new connect (num_connects 0).
+    url = f"http://127.0.0.1:{port}/"
+    out = subprocess.run(
+        [curl, "-sS", "--max-time", str(TIMEOUT), "-w", "%{http_code} %{num_connects}\n", url, url],
+        capture_output=True, text=True, timeout=TIMEOUT, check=True).stdout
+    expect(out == "hello\n200 1\nhello\n200 0\n", f"curl keep-alive: got {out!r}")
+    out = subprocess.run(
+        [curl, "-sS", "--max-time", str(TIMEOUT), "-w", "%{http_code}\n", url + "missing"],
+        capture_output=True, text=True, timeout=TIMEOUT, check=True).stdout
+    expect(out == "not found\n404\n", f"curl 404: got {out!r}")
+
+
+def check_http_client(port):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+    conn.request("GET", "/")
+    first = conn.getresponse()
+    expect(first.status == 200 and first.read() == b"hello\n", "GET / is not 200 hello")
+    sock = conn.sock
+    conn.request("POST", "/", body=b"x" * 100_000, headers={"Content-Type": "text/plain"})
+    posted = conn.getresponse()
+    expect(posted.status == 405 and posted.getheader("Allow") == "GET, HEAD",
+           f"POST / gave {posted.status}, not 405 with Allow")
+    posted.read()
+    conn.request("GET", "/nowhere")
+    missing = conn.getresponse()
+    expect(missing.status == 404, f"GET /nowhere gave {missing.status}")
+    missing.read()
+    conn.request("HEAD", "/")
+    head = conn.getresponse()
+    expect(head.status == 200 and head.getheader("Content-Length") == "6" and head.read() == b"",
+           "HEAD / is not 200 with Content-Length 6 and no body")
+    expect(conn.sock is sock, "http.client had to reconnect: the connection was not kept alive")
+    conn.close()
+
+
+def raw_exchange(port, request):
+    """Sends request bytes, returns everything up to the server's close."""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+        s.sendall(request)
+        received = b""
+        while chunk := s.recv(65536):
+            received += chunk
+        return received
+
+
+def check_malformed(port):
+    cases = {
+        "no version": b"GET /\r\n\r\n",
+        "garbage": b"\x00\x01\x02 nonsense\r\n\r\n",
+        "bad version": b"GET / HTTP/9.9\r\n\r\n",
+        "header without colon": b"GET / HTTP/1.1\r\nHost example\r\n\r\n",
+        "bad Content-Length": b"POST / HTTP/1.1\r\nContent-Length: ten\r\n\r\n",
+        "two Content-Lengths": b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        "line over the limit": b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n",
+    }
+    for name, request in cases.items():
+        reply = raw_exchange(port, request)
+        expect(reply.startswith(b"HTTP/1.1 400 "), f"{name}: got {reply[:40]!r}, not a 400")
+        expect(b"Connection: close" in reply, f"{name}: the 400 does not close the connection")
+    reply = raw_exchange(port, b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    expect(reply.startswith(b"HTTP/1.1 501 "), f"chunked: got {reply[:40]!r}, not a 501")
+    # HTTP/1.0 closes after the response unless asked to keep alive.
+    reply = raw_exchange(port, b"GET / HTTP/1.0\r\n\r\n")
+    expect(reply.startswith(b"HTTP/1.1 200 ") and reply.endswith(b"\r\n\r\nhello\n"),
+           f"HTTP/1.0: got {reply!r}")
+
+
+def main():
+    server, curl = sys.argv[1], sys.argv[2]
+    proc, port = start(server)
+    try:
+        check_curl(curl, port)
+        check_http_client(port)
+        check_malformed(port)
+        proc.send_signal(signal.SIGTERM)
+        status = proc.wait(timeout=TIMEOUT)
+        expect(status == 0, f"http_server exited {status} on SIGTERM")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    print("http_server: curl, http.client, malformed requests and SIGTERM all passed")
+
+
+if __name__ == "__main__":
+    main()
