@@ -21,6 +21,10 @@
 
 #include "support/loop_support.hpp"
 #include "support/stream_support.hpp"
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#include "tandem/detail/sanitizer.hpp"
 #include "tandem/io.hpp"
 #include "tandem/streams.hpp"
 #include "tandem/wait.hpp"
@@ -244,8 +248,18 @@ TEST(Server, UnixServerLeavesAFileThatIsNotASocket) {
   ::unlink(path.c_str());
 }
 
+bool running_on_valgrind() {
+#ifdef RUNNING_ON_VALGRIND
+  return RUNNING_ON_VALGRIND != 0;
+#else
+  return false;
+#endif
+}
+
 // EMFILE in the accept loop: the server backs off and goes on; the
-// connections it has are unharmed.
+// connections it has are unharmed. The kernel keeps the connection it
+// could not hand over in the backlog; Valgrind, which enforces the limit
+// itself, closes it instead, so there only later connections are checked.
 TEST(Server, RunningOutOfDescriptorsPausesAcceptingAndKeepsServing) {
   event_loop loop;
   rlimit saved{};
@@ -283,8 +297,13 @@ TEST(Server, RunningOutOfDescriptorsPausesAcceptingAndKeepsServing) {
       throw;
     }
     ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
-    EXPECT_EQ(second.readline(), "2\n");  // accepted once descriptors are free
-    EXPECT_EQ(accepted, 2);
+    if (!running_on_valgrind()) {
+      EXPECT_EQ(second.readline(), "2\n");  // accepted once descriptors are free
+      EXPECT_EQ(accepted, 2);
+    }
+    stream third = tandem::open_connection("127.0.0.1", srv.port());
+    third.write("4\n");
+    EXPECT_EQ(third.readline(), "4\n");  // the server kept serving
   });
 }
 
@@ -293,7 +312,13 @@ TEST(Server, RunningOutOfDescriptorsPausesAcceptingAndKeepsServing) {
 // process needs ten thousand descriptors, not twenty: the soft limit is
 // raised to that where it is lower.
 namespace many {
+#if TANDEM_TSAN
+// ThreadSanitizer counts every task stack as a thread of its own, and dies
+// past 8128 of them.
+constexpr int connections = 7000;
+#else
 constexpr int connections = 10000;
+#endif
 
 [[noreturn]] void run_clients(std::uint16_t port, int report_fd, int release_fd) {
   static int fds[connections];
