@@ -27,7 +27,12 @@ Options:
   --sizes LIST         bytes, default 64,16384
   --seconds S          measured window per run (default 3)
   --warmup S           warm-up before each window (default 1)
-  --repetitions N      run every cell N times, interleaved; report medians
+  --repetitions N      run every cell N times, interleaved (the servers'
+                       order turns by one each time); report medians
+  --best               with repetitions: report each server's best run of a
+                       cell (its highest rate, lowest CPU per round trip and
+                       lowest latencies) instead of the median; on a shared,
+                       noisy machine the best run is the least disturbed one
   --server-cpu, --client-cpu   the CPUs to pin to (default 0 and 1;
                        "none": not pinned)
   --json FILE          also write every run's raw figures to FILE
@@ -100,6 +105,15 @@ def median_run(runs):
     return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
 
+def best_run(runs):
+    """Each figure's best value over the repetitions of one cell: the
+    highest rate, the lowest of everything else (latencies, CPU)."""
+    return {
+        key: (max if key == "round_trips_per_s" else min)(run[key] for run in runs)
+        for key in runs[0]
+    }
+
+
 def table_rows(results, names, cells, seconds):
     rows = []
     for clients, size in cells:
@@ -164,6 +178,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--repetitions", type=int, default=1)
+    parser.add_argument("--best", action="store_true")
     parser.add_argument("--server-cpu", type=servers.cpu_option, default=0)
     parser.add_argument("--client-cpu", type=servers.cpu_option, default=1)
     parser.add_argument("--json")
@@ -187,8 +202,10 @@ def main():
         total = len(cells) * len(started) * args.repetitions
         done = 0
         for repetition in range(args.repetitions):
+            order = list(started.items())
+            order = order[repetition % len(order) :] + order[: repetition % len(order)]
             for clients, size in cells:
-                for name, server in started.items():
+                for name, server in order:
                     done += 1
                     print(
                         f"[{done}/{total}] {name}: {clients} clients, {size} bytes",
@@ -200,7 +217,8 @@ def main():
         for server in started.values():
             server.stop()
 
-    results = {key: median_run(value) for key, value in runs.items()}
+    pick = best_run if args.best else median_run
+    results = {key: pick(value) for key, value in runs.items()}
     header = [
         "server",
         "clients",
@@ -215,7 +233,7 @@ def main():
     ]
     servers.print_table(header, table_rows(results, list(started), cells, args.seconds))
     if args.repetitions > 1:
-        print(f"(medians of {args.repetitions} runs)")
+        print(f"({'best' if args.best else 'medians'} of {args.repetitions} runs)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(
