@@ -11,12 +11,16 @@
 //   malformed request   400 Bad Request: the request line is not
 //                       "METHOD TARGET HTTP/1.x", a header has no colon or
 //                       a bad name, Content-Length is not a number or
-//                       differs between copies, or a line is longer than
-//                       the stream's limit (64 KiB), or more than 100
+//                       differs between copies, the head (request line and
+//                       headers) is over 16 KiB, or has more than 100
 //                       headers. The connection closes after a 4xx/5xx.
 //
 // HTTP/1.1 connections stay open unless the client sends "Connection:
 // close"; HTTP/1.0 ones close unless it sends "Connection: keep-alive".
+// Pipelined requests are answered in order. Before closing, the server
+// shuts its sending side down and reads on (up to 1 MiB, for up to 5 s)
+// until the client closes: closing with unread bytes would send a reset,
+// which can destroy the response before the client has read it.
 //
 // Usage: http_server [PORT [HOST]]
 //   PORT  default 8080; 0 asks the kernel for a free port.
@@ -25,6 +29,7 @@
 // exits 0 on SIGINT or SIGTERM, as echo_server does.
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <csignal>
 #include <cstddef>
 #include <cstdio>
@@ -41,7 +46,9 @@
 namespace {
 
 constexpr std::size_t max_headers = 100;
+constexpr std::size_t max_head = 16 * 1024;  // request line and headers
 constexpr std::size_t max_body = 1 << 20;
+constexpr std::size_t max_linger = 1 << 20;
 
 struct request {
   std::string method;
@@ -138,10 +145,12 @@ void respond(tandem::stream& s, int status, const char* reason, std::string_view
 bool serve_one(tandem::stream& s) {
   const std::string first = s.readline();
   if (first.empty()) return false;  // the client closed between requests
+  std::size_t head = first.size();
   request r;
   parse_request_line(strip_eol(first), r);
   for (std::size_t headers = 0;; ++headers) {
     const std::string line = s.readline();
+    if ((head += line.size()) > max_head) throw http_error{400, "Bad Request"};
     const std::string_view header = strip_eol(line);
     if (header.empty()) break;
     if (headers == max_headers) throw http_error{400, "Bad Request"};
@@ -161,18 +170,36 @@ bool serve_one(tandem::stream& s) {
   return !close;
 }
 
+// The response that closes the connection has been written: see the
+// comment at the top.
+void linger_and_close(tandem::stream& s) {
+  s.write_eof();
+  tandem::timeout(std::chrono::seconds(5), [&s] {
+    for (std::size_t dropped = 0; dropped < max_linger;) {
+      const std::string data = s.read(65536);
+      if (data.empty()) return;
+      dropped += data.size();
+    }
+  });
+}
+
 void serve_connection(tandem::stream s) {
   try {
     try {
       while (serve_one(s)) {
       }
+      if (!s.at_eof()) linger_and_close(s);
     } catch (const http_error& e) {
       respond(s, e.status, e.reason, std::string(e.reason) + "\n", true);
-    } catch (const tandem::limit_overrun_error&) {  // a line over the stream's limit
+      linger_and_close(s);
+    } catch (const tandem::limit_overrun_error&) {  // a line over the limit
       respond(s, 400, "Bad Request", "Bad Request\n", true);
+      linger_and_close(s);
     }
   } catch (const tandem::incomplete_read_error&) {
     // The client went away in the middle of a request.
+  } catch (const tandem::timeout_error&) {
+    // It did not close within the lingering time.
   } catch (const std::system_error& e) {  // a reset: this connection only
     std::fprintf(stderr, "http_server: %s\n", e.what());
   }
@@ -204,7 +231,7 @@ int main(int argc, char** argv) {
           stop.set();
         });
       tandem::server server =
-          tandem::start_server(serve_connection, host, static_cast<std::uint16_t>(port));
+          tandem::start_server(serve_connection, host, static_cast<std::uint16_t>(port), max_head);
       std::printf("listening on %s port %u\n", host.c_str(), unsigned{server.port()});
       std::fflush(stdout);
       stop.wait();

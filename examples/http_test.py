@@ -93,6 +93,7 @@ def check_malformed(port):
         "bad Content-Length": b"POST / HTTP/1.1\r\nContent-Length: ten\r\n\r\n",
         "two Content-Lengths": b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
         "line over the limit": b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n",
+        "head over 16 KiB": b"GET / HTTP/1.1\r\n" + (b"X-A: " + b"b" * 5000 + b"\r\n") * 4 + b"\r\n",
     }
     for name, request in cases.items():
         reply = raw_exchange(port, request)
