@@ -22,14 +22,13 @@
 // stdout (flushed, so that a script reading a pipe sees it at once). On
 // SIGINT or SIGTERM it prints "shutting down (...)", stops accepting, and
 // closes the loop, which cancels the client tasks (their streams close as
-// they unwind); it exits 0. Accepted sockets get TCP_NODELAY, as asyncio's.
-#include <csignal>
+// they unwind); it exits 0 (serve_until_signalled.hpp). Accepted sockets
+// get TCP_NODELAY, as asyncio's.
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <string>
 
-#include "tandem/loop.hpp"
+#include "serve_until_signalled.hpp"
 #include "tandem/streams.hpp"
 
 namespace {
@@ -47,42 +46,6 @@ void echo(tandem::stream client) {
   }
 }
 
-const char* signal_name(int signo) { return signo == SIGINT ? "SIGINT" : "SIGTERM"; }
-
 }  // namespace
 
-int main(int argc, char** argv) {
-  long port = 8888;
-  if (argc > 1) {
-    char* end = nullptr;
-    port = std::strtol(argv[1], &end, 10);
-    if (argc > 3 || end == argv[1] || *end != '\0' || port < 0 || port > 65535) {
-      std::fprintf(stderr, "usage: %s [PORT (0-65535, 0 = any) [HOST]]\n", argv[0]);
-      return 2;
-    }
-  }
-  const std::string host = argc > 2 ? argv[2] : "0.0.0.0";
-  tandem::event_loop loop;
-  try {
-    loop.run_until_complete([&] {
-      tandem::event stop;
-      int signo = 0;
-      for (const int s : {SIGINT, SIGTERM})
-        loop.add_signal_handler(s, [&stop, &signo, s] {
-          signo = s;
-          stop.set();
-        });
-      tandem::server server = tandem::start_server(echo, host, static_cast<std::uint16_t>(port));
-      std::printf("listening on %s port %u\n", host.c_str(), unsigned{server.port()});
-      std::fflush(stdout);
-      stop.wait();
-      std::printf("shutting down (%s)\n", signal_name(signo));
-      std::fflush(stdout);
-    });
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "echo_server: %s\n", e.what());
-    return 1;
-  }
-  loop.close();  // cancels the clients' tasks; puts the signals' dispositions back
-  return 0;
-}
+int main(int argc, char** argv) { return examples::serve_until_signalled(argc, argv, 8888, echo); }

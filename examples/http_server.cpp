@@ -26,20 +26,19 @@
 //   PORT  default 8080; 0 asks the kernel for a free port.
 //   HOST  a name or an address to bind, default 0.0.0.0.
 // Prints "listening on HOST port PORT" once it accepts connections, and
-// exits 0 on SIGINT or SIGTERM, as echo_server does.
+// exits 0 on SIGINT or SIGTERM (serve_until_signalled.hpp).
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <csignal>
 #include <cstddef>
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
 
+#include "serve_until_signalled.hpp"
 #include "tandem/loop.hpp"
 #include "tandem/streams.hpp"
 
@@ -205,43 +204,8 @@ void serve_connection(tandem::stream s) {
   }
 }
 
-const char* signal_name(int signo) { return signo == SIGINT ? "SIGINT" : "SIGTERM"; }
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  long port = 8080;
-  if (argc > 1) {
-    char* end = nullptr;
-    port = std::strtol(argv[1], &end, 10);
-    if (argc > 3 || end == argv[1] || *end != '\0' || port < 0 || port > 65535) {
-      std::fprintf(stderr, "usage: %s [PORT (0-65535, 0 = any) [HOST]]\n", argv[0]);
-      return 2;
-    }
-  }
-  const std::string host = argc > 2 ? argv[2] : "0.0.0.0";
-  tandem::event_loop loop;
-  try {
-    loop.run_until_complete([&] {
-      tandem::event stop;
-      int signo = 0;
-      for (const int s : {SIGINT, SIGTERM})
-        loop.add_signal_handler(s, [&stop, &signo, s] {
-          signo = s;
-          stop.set();
-        });
-      tandem::server server =
-          tandem::start_server(serve_connection, host, static_cast<std::uint16_t>(port), max_head);
-      std::printf("listening on %s port %u\n", host.c_str(), unsigned{server.port()});
-      std::fflush(stdout);
-      stop.wait();
-      std::printf("shutting down (%s)\n", signal_name(signo));
-      std::fflush(stdout);
-    });
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "http_server: %s\n", e.what());
-    return 1;
-  }
-  loop.close();
-  return 0;
+  return examples::serve_until_signalled(argc, argv, 8080, serve_connection, max_head);
 }
