@@ -11,11 +11,10 @@
 #include <system_error>
 #include <utility>
 
+#include "errno_error.hpp"
+
 namespace tandem::detail {
 namespace {
-[[noreturn]] void throw_errno(const std::string& what) {
-  throw std::system_error(errno, std::generic_category(), what);
-}
 // epoll_event's data: a source's address with the top bit set, or else a
 // file descriptor (the top bits zero).
 constexpr std::uint64_t source_tag = std::uint64_t{1} << 63;

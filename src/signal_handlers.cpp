@@ -13,6 +13,8 @@
 #include <system_error>
 #include <utility>
 
+#include "errno_error.hpp"
+
 namespace tandem::detail {
 namespace {
 
@@ -30,10 +32,6 @@ extern "C" void write_signal_number(int signum) {
     [[maybe_unused]] auto r = ::write(fd, &byte, 1);  // a full pipe drops it: one is pending
   }
   errno = saved_errno;
-}
-
-[[noreturn]] void throw_errno(const char* what) {
-  throw std::system_error(errno, std::generic_category(), what);
 }
 
 }  // namespace

@@ -280,6 +280,19 @@ TEST(Task, MoveOnlyResultIsHandedOver) {
   EXPECT_EQ(*got, 42);
 }
 
+// A container of move-only values says it is copy-constructible (its copy
+// constructor is declared, and fails only when used): it is moved out too.
+TEST(Task, ContainerOfMoveOnlyValuesIsHandedOver) {
+  event_loop loop;
+  auto got = run_bounded(loop, [] {
+    std::vector<std::unique_ptr<int>> values;
+    values.push_back(std::make_unique<int>(7));
+    return values;
+  });
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(*got[0], 7);
+}
+
 TEST(Task, TaskHandlesAreShared) {
   event_loop loop;
   auto t = loop.create_task([] { return 11; });

@@ -68,11 +68,29 @@ class event_loop;
 
 namespace detail {
 
+// Whether a value can really be copied. A container's copy constructor is
+// declared whatever its elements (std::vector<std::unique_ptr<X>> claims
+// to be copy-constructible), so the elements are asked too.
+template <class T>
+constexpr bool copyable_value() {
+  if constexpr (!std::is_copy_constructible_v<T>) {
+    return false;
+  } else if constexpr (requires { typename T::value_type; }) {
+    if constexpr (std::is_same_v<typename T::value_type, T>) {
+      return true;
+    } else {
+      return copyable_value<typename T::value_type>();
+    }
+  } else {
+    return true;
+  }
+}
+
 // A task's value, handed out: copied, so that it can be retrieved again (as
 // in asyncio); a move-only value is moved out, so only once.
 template <class T>
 T hand_out(T& value) {
-  if constexpr (std::is_copy_constructible_v<T>) {
+  if constexpr (copyable_value<T>()) {
     return value;
   } else {
     return std::move(value);
