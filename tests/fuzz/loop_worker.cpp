@@ -12,15 +12,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Raised for the duration of a wait, however the wait ends.
-struct flag_scope {
-  bool& flag;
-  explicit flag_scope(bool& f) : flag(f) { flag = true; }
-  flag_scope(const flag_scope&) = delete;
-  flag_scope& operator=(const flag_scope&) = delete;
-  ~flag_scope() { flag = false; }
-};
-
 // Counts task functions whose stack is alive: close() must bring it to 0.
 struct task_guard {
   int& live;
@@ -29,12 +20,6 @@ struct task_guard {
   task_guard& operator=(const task_guard&) = delete;
   ~task_guard() { --live; }
 };
-
-// A cancellation that reaches a worker ends it (or its shield); what the
-// harness observed is passed on as a fresh cancelled_error.
-void pass_on_cancellation(const outcome& got) {
-  if (got.what == kind::cancelled) throw tandem::cancelled_error{};
-}
 
 }  // namespace
 
@@ -88,9 +73,57 @@ instruction loop_script::decode(int self) {
       ins.b = timed(in_.pick(101));
       break;
     default:
+      decode_toolkit(ins, self);
       break;
   }
   return ins;
+}
+
+// The toolkit's newer operations; their bytes are laid out in README.md.
+void loop_script::decode_toolkit(instruction& ins, int self) {
+  switch (ins.op) {
+    case instr::task_group:
+      ins.b = in_.pick(max_children + 1);
+      ins.a = in_.byte();  // how the body behaves
+      for (int c = 0; c < ins.b; ++c) ins.pool_bytes[c] = in_.byte();
+      break;
+    case instr::wait_tasks:
+    case instr::gather_vector: {
+      ins.c = in_.pick(max_targets + 1);
+      for (int t = 0; t < ins.c; ++t) ins.pool_bytes[t] = in_.byte();
+      if (self == 0) ins.c = 0;  // no earlier worker: the empty list
+      for (int t = 0; t < ins.c; ++t) ins.pool_bytes[t] %= self;
+      if (ins.op == instr::gather_vector) break;
+      ins.a = in_.pick(3);  // return_when
+      const int how = in_.pick(3);
+      ins.b = how == 0 ? -1 : how == 1 ? 0 : timed(in_.pick(101));  // -1: no timeout
+      break;
+    }
+    case instr::thread_call:
+      ins.a = in_.pick(3);
+      ins.b = in_.byte();
+      if (thread_calls_left_ == 0) {
+        ins.op = instr::sleep0;
+        ins.b = 0;
+      } else {
+        --thread_calls_left_;
+      }
+      break;
+    case instr::semaphore_op:
+      ins.a = in_.byte() & 1;
+      ins.b = in_.pick(3);
+      break;
+    case instr::condition_op:
+      ins.a = in_.pick(5);
+      ins.b = in_.byte();
+      break;
+    case instr::signal_op:
+      ins.a = in_.pick(4);
+      ins.b = in_.byte();
+      break;
+    default:
+      break;
+  }
 }
 
 int loop_script::work(int i) {
@@ -121,6 +154,7 @@ int loop_script::work(int i) {
 
 void loop_script::execute(int i, const instruction& ins) {
   worker& w = workers_[i];
+  ++steps_;
   switch (ins.op) {
     case instr::sleep0:
     case instr::sleep_us: {
@@ -311,6 +345,27 @@ void loop_script::execute(int i, const instruction& ins) {
       pool_.run_frozen(bytes);
       break;
     }
+    case instr::task_group:
+      run_task_group(i, ins);
+      break;
+    case instr::wait_tasks:
+      wait_tasks(ins);
+      break;
+    case instr::gather_vector:
+      gather_vector(ins);
+      break;
+    case instr::thread_call:
+      thread_call(i, ins);
+      break;
+    case instr::semaphore_op:
+      semaphore_op(i, ins);
+      break;
+    case instr::condition_op:
+      condition_op(i, ins);
+      break;
+    case instr::signal_op:
+      signal_op(ins);
+      break;
     case instr::count:
       break;
   }
