@@ -11,8 +11,9 @@
 // cancels, then unwinds, every unfinished task. The newer toolkit
 // (loop_worker_groups.cpp, loop_worker_locks.cpp, loop_worker_system.cpp)
 // is held to the same standard: task groups, wait and gather over vectors,
-// semaphores, the condition, to_thread and signal handlers. The input is read only by the driver and
-// when a worker is spawned, never at a moment timing chooses.
+// semaphores, the condition, to_thread and signal handlers. The input is
+// read only by the driver and when a worker is spawned, never at a moment
+// timing chooses.
 //
 // Nothing can wait forever: the driver never blocks; workers await only
 // earlier workers (no cycles); at the end of a script the driver cancels
@@ -301,7 +302,6 @@ void loop_script::cancel_worker(int j) {
   const bool taken = w.handle.cancel();
   FUZZ_CHECK(taken == !was_done);  // false only if already done
   if (taken && !w.started) w.cancelled_before_start = true;
-  if (taken) ++w.cancels;
 }
 
 // How a finished worker ended, as await/result must report it.

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -106,8 +107,7 @@ struct worker {
   bool in_thread = false;            // waiting in to_thread
   bool in_condition = false;         // in the condition's wait()
   bool settle_cancelled = false;     // cancelled by settle() while in_condition
-  bool cancel_pending = false;       // a task group left an outside cancellation pending
-  int cancels = 0;                   // cancel() calls that took
+  bool cancel_pending = false;       // a cancellation was pending when it returned
   std::array<bool, 2> in_acquire{};  // semaphore, bounded_semaphore
 };
 
@@ -118,8 +118,9 @@ struct group_run {
   bool body_threw = false;
 };
 
-// One to_thread call that is cancelled while its fn runs: the fn waits for
-// the loop's callback to cancel the task, then ends.
+// One to_thread call: its fn says it started, and ends once released (at
+// once, or, when its task is to be cancelled while it runs, once the task
+// has left to_thread).
 struct thread_call_state {
   std::atomic<bool> started{false};
   std::atomic<bool> released{false};
@@ -132,6 +133,15 @@ struct flag_scope {
   flag_scope(const flag_scope&) = delete;
   flag_scope& operator=(const flag_scope&) = delete;
   ~flag_scope() { flag = false; }
+};
+
+// Counts a task in for as long as the scope lasts, however it ends.
+struct count_scope {
+  int& count;
+  explicit count_scope(int& c) : count(c) { ++count; }
+  count_scope(const count_scope&) = delete;
+  count_scope& operator=(const count_scope&) = delete;
+  ~count_scope() { --count; }
 };
 
 // A cancellation that reaches a worker ends it (or its shield); what the
@@ -177,11 +187,12 @@ class loop_script {
   // The toolkit's newer operations (loop_worker_groups.cpp,
   // loop_worker_locks.cpp, loop_worker_system.cpp).
   void decode_toolkit(instruction& ins, int self);
-  void run_task_group(int i, const instruction& ins);
+  void run_task_group(const instruction& ins);
   void wait_tasks(const instruction& ins);
   void gather_vector(const instruction& ins);
   std::vector<tandem::task<int>> targets(const instruction& ins);
   void thread_call(int i, const instruction& ins);
+  void cancel_once_running(int i, const std::shared_ptr<thread_call_state>& call);
   void semaphore_op(int i, const instruction& ins);
   void condition_op(int i, const instruction& ins);
   void signal_op(const instruction& ins);
@@ -217,7 +228,7 @@ class loop_script {
   int cancelled_waits_ = 0;  // condition waits that ended cancelled (they may pass a wake-up on)
   // Semaphores (plain, bounded), their initial permits, what the harness
   // holds of them (sections and stray releases).
-  int permits_byte_;  // read by the constructor, in this order
+  int permits_byte_;            // read by the constructor, in this order
   std::array<int, 2> permits_;  // what release() may grow a bounded semaphore back to
   tandem::semaphore semaphore_;
   tandem::bounded_semaphore bounded_;

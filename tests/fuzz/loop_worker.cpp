@@ -12,15 +12,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Counts task functions whose stack is alive: close() must bring it to 0.
-struct task_guard {
-  int& live;
-  explicit task_guard(int& l) : live(l) { ++live; }
-  task_guard(const task_guard&) = delete;
-  task_guard& operator=(const task_guard&) = delete;
-  ~task_guard() { --live; }
-};
-
 }  // namespace
 
 // Targets of await, gather and wait_for are earlier workers (or itself,
@@ -131,7 +122,8 @@ int loop_script::work(int i) {
   FUZZ_CHECK(!w.cancelled_before_start);  // section 4: it never runs
   FUZZ_CHECK(&tandem::current_loop() == &loop_);
   w.started = true;
-  task_guard guard(live_tasks_);
+  // Task functions whose stack is alive: close() must bring it to 0.
+  count_scope alive(live_tasks_);
   try {
     for (int n = 0; n < w.length; ++n) execute(i, w.program[n]);
   } catch (const tandem::cancelled_error&) {
@@ -147,6 +139,10 @@ int loop_script::work(int i) {
     w.end = ending::threw;
     throw injected_error(w.code);
   }
+  // A cancellation requested and not withdrawn (from outside a task group
+  // that won with exception_group, or forwarded back by a task this one
+  // cancelled while it awaited this one) ends it cancelled all the same.
+  w.cancel_pending = w.handle.cancelling() > 0;
   w.end = ending::returned;
   w.end_value = value_of(i);
   return w.end_value;
@@ -346,7 +342,7 @@ void loop_script::execute(int i, const instruction& ins) {
       break;
     }
     case instr::task_group:
-      run_task_group(i, ins);
+      run_task_group(ins);
       break;
     case instr::wait_tasks:
       wait_tasks(ins);

@@ -12,15 +12,6 @@ using namespace std::chrono_literals;
 enum semaphore_how { section, try_once, stray_release };
 enum condition_how { wait_plain, wait_pred, notify_some, notify_every, misuse };
 
-// Counts a task among the condition's waiters, however its wait ends.
-struct count_scope {
-  int& count;
-  explicit count_scope(int& c) : count(c) { ++count; }
-  count_scope(const count_scope&) = delete;
-  count_scope& operator=(const count_scope&) = delete;
-  ~count_scope() { --count; }
-};
-
 }  // namespace
 
 // A permit is never granted twice: the permits held plus those free never

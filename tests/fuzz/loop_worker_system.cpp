@@ -47,23 +47,17 @@ void loop_script::thread_call(int i, const instruction& ins) {
   const int v = ins.b;
   auto call = std::make_shared<thread_call_state>();
   if (ins.a == thread_cancelled) {
-    // A callback on the loop waits until the fn runs, cancels the task,
-    // and lets the fn end: to_thread throws at once, and the fn's value is
-    // dropped. If something else cancelled the task first, its fn may never
-    // start: the callback then only lets it go.
-    loop_.call_soon([this, i, call] {
-      if (workers_[i].in_thread) {
-        wait_until(call->started);
-        cancel_worker(i);
-      }
-      call->released.store(true, std::memory_order_release);
-    });
+    loop_.call_soon([this, i, call] { cancel_once_running(i, call); });
   } else {
     call->released.store(true);
   }
   outcome got;
   {
     flag_scope waiting(w.in_thread);
+    struct release {  // however the wait ends, the fn may end too
+      thread_call_state& call;
+      ~release() { call.released.store(true, std::memory_order_release); }
+    } guard{*call};
     got = observe(
         [&] {
           return tandem::to_thread([this, v, how = ins.a, call] {
@@ -89,6 +83,20 @@ void loop_script::thread_call(int i, const instruction& ins) {
       break;
   }
   pass_on_cancellation(got);
+}
+
+// A callback on the loop, run each iteration until the fn of worker i's
+// to_thread runs; then it cancels the worker: to_thread throws at once,
+// and the fn's value is dropped. If the worker left that to_thread first
+// (cancelled by something else, its fn perhaps never started), there is
+// nothing to do.
+void loop_script::cancel_once_running(int i, const std::shared_ptr<thread_call_state>& call) {
+  if (call->released.load(std::memory_order_acquire)) return;
+  if (!call->started.load(std::memory_order_acquire)) {
+    loop_.call_soon([this, i, call] { cancel_once_running(i, call); });
+    return;
+  }
+  cancel_worker(i);
 }
 
 void loop_script::install_stray_handlers() {
@@ -167,8 +175,9 @@ void loop_script::signal_op(const instruction& ins) {
         FUZZ_CHECK(observe([&] { return loop_.remove_signal_handler(refused[which]) ? 1 : 0; }) ==
                    returned(0));
       } else {
-        FUZZ_CHECK(observe([&] { loop_.add_signal_handler(signum, std::function<void()>{}); })
-                       .what == kind::invalid_argument);
+        FUZZ_CHECK(observe([&] {
+                     loop_.add_signal_handler(signum, std::function<void()>{});
+                   }).what == kind::invalid_argument);
       }
       break;
     }
