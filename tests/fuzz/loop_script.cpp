@@ -263,23 +263,20 @@ void loop_script::settle() {
     tandem::sleep_for(0s);
   }
   // Each round ends at least one wait in every chain of awaits; programs
-  // are finite, so this ends.
+  // are finite, so this ends. A few quiet iterations follow each round: a
+  // condition waiter takes the mutex back before its cancellation ends it,
+  // and cancelled again before it ran (directly, or forwarded by a gather
+  // or await) it would pass the mutex on, each round, for ever.
   for (int round = 0;; ++round) {
     bool all_done = true;
     for (int j = 0; j < worker_count_; ++j) {
-      worker& w = workers_[j];
-      if (w.handle.done()) continue;
+      if (workers_[j].handle.done()) continue;
       all_done = false;
-      // A condition waiter takes the mutex back before its cancellation
-      // ends it; cancelled again before it runs, it would pass the mutex on
-      // each round, and the waiters would hand it round forever.
-      if (w.in_condition && w.settle_cancelled) continue;
-      w.settle_cancelled = w.in_condition;
       cancel_worker(j);
     }
     if (all_done) break;
     FUZZ_CHECK(round < 1000);
-    tandem::sleep_for(0s);
+    for (int quiet = 0; quiet < 4; ++quiet) tandem::sleep_for(0s);
   }
   for (int j = 0; j < worker_count_; ++j) check_final(j, false);
 }

@@ -105,8 +105,6 @@ struct worker {
   bool in_wait = false;
   bool in_lock = false;
   bool in_thread = false;            // waiting in to_thread
-  bool in_condition = false;         // in the condition's wait()
-  bool settle_cancelled = false;     // cancelled by settle() while in_condition
   bool cancel_pending = false;       // a cancellation was pending when it returned
   std::array<bool, 2> in_acquire{};  // semaphore, bounded_semaphore
 };

@@ -131,7 +131,11 @@ int loop_script::work(int i) {
       w.end = ending::cancelled;
       throw;
     }
-    w.end = ending::returned;  // caught: the task completes normally
+    // Caught: the task completes normally, unless a request it has not
+    // seen is pending (the cancelled_error caught may be another task's,
+    // from await, while a task group kept this one's pending).
+    w.cancel_pending = w.handle.cancelling() > 0;
+    w.end = ending::returned;
     w.end_value = alt_value_of(i);
     return w.end_value;
   }

@@ -103,7 +103,6 @@ void loop_script::condition_op(int i, const instruction& ins) {
       outcome waited;
       {
         count_scope waiting(condition_waiters_);
-        flag_scope in_wait(w.in_condition);
         mutex_held_ = false;  // wait() unlocks it
         waited = observe(
             [&] {
