@@ -182,6 +182,18 @@ class loop_script {
   void generator_misuse(const instruction& ins);
   void settle();
 
+  // Locks the script's mutex for w (a cancellation while it waits passes
+  // on: it took nothing), one holder at a time; mutex_release unlocks it
+  // however the holder's operation ends.
+  void take_mutex(worker& w);
+  struct mutex_release {
+    loop_script& script;
+    explicit mutex_release(loop_script& s) : script(s) {}
+    mutex_release(const mutex_release&) = delete;
+    mutex_release& operator=(const mutex_release&) = delete;
+    ~mutex_release();
+  };
+
   // The toolkit's newer operations (loop_worker_groups.cpp,
   // loop_worker_locks.cpp, loop_worker_system.cpp).
   void decode_toolkit(instruction& ins, int self);

@@ -249,22 +249,8 @@ void loop_script::execute(int i, const instruction& ins) {
       break;
     }
     case instr::mutex_section: {
-      outcome got;
-      {
-        flag_scope waiting(w.in_lock);
-        got = observe([&] { mutex_.lock(); }, rethrow_exit);
-      }
-      pass_on_cancellation(got);  // cancelled while waiting: never took it
-      FUZZ_CHECK(got == returned());
-      FUZZ_CHECK(!mutex_held_);  // one holder at a time
-      mutex_held_ = true;
-      struct leave {  // however the section ends
-        loop_script& s;
-        ~leave() {
-          s.mutex_held_ = false;
-          s.mutex_.unlock();
-        }
-      } guard{*this};
+      take_mutex(w);
+      mutex_release guard{*this};
       const outcome inside = observe([] { tandem::sleep_for(0s); }, rethrow_exit);
       FUZZ_CHECK(mutex_held_ && mutex_.locked());
       pass_on_cancellation(inside);
@@ -369,6 +355,23 @@ void loop_script::execute(int i, const instruction& ins) {
     case instr::count:
       break;
   }
+}
+
+void loop_script::take_mutex(worker& w) {
+  outcome got;
+  {
+    flag_scope waiting(w.in_lock);
+    got = observe([&] { mutex_.lock(); }, rethrow_exit);
+  }
+  pass_on_cancellation(got);  // cancelled while waiting: never took it
+  FUZZ_CHECK(got == returned());
+  FUZZ_CHECK(!mutex_held_);  // one holder at a time
+  mutex_held_ = true;
+}
+
+loop_script::mutex_release::~mutex_release() {
+  script.mutex_held_ = false;
+  script.mutex_.unlock();
 }
 
 // A suspending call inside a generator coroutine running in a task is

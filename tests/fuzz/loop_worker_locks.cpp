@@ -79,21 +79,8 @@ void loop_script::condition_op(int i, const instruction& ins) {
     FUZZ_CHECK(notified == (locked ? returned() : outcome{kind::misuse, 0}));
     return;
   }
-  outcome got;
-  {
-    flag_scope waiting(w.in_lock);
-    got = observe([&] { mutex_.lock(); }, rethrow_exit);
-  }
-  pass_on_cancellation(got);
-  FUZZ_CHECK(got == returned() && !mutex_held_);
-  mutex_held_ = true;
-  struct leave {  // however the operation ends
-    loop_script& s;
-    ~leave() {
-      s.mutex_held_ = false;
-      s.mutex_.unlock();
-    }
-  } guard{*this};
+  take_mutex(w);
+  mutex_release guard{*this};
   switch (how) {
     case wait_plain:
     case wait_pred: {
