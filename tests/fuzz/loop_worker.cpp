@@ -12,30 +12,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Raised for the duration of a wait, however the wait ends.
-struct flag_scope {
-  bool& flag;
-  explicit flag_scope(bool& f) : flag(f) { flag = true; }
-  flag_scope(const flag_scope&) = delete;
-  flag_scope& operator=(const flag_scope&) = delete;
-  ~flag_scope() { flag = false; }
-};
-
-// Counts task functions whose stack is alive: close() must bring it to 0.
-struct task_guard {
-  int& live;
-  explicit task_guard(int& l) : live(l) { ++live; }
-  task_guard(const task_guard&) = delete;
-  task_guard& operator=(const task_guard&) = delete;
-  ~task_guard() { --live; }
-};
-
-// A cancellation that reaches a worker ends it (or its shield); what the
-// harness observed is passed on as a fresh cancelled_error.
-void pass_on_cancellation(const outcome& got) {
-  if (got.what == kind::cancelled) throw tandem::cancelled_error{};
-}
-
 }  // namespace
 
 // Targets of await, gather and wait_for are earlier workers (or itself,
@@ -88,9 +64,57 @@ instruction loop_script::decode(int self) {
       ins.b = timed(in_.pick(101));
       break;
     default:
+      decode_toolkit(ins, self);
       break;
   }
   return ins;
+}
+
+// The toolkit's newer operations; their bytes are laid out in README.md.
+void loop_script::decode_toolkit(instruction& ins, int self) {
+  switch (ins.op) {
+    case instr::task_group:
+      ins.b = in_.pick(max_children + 1);
+      ins.a = in_.byte();  // how the body behaves
+      for (int c = 0; c < ins.b; ++c) ins.pool_bytes[c] = in_.byte();
+      break;
+    case instr::wait_tasks:
+    case instr::gather_vector: {
+      ins.c = in_.pick(max_targets + 1);
+      for (int t = 0; t < ins.c; ++t) ins.pool_bytes[t] = in_.byte();
+      if (self == 0) ins.c = 0;  // no earlier worker: the empty list
+      for (int t = 0; t < ins.c; ++t) ins.pool_bytes[t] %= self;
+      if (ins.op == instr::gather_vector) break;
+      ins.a = in_.pick(3);  // return_when
+      const int how = in_.pick(3);
+      ins.b = how == 0 ? -1 : how == 1 ? 0 : timed(in_.pick(101));  // -1: no timeout
+      break;
+    }
+    case instr::thread_call:
+      ins.a = in_.pick(3);
+      ins.b = in_.byte();
+      if (thread_calls_left_ == 0) {
+        ins.op = instr::sleep0;
+        ins.b = 0;
+      } else {
+        --thread_calls_left_;
+      }
+      break;
+    case instr::semaphore_op:
+      ins.a = in_.byte() & 1;
+      ins.b = in_.pick(3);
+      break;
+    case instr::condition_op:
+      ins.a = in_.pick(5);
+      ins.b = in_.byte();
+      break;
+    case instr::signal_op:
+      ins.a = in_.pick(4);
+      ins.b = in_.byte();
+      break;
+    default:
+      break;
+  }
 }
 
 int loop_script::work(int i) {
@@ -98,7 +122,8 @@ int loop_script::work(int i) {
   FUZZ_CHECK(!w.cancelled_before_start);  // section 4: it never runs
   FUZZ_CHECK(&tandem::current_loop() == &loop_);
   w.started = true;
-  task_guard guard(live_tasks_);
+  // Task functions whose stack is alive: close() must bring it to 0.
+  count_scope alive(live_tasks_);
   try {
     for (int n = 0; n < w.length; ++n) execute(i, w.program[n]);
   } catch (const tandem::cancelled_error&) {
@@ -106,7 +131,11 @@ int loop_script::work(int i) {
       w.end = ending::cancelled;
       throw;
     }
-    w.end = ending::returned;  // caught: the task completes normally
+    // Caught: the task completes normally, unless a request it has not
+    // seen is pending (the cancelled_error caught may be another task's,
+    // from await, while a task group kept this one's pending).
+    w.cancel_pending = w.handle.cancelling() > 0;
+    w.end = ending::returned;
     w.end_value = alt_value_of(i);
     return w.end_value;
   }
@@ -114,6 +143,10 @@ int loop_script::work(int i) {
     w.end = ending::threw;
     throw injected_error(w.code);
   }
+  // A cancellation requested and not withdrawn (from outside a task group
+  // that won with exception_group, or forwarded back by a task this one
+  // cancelled while it awaited this one) ends it cancelled all the same.
+  w.cancel_pending = w.handle.cancelling() > 0;
   w.end = ending::returned;
   w.end_value = value_of(i);
   return w.end_value;
@@ -121,6 +154,7 @@ int loop_script::work(int i) {
 
 void loop_script::execute(int i, const instruction& ins) {
   worker& w = workers_[i];
+  ++steps_;
   switch (ins.op) {
     case instr::sleep0:
     case instr::sleep_us: {
@@ -215,22 +249,8 @@ void loop_script::execute(int i, const instruction& ins) {
       break;
     }
     case instr::mutex_section: {
-      outcome got;
-      {
-        flag_scope waiting(w.in_lock);
-        got = observe([&] { mutex_.lock(); }, rethrow_exit);
-      }
-      pass_on_cancellation(got);  // cancelled while waiting: never took it
-      FUZZ_CHECK(got == returned());
-      FUZZ_CHECK(!mutex_held_);  // one holder at a time
-      mutex_held_ = true;
-      struct leave {  // however the section ends
-        loop_script& s;
-        ~leave() {
-          s.mutex_held_ = false;
-          s.mutex_.unlock();
-        }
-      } guard{*this};
+      take_mutex(w);
+      mutex_release guard{*this};
       const outcome inside = observe([] { tandem::sleep_for(0s); }, rethrow_exit);
       FUZZ_CHECK(mutex_held_ && mutex_.locked());
       pass_on_cancellation(inside);
@@ -311,9 +331,47 @@ void loop_script::execute(int i, const instruction& ins) {
       pool_.run_frozen(bytes);
       break;
     }
+    case instr::task_group:
+      run_task_group(ins);
+      break;
+    case instr::wait_tasks:
+      wait_tasks(ins);
+      break;
+    case instr::gather_vector:
+      gather_vector(ins);
+      break;
+    case instr::thread_call:
+      thread_call(i, ins);
+      break;
+    case instr::semaphore_op:
+      semaphore_op(i, ins);
+      break;
+    case instr::condition_op:
+      condition_op(i, ins);
+      break;
+    case instr::signal_op:
+      signal_op(ins);
+      break;
     case instr::count:
       break;
   }
+}
+
+void loop_script::take_mutex(worker& w) {
+  outcome got;
+  {
+    flag_scope waiting(w.in_lock);
+    got = observe([&] { mutex_.lock(); }, rethrow_exit);
+  }
+  pass_on_cancellation(got);  // cancelled while waiting: never took it
+  FUZZ_CHECK(got == returned());
+  FUZZ_CHECK(!mutex_held_);  // one holder at a time
+  mutex_held_ = true;
+}
+
+loop_script::mutex_release::~mutex_release() {
+  script.mutex_held_ = false;
+  script.mutex_.unlock();
 }
 
 // A suspending call inside a generator coroutine running in a task is

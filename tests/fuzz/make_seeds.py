@@ -26,7 +26,22 @@ DEFAULT, KIB64, KIB128, MINIMUM, TOO_SMALL, TOO_LARGE = range(6)
  D_POOL_OP, D_END) = range(16)
 # Worker instructions.
 (I_SLEEP0, I_SLEEP_US, I_AWAIT, I_GATHER, I_WAIT_FOR, I_GET, I_PUT, I_EVENT_WAIT, I_EVENT_SET,
- I_CANCEL, I_GENERATOR_MISUSE, I_POOL_OP) = range(12)
+ I_CANCEL, I_GENERATOR_MISUSE, I_POOL_OP, I_MUTEX_SECTION, I_TIMEOUT_SLEEP, I_TASK_GROUP, I_WAIT,
+ I_GATHER_VECTOR, I_TO_THREAD, I_SEMAPHORE, I_CONDITION, I_SIGNAL) = range(21)
+# Task group children (loop_worker_groups.cpp).
+CHILD_RETURNS, CHILD_THROWS, CHILD_CANCELLED = range(3)
+# wait()'s return_when.
+FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED = range(3)
+# to_thread: a value, a throwing fn, cancelled while the fn runs (loop_worker_system.cpp).
+THREAD_VALUE, THREAD_THROWS, THREAD_CANCELLED = range(3)
+# Semaphores: which, and what (loop_worker_locks.cpp).
+PLAIN, BOUNDED = range(2)
+SECTION, TRY_ACQUIRE, STRAY_RELEASE = range(3)
+# Condition operations.
+C_WAIT, C_WAIT_PRED, C_NOTIFY, C_NOTIFY_ALL, C_MISUSE = range(5)
+# Signal operations; signals; refused numbers (SIGKILL, SIGSTOP, 0, 1000, -1, NSIG, empty callback).
+S_ADD, S_REMOVE, S_RAISE, S_REFUSED = range(4)
+USR1, USR2 = range(2)
 
 
 def u8(v):
@@ -71,9 +86,15 @@ def nested(depth, k, escape):
     return depth + 4 * k, int(escape)
 
 
-# Event-loop scripts: LOOP, the queue's maxsize, driver operations.
-def script(maxsize, *driver_ops):
-    out = [LOOP, maxsize]
+# Event-loop scripts: LOOP, the queue's maxsize, the semaphores' permits,
+# driver operations.
+def permits(plain, bounded):
+    """The permits byte: a plain semaphore of 0-2, a bounded one of 1-2."""
+    return plain | ((bounded - 1) << 2)
+
+
+def script(maxsize, *driver_ops, sems=permits(1, 1)):
+    out = [LOOP, maxsize, sems]
     for op in driver_ops:
         out += op
     return out
@@ -149,6 +170,47 @@ def generator_misuse(how, target):
 
 def worker_pool_op(op_bytes):
     return [I_POOL_OP] + (op_bytes + [0] * 8)[:8]
+
+
+def mutex_section():
+    return [I_MUTEX_SECTION]
+
+
+def timeout_sleep(limit_us, sleep_us):
+    return [I_TIMEOUT_SLEEP, limit_us, sleep_us]
+
+
+def task_group(*children, body_throws=False, body_sleeps=0, late=False):
+    """children: (kind, sleeps) pairs; late: the body creates one more child."""
+    body = int(body_throws) | (body_sleeps << 1) | (8 if late else 0)
+    return [I_TASK_GROUP, len(children), body] + [k + 3 * n for k, n in children]
+
+
+def wait_(targets, when, timeout=None):
+    """timeout: None, 0, or microseconds."""
+    how = [0] if timeout is None else [1] if timeout == 0 else [2, timeout]
+    return [I_WAIT, len(targets), *targets, when, *how]
+
+
+def gather_list(targets):
+    return [I_GATHER_VECTOR, len(targets), *targets]
+
+
+def to_thread(how, value=0):
+    return [I_TO_THREAD, how, value]
+
+
+def semaphore(which, how):
+    return [I_SEMAPHORE, which, how]
+
+
+def condition(how, flag=False, notify_two=False, hold=False):
+    """flag: set wait(pred)'s flag with the notify; hold: yield holding the mutex."""
+    return [I_CONDITION, how, int(notify_two) | (4 if flag else 0) | (8 if hold else 0)]
+
+
+def signal(how, sig=USR1, refused=0):
+    return [I_SIGNAL, how, sig | (refused << 1)]
 
 
 def seeds():
@@ -276,6 +338,101 @@ def seeds():
                                d(D_SLEEP0, 0), d(D_SLEEP0, 0),
                                end())
                       + next_(0) + next_(1))
+    s["loop-task-group"] = script(0,
+                                  spawn(task_group((CHILD_RETURNS, 0), (CHILD_RETURNS, 2),
+                                                   late=True)),
+                                  spawn(task_group((CHILD_THROWS, 1), (CHILD_RETURNS, 2),
+                                                   (CHILD_THROWS, 1), body_sleeps=1, late=True)),
+                                  spawn(task_group((CHILD_THROWS, 0), (CHILD_THROWS, 0),
+                                                   body_sleeps=1, body_throws=True)),
+                                  spawn(task_group((CHILD_THROWS, 0), body_throws=True)),
+                                  spawn(task_group((CHILD_CANCELLED, 0), (CHILD_RETURNS, 0),
+                                                   body_sleeps=2)),
+                                  spawn(task_group(), task_group(body_throws=True)),
+                                  spawn(task_group((CHILD_RETURNS, 2), body_sleeps=3)),
+                                  d(D_SLEEP0, 0), d(D_CANCEL, 6),  # from outside
+                                  d(D_SLEEP0, 0), d(D_SLEEP0, 0), d(D_SLEEP0, 0), d(D_SLEEP0, 0),
+                                  end())
+    s["loop-task-group-late-failure"] = script(0,
+                                               spawn(task_group((CHILD_THROWS, 2),
+                                                                (CHILD_CANCELLED, 0),
+                                                                body_sleeps=3, late=True)),
+                                               spawn(task_group((CHILD_RETURNS, 1),
+                                                                (CHILD_THROWS, 2),
+                                                                (CHILD_THROWS, 2))),
+                                               d(D_SLEEP0, 0), d(D_SLEEP0, 0), d(D_SLEEP0, 0),
+                                               end(leave_to_close=True))
+    s["loop-wait-gather-vector"] = script(0,
+                                          spawn(sleep0(), wait_([], ALL_COMPLETED),
+                                                gather_list([])),
+                                          spawn(sleep0(), fails=True, code=3),
+                                          spawn(sleep_us(20)),
+                                          spawn(wait_([0, 1, 2], FIRST_COMPLETED),
+                                                wait_([2, 0], FIRST_EXCEPTION),
+                                                wait_([0, 1, 2], ALL_COMPLETED),
+                                                wait_([1, 1], FIRST_EXCEPTION)),
+                                          spawn(wait_([0, 2], ALL_COMPLETED, timeout=0),
+                                                wait_([2], FIRST_COMPLETED, timeout=30),
+                                                wait_([], FIRST_COMPLETED)),
+                                          spawn(gather_list([]), gather_list([0, 2]),
+                                                gather_list([0, 1]), gather_list([2, 2, 0])),
+                                          spawn(gather_list([3, 4])),
+                                          d(D_SLEEP0, 0), d(D_SLEEP0, 0), d(D_SLEEP_US, 60),
+                                          d(D_SLEEP0, 0), d(D_SLEEP0, 0), d(D_SLEEP0, 0),
+                                          end())
+    s["loop-to-thread"] = (script(0,
+                                  spawn(to_thread(THREAD_VALUE, 6), to_thread(THREAD_THROWS, 9)),
+                                  spawn(await_(0)),
+                                  d(D_SLEEP0, 0), d(D_SLEEP0, 0),
+                                  end())
+                           + script(0,
+                                    spawn(to_thread(THREAD_CANCELLED), sleep0(), shield=True),
+                                    spawn(to_thread(THREAD_VALUE, 1)),
+                                    spawn(to_thread(THREAD_VALUE, 2)),  # past the cap: sleep(0)
+                                    d(D_SLEEP0, 0), d(D_SLEEP0, 0),
+                                    end(leave_to_close=True)))
+    s["loop-semaphores"] = script(0,
+                                  spawn(semaphore(PLAIN, SECTION), semaphore(BOUNDED, SECTION),
+                                        semaphore(BOUNDED, STRAY_RELEASE)),
+                                  spawn(semaphore(PLAIN, SECTION), semaphore(PLAIN, TRY_ACQUIRE),
+                                        semaphore(BOUNDED, SECTION)),
+                                  spawn(semaphore(BOUNDED, TRY_ACQUIRE),
+                                        semaphore(PLAIN, STRAY_RELEASE),
+                                        semaphore(BOUNDED, STRAY_RELEASE),
+                                        semaphore(PLAIN, SECTION)),
+                                  spawn(semaphore(BOUNDED, SECTION), semaphore(BOUNDED, SECTION)),
+                                  d(D_SLEEP0, 0), d(D_CANCEL, 3), d(D_SLEEP0, 0), d(D_SLEEP0, 0),
+                                  end(),
+                                  sems=permits(0, 1))
+    s["loop-condition"] = script(0,
+                                 spawn(condition(C_WAIT)),
+                                 spawn(condition(C_WAIT_PRED), condition(C_WAIT_PRED)),
+                                 spawn(condition(C_MISUSE), mutex_section()),
+                                 spawn(mutex_section()),
+                                 spawn(condition(C_MISUSE)),  # the mutex is held by 3: notify works
+                                 spawn(condition(C_NOTIFY, hold=True),
+                                       condition(C_NOTIFY, flag=True, notify_two=True),
+                                       condition(C_NOTIFY_ALL, flag=True)),
+                                 spawn(condition(C_WAIT), timeout_sleep(50, 10)),
+                                 d(D_SLEEP0, 0), d(D_SLEEP0, 0), d(D_CANCEL, 6), d(D_SLEEP0, 0),
+                                 d(D_SLEEP0, 0), d(D_SLEEP0, 0), d(D_SLEEP0, 0),
+                                 end())
+    s["loop-signals"] = script(0,
+                               spawn(signal(S_ADD, USR1), signal(S_RAISE, USR1),
+                                     signal(S_ADD, USR1), signal(S_RAISE, USR1),
+                                     signal(S_REMOVE, USR1), signal(S_RAISE, USR1)),
+                               spawn(signal(S_ADD, USR2), signal(S_RAISE, USR2),
+                                     signal(S_REMOVE, USR1), signal(S_ADD, USR2)),
+                               spawn(signal(S_REFUSED, refused=0), signal(S_REFUSED, refused=1),
+                                     signal(S_REFUSED, refused=2), signal(S_REFUSED, refused=3),
+                                     signal(S_REFUSED, refused=4), signal(S_REFUSED, refused=5)),
+                               spawn(signal(S_REFUSED, USR2, refused=6), signal(S_REMOVE, USR2),
+                                     signal(S_ADD, USR2)),
+                               # With tasks ready the loop polls its signal pipe only now
+                               # and then: a sleep lets it go idle and take the signals in.
+                               d(D_SLEEP0, 0), d(D_SLEEP_US, 20), d(D_SLEEP_US, 20),
+                               d(D_SLEEP_US, 20), d(D_SLEEP0, 0),
+                               end(leave_to_close=True))  # close() restores SIGUSR2
     return s
 
 
