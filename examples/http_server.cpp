@@ -3,7 +3,7 @@
 // cannot parse. One task per connection, each answering its requests in
 // turn:
 //
-//   GET / (or HEAD /)   200 OK, "hello\n"
+//   GET / (or HEAD /)   200 OK, "hello\n" (a query, "/?q=1", is ignored)
 //   another method on / 405 Method Not Allowed
 //   another path        404 Not Found
 //   Transfer-Encoding   501 Not Implemented (bodies by Content-Length only)
@@ -159,7 +159,8 @@ bool serve_one(tandem::stream& s) {
   if (r.content_length.value_or(0) > max_body) throw http_error{413, "Content Too Large"};
   if (r.content_length) s.readexactly(*r.content_length);  // read, and not used
   const bool close = r.connection_close.value_or(!r.http11);
-  if (r.target != "/") {
+  const std::string_view path = std::string_view(r.target).substr(0, r.target.find('?'));
+  if (path != "/") {
     respond(s, 404, "Not Found", "not found\n", close);
   } else if (r.method == "GET" || r.method == "HEAD") {
     respond(s, 200, "OK", "hello\n", close, r.method == "HEAD");

@@ -42,7 +42,8 @@ def check_curl(curl, port):
     # new connect (num_connects 0).
     url = f"http://127.0.0.1:{port}/"
     out = subprocess.run(
-        [curl, "-sS", "--max-time", str(TIMEOUT), "-w", "%{http_code} %{num_connects}\n", url, url],
+        [curl, "-sS", "--max-time", str(TIMEOUT), "-w", "%{http_code} %{num_connects}\n", url,
+         url + "?q=1"],
         capture_output=True, text=True, timeout=TIMEOUT, check=True).stdout
     expect(out == "hello\n200 1\nhello\n200 0\n", f"curl keep-alive: got {out!r}")
     out = subprocess.run(
