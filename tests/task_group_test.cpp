@@ -234,6 +234,40 @@ TEST(TaskGroup, CollectedExceptionsCountAsRetrieved) {
   EXPECT_EQ(testing::internal::GetCapturedStderr().find("never retrieved"), std::string::npos);
 }
 
+// The loop closes while a group's body waits in a cleanup that outlives
+// the cancellation: the loop then unwinds the body by force, and the group
+// lets that unwinding pass (it must not wait for its tasks again, nor turn
+// it into an exception_group).
+TEST(TaskGroup, LoopCloseUnwindsABodyThatWaitsAfterItsCancellation) {
+  int unwound = 0;
+  bool group_caught_it = false;
+  {
+    event_loop loop;
+    loop.create_task([&] {
+      counted body_frame(unwound);
+      try {
+        tandem::with_task_group([&](tandem::task_group& g) {
+          g.create_task([&] {
+            counted child_frame(unwound);
+            tandem::sleep_for(1h);
+          });
+          try {
+            tandem::sleep_for(1h);
+          } catch (const tandem::cancelled_error&) {
+            tandem::sleep_for(1h);  // a cleanup that waits: unwound by force
+          }
+        });
+      } catch (const tandem::exception_group&) {
+        group_caught_it = true;
+      }
+    });
+    run_for(loop, 5ms);
+    loop.close();
+  }
+  EXPECT_EQ(unwound, 2);
+  EXPECT_FALSE(group_caught_it);
+}
+
 TEST(TaskGroup, OutsideATaskThrowsLogicError) {
   EXPECT_THROW(tandem::with_task_group([](tandem::task_group&) {}), std::logic_error);
 }

@@ -93,6 +93,10 @@ void with_task_group(F&& body) {
     body(group);
   } catch (const cancelled_error&) {
     cancelled = true;
+  } catch (const coroutine_exit&) {
+    // The loop closes and unwinds this task by force (it unwinds the
+    // group's tasks too): nothing to wait for, nothing to collect.
+    throw;
   } catch (...) {
     failure = std::current_exception();
   }
