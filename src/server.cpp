@@ -1,7 +1,6 @@
 // tandem/streams.hpp: servers (asyncio's Server): listening sockets that
 // accept connections and run a handler task for each.
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -137,10 +136,7 @@ void server_state::accept_from(listener& l) {
       }
       continue;  // ECONNABORTED, EPROTO, EPERM...: that connection only
     }
-    if (peer.family() != AF_UNIX) {
-      const int on = 1;
-      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-    }
+    if (peer.family() != AF_UNIX) set_no_delay(fd);
     try {
       stream connection(transport::open(*loop, fd, peer, limit));
       loop->create_task(handler_call(shared_from_this(), std::move(connection)));

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/un.h>
 
 #include <cstring>
@@ -40,6 +41,11 @@ std::string socket_address::describe() const {
     default:
       return {};
   }
+}
+
+void set_no_delay(int fd) noexcept {
+  const int on = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
 }
 
 void throw_socket_error(int error, std::string_view operation, const std::string& peer) {

@@ -1,5 +1,6 @@
 // Socket addresses as the streams name them in errors ("127.0.0.1:80",
-// "[::1]:80", the path of a Unix socket), and the system_error they throw.
+// "[::1]:80", the path of a Unix socket), the system_error they throw, and
+// the option every TCP stream gets.
 #pragma once
 
 #include <sys/socket.h>
@@ -18,6 +19,9 @@ struct socket_address {
   int family() const noexcept { return storage.ss_family; }
   std::string describe() const;  // "" when empty
 };
+
+// TCP_NODELAY, as asyncio sets it on every TCP stream (best effort).
+void set_no_delay(int fd) noexcept;
 
 // std::system_error(error, system category) saying "<operation> <peer>".
 [[noreturn]] void throw_socket_error(int error, std::string_view operation,

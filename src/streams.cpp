@@ -2,7 +2,6 @@
 #include "tandem/streams.hpp"
 
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -47,7 +46,7 @@ stream& stream::operator=(stream&& other) noexcept {
 stream::~stream() { close(); }
 
 detail::transport& stream::open_transport(const char* operation) const {
-  if (!transport_ || transport_->closed())
+  if (!transport_)  // a closed transport's own checks say so
     throw std::logic_error(std::string("tandem::stream::") + operation + ": the stream is closed");
   return *transport_;
 }
@@ -77,18 +76,13 @@ std::size_t stream::write_buffer_size() const noexcept {
 
 namespace {
 
-void set_no_delay(int fd) {
-  const int on = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);  // best effort, as asyncio
-}
-
 // One attempt: a stream connected to `address`, or std::system_error.
 stream connect_to(event_loop& loop, const detail::socket_address& address, std::size_t limit,
                   const char* operation) {
   const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   const std::string what = std::string(operation) + ": connecting to";
   if (fd < 0) detail::throw_socket_error(errno, what, address.describe());
-  if (address.family() != AF_UNIX) set_no_delay(fd);
+  if (address.family() != AF_UNIX) detail::set_no_delay(fd);
   int rc;
   do {
     rc = ::connect(fd, address.get(), address.length);

@@ -11,21 +11,12 @@
 #include "context_frame.hpp"
 #include "support/iterations.hpp"
 #include "support/register_state.h"
-
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
+#include "support/valgrind.hpp"
 #include "tandem/stack.hpp"
 
 namespace {
 
-[[maybe_unused]] bool running_on_valgrind() {
-#ifdef RUNNING_ON_VALGRIND
-  return RUNNING_ON_VALGRIND != 0;
-#else
-  return false;
-#endif
-}
+using testing_support::running_on_valgrind;
 
 tandem_context make(tandem::stack& s, tandem_entry entry) {
   tandem_context c = tandem_make_context(s.top(), s.size(), entry);

@@ -21,9 +21,7 @@
 
 #include "support/loop_support.hpp"
 #include "support/stream_support.hpp"
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
+#include "support/valgrind.hpp"
 #include "tandem/detail/sanitizer.hpp"
 #include "tandem/io.hpp"
 #include "tandem/streams.hpp"
@@ -248,13 +246,7 @@ TEST(Server, UnixServerLeavesAFileThatIsNotASocket) {
   ::unlink(path.c_str());
 }
 
-bool running_on_valgrind() {
-#ifdef RUNNING_ON_VALGRIND
-  return RUNNING_ON_VALGRIND != 0;
-#else
-  return false;
-#endif
-}
+using testing_support::running_on_valgrind;
 
 // EMFILE in the accept loop: the server backs off and goes on; the
 // connections it has are unharmed. The kernel keeps the connection it
