@@ -11,6 +11,7 @@
 #include <string>
 
 #include "loop_state.hpp"
+#include "string_receive.hpp"
 #include "tandem/streams.hpp"
 #include "task_switch.hpp"
 
@@ -121,33 +122,59 @@ std::string transport::take(std::size_t n) {
   return out;
 }
 
-bool transport::receive_fresh(const char* operation, std::string_view& fresh) {
+bool transport::wait_readable(const char* operation) {
   for (;;) {
     if (read_error_ != 0) throw_error(read_error_, operation);
     if (eof_) return false;
-    if (readable_) {
-      char* const scratch = loop_access::of(*loop_).sockets.scratch();
-      const ssize_t n = ::recv(fd_, scratch, loop_sockets::scratch_size, 0);
-      if (n > 0) {
-        // A short read emptied the socket: more data will come as a new
-        // edge. Not so the end of stream, when it came with this data.
-        if (static_cast<std::size_t>(n) < loop_sockets::scratch_size && !hung_up_)
-          readable_ = false;
-        fresh = std::string_view(scratch, static_cast<std::size_t>(n));
-        return true;
-      }
-      if (n == 0) {
-        eof_ = true;
-      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        readable_ = false;
-      } else if (errno != EINTR) {
-        read_error_ = errno;
-      }
-      continue;
-    }
+    if (readable_) return true;
     wait_in(reader_);
     check_open(operation);  // closed by another task meanwhile
   }
+}
+
+bool transport::received(ssize_t n, std::size_t requested) noexcept {
+  if (n > 0) {
+    // A short read emptied the socket: more data will come as a new edge.
+    // Not so the end of stream, when it came with this data.
+    if (static_cast<std::size_t>(n) < requested && !hung_up_) readable_ = false;
+    last_receive_ = static_cast<std::size_t>(n);
+    return true;
+  }
+  if (n == 0) {
+    eof_ = true;
+  } else if (n == -EAGAIN || n == -EWOULDBLOCK) {
+    readable_ = false;
+  } else if (n != -EINTR) {
+    read_error_ = static_cast<int>(-n);
+  }
+  return false;
+}
+
+bool transport::receive_fresh(const char* operation, std::string_view& fresh) {
+  while (wait_readable(operation)) {
+    char* const scratch = loop_access::of(*loop_).sockets.scratch();
+    ssize_t n = ::recv(fd_, scratch, loop_sockets::scratch_size, 0);
+    if (n < 0) n = -errno;
+    if (received(n, loop_sockets::scratch_size)) {
+      fresh = std::string_view(scratch, static_cast<std::size_t>(n));
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string transport::receive_string(std::size_t n) {
+  // At most twice the last receive: a string holds at most twice the
+  // memory its bytes need while messages keep their size.
+  const std::size_t capacity = std::min({n, loop_sockets::scratch_size, 2 * last_receive_});
+  std::string out;
+  while (wait_readable("read")) {
+    if (received(receive_into_string(fd_, capacity, out), capacity)) {
+      if (out.size() < capacity / 4) out.shrink_to_fit();  // the messages shrank
+      return out;
+    }
+  }
+  return {};
 }
 
 bool transport::receive(const char* operation) {
@@ -165,6 +192,10 @@ std::string transport::read(std::size_t n) {
   check_can_read("read");
   if (n == 0) return {};
   if (buffered() > 0) return take(std::min(n, buffered()));
+  // Large messages are received straight into the string returned, small
+  // ones into the loop's buffer first (a string of the right size costs
+  // less than one of the largest size).
+  if (last_receive_ >= direct_receive_min) return receive_string(n);
   std::string_view fresh;
   if (!receive_fresh("read", fresh)) return {};
   std::string out(fresh.substr(0, n));  // straight from the receive buffer

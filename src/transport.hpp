@@ -9,6 +9,8 @@
 // write, after which the kernel reports the next change as a new edge.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -67,9 +69,16 @@ class transport final : public loop_socket, public io_source {
   void check_can_write(const char* operation) const;
   // Receives more bytes into the buffer (suspending while none are
   // there); false at end of stream. receive_fresh leaves them in the
-  // loop's receive buffer, in `fresh`, for the caller to take.
+  // loop's receive buffer, in `fresh`, for the caller to take;
+  // receive_string returns at most n of them in a string of their own.
   bool receive(const char* operation);
   bool receive_fresh(const char* operation, std::string_view& fresh);
+  std::string receive_string(std::size_t n);
+  // Suspends until the socket may have bytes; false at end of stream.
+  bool wait_readable(const char* operation);
+  // Takes in the result of a receive of `requested` bytes (-errno on
+  // failure): true when it got bytes.
+  bool received(ssize_t n, std::size_t requested) noexcept;
   std::string until(std::string_view separator, const char* operation, bool line);
   [[noreturn]] void discard_line_and_throw(const char* operation);
   void wait_in(task_core*& slot);
@@ -85,6 +94,10 @@ class transport final : public loop_socket, public io_source {
   std::size_t limit_;
   std::string rbuf_;  // received, not yet returned: bytes [rpos_, size)
   std::size_t rpos_ = 0;
+  // Bytes the last receive got. From direct_receive_min up, read()
+  // receives straight into the string it returns, saving a copy.
+  static constexpr std::size_t direct_receive_min = 4096;
+  std::size_t last_receive_ = 0;
   std::string wbuf_;  // written, not yet sent: bytes [wpos_, size)
   std::size_t wpos_ = 0;
   task_core* reader_ = nullptr;   // the task suspended in a read

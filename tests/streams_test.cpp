@@ -46,6 +46,37 @@ TEST(Streams, ReadReturnsWhatIsThereUpToN) {
   });
 }
 
+// Large messages are received straight into the string read() returns;
+// small ones through the loop's buffer. Either way every byte arrives
+// once, in order, never more than n at a time, and a small string after
+// large ones holds little more memory than its bytes need.
+TEST(Streams, ReadAcrossLargeAndSmallMessagesKeepsEveryByte) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto p = connect_pair();
+    std::size_t sent = 0;
+    for (const std::size_t size : {std::size_t{20000}, std::size_t{70000}, std::size_t{5000},
+                                   std::size_t{10}, std::size_t{30000}, std::size_t{3}}) {
+      p.client.write(pattern(sent, size));
+      const std::size_t end = sent + size;
+      const std::size_t n = size == 30000 ? 7000 : 65536;  // also a read smaller than what came
+      while (sent < end) {
+        const std::string got = p.served.read(n);
+        ASSERT_FALSE(got.empty());
+        ASSERT_LE(got.size(), n);
+        ASSERT_EQ(got, pattern(sent, got.size())) << "at byte " << sent;
+        if (got.size() <= 10) {
+          EXPECT_LT(got.capacity(), std::size_t{1024});
+        }
+        sent += got.size();
+      }
+      ASSERT_EQ(sent, end);
+    }
+    p.client.write_eof();
+    EXPECT_EQ(p.served.read(65536), "");
+  });
+}
+
 TEST(Streams, ReadZeroReturnsEmptyAtOnce) {
   event_loop loop;
   run_bounded(loop, [] {
