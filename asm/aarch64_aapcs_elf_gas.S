@@ -204,9 +204,9 @@ tandem_context_start:
 /*
  * Where a tandem::coroutine body starts (include/tandem/detail/
  * switch_aarch64.hpp). The first switch into a coroutine branches here
- * (br x17, hence the landing pad) with x1 pointing at the frame's slots,
- * which begin the frame. tandem_detail_coroutine_main never returns: the
- * body's last act is a switch away for good.
+ * (br x17, hence the landing pad) with x19 pointing at the frame.
+ * tandem_detail_coroutine_main never returns: the body's last act is a
+ * switch away for good.
  */
     .globl  tandem_coroutine_start
     .hidden tandem_coroutine_start
@@ -217,7 +217,7 @@ tandem_coroutine_start:
     .cfi_undefined x30
     hint    #38               /* bti jc */
     mov     x29, xzr          /* end frame-pointer walks here */
-    mov     x0, x1
+    mov     x0, x19
     bl      tandem_detail_coroutine_main
     brk     #0x3c
     .cfi_endproc

@@ -224,8 +224,8 @@ tandem_context_start:
 /*
  * Where a tandem::coroutine body starts (include/tandem/detail/
  * switch_arm.hpp). The first switch into a coroutine loads this address
- * into pc (ARM state: bit 0 clear) with r1 pointing at the frame's slots,
- * which begin the frame, on an 8-byte aligned stack. Both frame pointers
+ * into pc (ARM state: bit 0 clear) with r4 pointing at the frame, on an
+ * 8-byte aligned stack. Both frame pointers
  * start at zero to end frame-pointer walks; the return address is marked
  * undefined and the EHABI entry says "cannot unwind", so debuggers and the
  * C++ unwinder stop here. tandem_detail_coroutine_main never returns: the
@@ -242,7 +242,7 @@ tandem_coroutine_start:
     .cfi_undefined lr
     mov     r7, #0
     mov     r11, #0
-    mov     r0, r1
+    mov     r0, r4
     bl      tandem_detail_coroutine_main
     udf     #0x3c
     .cfi_endproc

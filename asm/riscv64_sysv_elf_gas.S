@@ -209,10 +209,9 @@ tandem_context_start:
 /*
  * Where a tandem::coroutine body starts (include/tandem/detail/
  * switch_riscv64.hpp). The first switch into a coroutine jumps here with
- * `jalr t1`: a1 points at the frame's slots, which begin the frame, a0 at
- * the resumer's, t1 holds where the resumer resumes (which the switch's
- * lander stores into the resumer's slots: done here instead), on a 16-byte
- * aligned stack. s0 starts at zero to end frame-pointer walks, and the
+ * `jalr t1`: s1 points at the frame, t1 holds where the resumer resumes
+ * (which the switch's lander stores into the resumer's slots: done here
+ * instead), on a 16-byte aligned stack. s0 starts at zero to end frame-pointer walks, and the
  * return address is marked undefined, so unwinders stop here.
  * tandem_detail_coroutine_main never returns: the body's last act is a
  * switch away for good.
@@ -224,9 +223,9 @@ tandem_context_start:
 tandem_coroutine_start:
     .cfi_startproc
     .cfi_undefined ra
-    sd      t1, TANDEM_SWITCH_SLOT_IP(a0)
+    sd      t1, TANDEM_SWITCH_RESUMER_IP(s1)
     li      s0, 0
-    mv      a0, a1
+    mv      a0, s1
     call    tandem_detail_coroutine_main
     unimp
     .cfi_endproc

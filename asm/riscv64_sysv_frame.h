@@ -24,8 +24,9 @@
 /* In a fresh frame, the s1 slot carries the entry function. */
 #define TANDEM_FRAME_ENTRY TANDEM_FRAME_S(1)
 
-/* tandem::detail::switch_slots (include/tandem/detail/switch_riscv64.hpp,
-   which asserts it): where the resume address sits. */
-#define TANDEM_SWITCH_SLOT_IP 8
+/* Where a coroutine's resumer keeps its resume address: in the frame, at
+   its switch slots' ip (include/tandem/detail/frame.hpp and
+   switch_riscv64.hpp; src/coroutine.cpp asserts it). */
+#define TANDEM_SWITCH_RESUMER_IP 40
 
 #endif

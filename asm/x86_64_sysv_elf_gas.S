@@ -193,9 +193,8 @@ tandem_context_start:
 
 /*
  * Where a tandem::coroutine body starts (include/tandem/detail/
- * switch_x86_64.hpp). The first switch into a coroutine jumps here with rdx
- * pointing at the frame's slots, which begin the frame, on a 16-byte aligned
- * stack. tandem_detail_coroutine_main never returns: the body's last act is
+ * switch_x86_64.hpp). The first switch into a coroutine jumps here with r12
+ * pointing at the frame, on a 16-byte aligned stack. tandem_detail_coroutine_main never returns: the body's last act is
  * a switch away for good.
  */
     .globl  tandem_coroutine_start
@@ -206,7 +205,7 @@ tandem_coroutine_start:
     .cfi_startproc
     .cfi_undefined %rip
     LANDING_PAD
-    movq    %rdx, %rdi
+    movq    %r12, %rdi
     call    tandem_detail_coroutine_main@PLT
     ud2
     .cfi_endproc

@@ -195,8 +195,9 @@ void arrive(frame_base* f) noexcept { arrive_in_body(f->sanitizer); }
   const auto* bottom = static_cast<const char*>(d->stack.bottom());
   before_collapse(f->sanitizer, d->sanitizer, bottom,
                   static_cast<std::size_t>(reinterpret_cast<const char*>(d) - bottom));
-  switch_to<false>(&f->body, &d->body, 0);  // installed frames share the FP state
-  std::abort();
+  // Installed frames share the FP state; d's yield_from lands as from a
+  // resume of d, which it suspended into.
+  leave_for<false, body_slots, resumer_slots>(d, 0);
 }
 
 // Runs the body, records how it ended, and leaves for good.
@@ -207,11 +208,8 @@ void arrive(frame_base* f) noexcept { arrive_in_body(f->sanitizer); }
   if (f->has(installed)) hand_over_to_delegator(f);
   before_final_suspend(f->sanitizer);
   // Nobody resumes a finished body.
-  if (f->has(own_fp_control))
-    switch_to<true>(&f->body, &f->resumer, 0);
-  else
-    switch_to<false>(&f->body, &f->resumer, 0);
-  std::abort();
+  if (f->has(own_fp_control)) leave_for<true, resumer_slots, body_slots>(f, 0);
+  leave_for<false, resumer_slots, body_slots>(f, 0);
 }
 
 #if !TANDEM_INLINE_SWITCH
@@ -223,8 +221,7 @@ void arrive(frame_base* f) noexcept { arrive_in_body(f->sanitizer); }
   auto* message = static_cast<switch_message*>(t.data);
   message->sender->sp = t.from;
   adopt_fp_environment(message->fp);
-  auto* f = reinterpret_cast<frame_base*>(reinterpret_cast<char*>(message->sender) -
-                                          offsetof(frame_head, resumer));
+  auto* f = static_cast<frame_base*>(static_cast<frame_head*>(message->frame));
   arrive(f);
   run_to_end(f);
 }
@@ -254,7 +251,8 @@ static_assert(tandem::detail::fpscr_control_bits == TANDEM_FPSCR_CONTROL);
 #if TANDEM_INLINE_SWITCH && defined(__riscv)
 #include "riscv64_sysv_frame.h"
 // tandem_coroutine_start stores the resumer's resume address itself.
-static_assert(offsetof(tandem::detail::switch_slots, ip) == TANDEM_SWITCH_SLOT_IP);
+static_assert(tandem::detail::resumer_slots + offsetof(tandem::detail::switch_slots, ip) ==
+              TANDEM_SWITCH_RESUMER_IP);
 #endif
 
 namespace tandem::detail {

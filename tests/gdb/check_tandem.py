@@ -65,7 +65,7 @@ EXPECTED_MESSAGES = {
     "tandem bt 99": "no live coroutine or task has id 99",
 }
 # A frame count counts from the coroutine's innermost frame.
-COUNTED = ("tandem bt 2 4", 4)  # switch_to, suspend, yield, accumulator_wait
+COUNTED = ("tandem bt 2 4", 4)  # switch_within, suspend, yield, accumulator_wait
 COMMANDS = ["info tandem"] + [c for c in EXPECTED_BACKTRACES if c != "bt"] + [
     "tandem bt 3",
     "tandem bt 7",

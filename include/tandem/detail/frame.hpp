@@ -165,12 +165,10 @@ struct frame_base : frame_head {
 };
 static_assert(offsetof(frame_head, body) == 0, "the body's entry finds its frame at its slots");
 
-inline frame_base* frame_of_resumer_slots(switch_slots* s) noexcept {
-  return reinterpret_cast<frame_base*>(reinterpret_cast<char*>(s) - offsetof(frame_head, resumer));
-}
-inline frame_base* frame_of_body_slots(switch_slots* s) noexcept {
-  return reinterpret_cast<frame_base*>(s);
-}
+// Where a frame's two sets of switch slots lie in it: a switch addresses
+// both from the frame (detail/switch.hpp's switch_within).
+inline constexpr std::size_t body_slots = offsetof(frame_head, body);
+inline constexpr std::size_t resumer_slots = offsetof(frame_head, resumer);
 
 // How a resume was asked for: which errors apply (send before start), and
 // whether an exception waits to be thrown at the yield.
@@ -229,9 +227,9 @@ __attribute__((always_inline)) inline frame_base* resume(frame_head* h, std::uin
   const auto* bottom = static_cast<const char*>(f->stack.bottom());
   before_resume(f->sanitizer, bottom,
                 static_cast<std::size_t>(reinterpret_cast<const char*>(f) - bottom));
-  const landing l = own_fp ? switch_to<true>(&f->resumer, &f->body, value)
-                           : switch_to<false>(&f->resumer, &f->body, value);
-  f = frame_of_resumer_slots(l.own);
+  const landing l = own_fp ? switch_within<true, resumer_slots, body_slots>(f, value)
+                           : switch_within<false, resumer_slots, body_slots>(f, value);
+  f = static_cast<frame_base*>(static_cast<frame_head*>(l.frame));
   after_resume(f->sanitizer);
   value = l.value;
   return f;
@@ -267,9 +265,9 @@ __attribute__((always_inline)) inline frame_base* suspend(frame_base* f, std::ui
   }
   f->state = co_state::suspended;
   before_suspend(f->sanitizer);
-  const landing l = own_fp ? switch_to<true>(&f->body, &f->resumer, value)
-                           : switch_to<false>(&f->body, &f->resumer, value);
-  f = frame_of_body_slots(l.own);
+  const landing l = own_fp ? switch_within<true, body_slots, resumer_slots>(f, value)
+                           : switch_within<false, body_slots, resumer_slots>(f, value);
+  f = static_cast<frame_base*>(static_cast<frame_head*>(l.frame));
   after_suspend(f->sanitizer);
   // Tested by bits, not by comparing the status with own_fp_control's:
   // the compiler would merge the two compares into a masked one on the

@@ -1,4 +1,4 @@
-// tandem::detail::switch_to and switch_slots for this target: the inline
+// tandem::detail::switch_within, leave_for and switch_slots for this target: the inline
 // switch where there is one, tandem_jump elsewhere.
 #pragma once
 

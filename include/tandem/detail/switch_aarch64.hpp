@@ -4,8 +4,11 @@
 //
 // Each side leaves {sp, resume address, x29} in its slots and branches to
 // the other side's resume address, label 1 of a switch asm statement in the
-// other side's code; x1 then points at the lander's own slots, and x0 at
-// the sender's. The value travels in x2 both ways. Notes:
+// other side's code. Both sides' slots lie in one frame, at offsets fixed
+// at compile time, so one register, x19, carries the frame both ways (the
+// lander finds it there), and the value travels in x20: registers the ABI
+// calls callee-saved, where a compiler keeps what lives across calls, so
+// neither is moved around the switch. Notes:
 //  - The resume address is signed with PAC (modifier: the suspended stack
 //    pointer) and authenticated before the branch, so a forged slot faults.
 //    The PAC instructions are hints: NOPs on cores without PAC.
@@ -33,16 +36,19 @@ static_assert(sizeof(switch_slots) == 32);
 // sp and ip move as a pair (stp/ldp).
 static_assert(offsetof(switch_slots, ip) == offsetof(switch_slots, sp) + 8);
 
-// What a switch brings back: the value handed over, and the lander's own
-// slots (the `other` the sender switched to).
+// What a switch brings back: the value handed over, and the lander's frame
+// (the block of memory its slots lie in).
 struct landing {
   std::uintptr_t value;
-  switch_slots* own;
+  void* frame;
 };
 
-#define TANDEM_SWITCH_OFFSETS                                                 \
-  [sp] "i"(offsetof(switch_slots, sp)), [fp] "i"(offsetof(switch_slots, fp)), \
-      [fpcr] "i"(offsetof(switch_slots, fpcr))
+// The asm statements' slot offsets, by name: [f*] those at From, [t*] those
+// at To, both from the frame in x19.
+#define TANDEM_SWITCH_OFFSETS(From, To)                                                       \
+  [fsp] "i"(From + offsetof(switch_slots, sp)), [ffp] "i"(From + offsetof(switch_slots, fp)), \
+      [ffpcr] "i"(From + offsetof(switch_slots, fpcr)),                                       \
+      [tsp] "i"(To + offsetof(switch_slots, sp)), [tfpcr] "i"(To + offsetof(switch_slots, fpcr))
 
 #ifdef __ARM_FEATURE_SVE
 #define TANDEM_SWITCH_CLOBBERS_SVE                                                               \
@@ -52,61 +58,90 @@ struct landing {
 #define TANDEM_SWITCH_CLOBBERS_SVE
 #endif
 
-// Everything but the three operands, x29 and sp: the other side may change it.
+// Everything but the two operands, x29 and sp: the other side may change it.
 #define TANDEM_SWITCH_CLOBBERS                                                                   \
-  "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15", "x16",     \
-      "x17", "x18", "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28", "x30", \
+  "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14", \
+      "x15", "x16", "x17", "x18", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28", "x30", \
       "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13",    \
       "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", \
       "v27", "v28", "v29", "v30", "v31", TANDEM_SWITCH_CLOBBERS_SVE "memory", "cc"
 
-// Suspend here (resume at 1:, signed), resume there (authenticated).
-#define TANDEM_SWITCH_JUMP                                     \
-  "adr     x17, 1f\n\t"                                        \
-  "mov     x16, sp\n\t"                                        \
-  "hint    #8\n\t" /* pacia1716: sign x17 with x16 */          \
-  "stp     x16, x17, [x0, #%[sp]]\n\t"                         \
-  "str     x29, [x0, #%[fp]]\n\t"                              \
-  "ldp     x16, x17, [x1, #%[sp]]\n\t"                         \
+// Resume the slots at To (authenticated).
+#define TANDEM_SWITCH_RESUME                                   \
+  "ldp     x16, x17, [x19, #%[tsp]]\n\t"                       \
   "mov     sp, x16\n\t"                                        \
   "hint    #12\n\t" /* autia1716: authenticate x17 with x16 */ \
-  "br      x17\n"                                              \
-  "1:\n\t"                                                     \
-  "hint    #36\n\t" /* bti j: the other side arrives by br */  \
-  "ldr     x29, [x1, #%[fp]]\n\t"
+  "br      x17\n"
 
-// Suspends the caller into `self`, resumes `other` with `value`; returns
-// what the next switch back to `self` hands over. OwnFp: the FP control
-// state is restored on each side (stack_options::own_fp_control).
-template <bool OwnFp>
-__attribute__((always_inline)) inline landing switch_to(switch_slots* self, switch_slots* other,
-                                                        std::uintptr_t value) {
-  register switch_slots* x0 asm("x0") = self;
-  register switch_slots* x1 asm("x1") = other;
-  register std::uintptr_t x2 asm("x2") = value;
+// Suspend into the slots at From (resume at 1:, signed), resume those at To.
+#define TANDEM_SWITCH_JUMP                                    \
+  "adr     x17, 1f\n\t"                                       \
+  "mov     x16, sp\n\t"                                       \
+  "hint    #8\n\t" /* pacia1716: sign x17 with x16 */         \
+  "stp     x16, x17, [x19, #%[fsp]]\n\t"                      \
+  "str     x29, [x19, #%[ffp]]\n\t" TANDEM_SWITCH_RESUME      \
+  "1:\n\t"                                                    \
+  "hint    #36\n\t" /* bti j: the other side arrives by br */ \
+  "ldr     x29, [x19, #%[ffp]]\n\t"
+
+// Suspends the caller into the slots at frame + From and resumes those at
+// frame + To, handing over `value`; returns what the next switch back hands
+// over, with the frame, which travels in x19 both ways. OwnFp: the FP
+// control state is restored on each side (stack_options::own_fp_control).
+template <bool OwnFp, std::size_t From, std::size_t To>
+__attribute__((always_inline)) inline landing switch_within(void* frame, std::uintptr_t value) {
+  register void* x19 asm("x19") = frame;
+  register std::uintptr_t x20 asm("x20") = value;
   if constexpr (OwnFp) {
     asm volatile(
         // Ours into our slots; the other's in only if different.
         "mrs     x9, fpcr\n\t"
-        "str     x9, [x0, #%[fpcr]]\n\t"
-        "ldr     x10, [x1, #%[fpcr]]\n\t"
+        "str     x9, [x19, #%[ffpcr]]\n\t"
+        "ldr     x10, [x19, #%[tfpcr]]\n\t"
         "cmp     x9, x10\n\t"
         "b.eq    2f\n\t"
         "msr     fpcr, x10\n"
         "2:\n\t" TANDEM_SWITCH_JUMP
-        : "+r"(x0), "+r"(x1), "+r"(x2)
-        : TANDEM_SWITCH_OFFSETS
+        : "+r"(x19), "+r"(x20)
+        : TANDEM_SWITCH_OFFSETS(From, To)
         : TANDEM_SWITCH_CLOBBERS);
   } else {
     asm volatile(TANDEM_SWITCH_JUMP
-                 : "+r"(x0), "+r"(x1), "+r"(x2)
-                 : TANDEM_SWITCH_OFFSETS
+                 : "+r"(x19), "+r"(x20)
+                 : TANDEM_SWITCH_OFFSETS(From, To)
                  : TANDEM_SWITCH_CLOBBERS);
   }
-  return {x2, x1};
+  return {x20, x19};
+}
+
+// Resumes the slots at frame + To with `value` for good: the caller's
+// context is never resumed, so nothing of it is kept. The lander finds
+// `frame` in x19 as its own. Back: the slots the lander takes for those of
+// whoever resumes it (its own To; RISC-V's lander writes there). OwnFp:
+// the other side's FP control state is written.
+template <bool OwnFp, std::size_t To, std::size_t Back>
+[[noreturn]] __attribute__((always_inline)) inline void leave_for(void* frame,
+                                                                  std::uintptr_t value) {
+  register void* x19 asm("x19") = frame;
+  register std::uintptr_t x20 asm("x20") = value;
+  if constexpr (OwnFp) {
+    asm volatile(
+        "ldr     x10, [x19, #%[tfpcr]]\n\t"
+        "msr     fpcr, x10\n\t" TANDEM_SWITCH_RESUME
+        :
+        : "r"(x19), "r"(x20), TANDEM_SWITCH_OFFSETS(Back, To)
+        : "x10", "x16", "x17", "memory");
+  } else {
+    asm volatile(TANDEM_SWITCH_RESUME
+                 :
+                 : "r"(x19), "r"(x20), TANDEM_SWITCH_OFFSETS(Back, To)
+                 : "x16", "x17", "memory");
+  }
+  __builtin_unreachable();
 }
 
 #undef TANDEM_SWITCH_JUMP
+#undef TANDEM_SWITCH_RESUME
 #undef TANDEM_SWITCH_CLOBBERS
 #undef TANDEM_SWITCH_CLOBBERS_SVE
 #undef TANDEM_SWITCH_OFFSETS
@@ -117,7 +152,7 @@ inline void store_fp_control(switch_slots* slots) noexcept {
   asm volatile("mrs %0, fpcr" : "=r"(slots->fpcr));
 }
 
-// Signs a fresh body's first resume address as switch_to expects it.
+// Signs a fresh body's first resume address as the switch expects it.
 inline void* sign_resume_address(void* ip, void* sp) noexcept {
   register void* x17 asm("x17") = ip;
   register void* x16 asm("x16") = sp;
@@ -133,7 +168,7 @@ inline std::uintptr_t stack_pointer() noexcept {
   return sp;
 }
 
-// A fresh body's first resume address, as switch_to jumps to it (see
+// A fresh body's first resume address, as the switch jumps to it (see
 // set_first_resume in switch.hpp): signed with the body's stack pointer.
 inline void* first_resume_address(void* start, void* sp) noexcept {
   return sign_resume_address(start, sp);

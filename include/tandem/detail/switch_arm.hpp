@@ -5,9 +5,12 @@
 //
 // Each side leaves {sp, resume address, frame pointer} in its slots and
 // loads the other side's resume address into pc, which lands at label 1 of
-// a switch asm statement in the other side's code; r1 then points at the
-// lander's own slots, and r0 at the sender's. The value travels in r2 both
-// ways. Notes:
+// a switch asm statement in the other side's code. Both sides' slots lie in
+// one frame, at offsets fixed at compile time, so one register, r4,
+// carries the frame both ways (the lander finds it there), and the value
+// travels in r5: registers the ABI calls callee-saved, where a compiler
+// keeps what lives across calls, so neither is moved around the switch.
+// Notes:
 //  - Thumb-2 and ARM code interwork: in Thumb code the resume address
 //    carries bit 0 (`adr` to the label plus one), and `ldr pc` switches to
 //    the state that bit says, so either side may be compiled either way.
@@ -37,31 +40,36 @@ struct switch_slots {
 };
 static_assert(sizeof(switch_slots) == 16);
 
-// What a switch brings back: the value handed over, and the lander's own
-// slots (the `other` the sender switched to).
+// What a switch brings back: the value handed over, and the lander's frame
+// (the block of memory its slots lie in).
 struct landing {
   std::uintptr_t value;
-  switch_slots* own;
+  void* frame;
 };
 
 // The FPSCR bits a coroutine with own_fp_control keeps: those tandem_jump
 // keeps per context (src/coroutine.cpp asserts they agree).
 inline constexpr std::uint32_t fpscr_control_bits = 0x07c09f00;
 
-#define TANDEM_SWITCH_OFFSETS                                                 \
-  [sp] "i"(offsetof(switch_slots, sp)), [ip] "i"(offsetof(switch_slots, ip)), \
-      [fp] "i"(offsetof(switch_slots, fp)), [fpscr] "i"(offsetof(switch_slots, fpscr))
+// The asm statements' slot offsets, by name: [f*] those at From, [t*] those
+// at To, both from the frame in r4.
+#define TANDEM_SWITCH_OFFSETS(From, To)                                                       \
+  [fsp] "i"(From + offsetof(switch_slots, sp)), [fip] "i"(From + offsetof(switch_slots, ip)), \
+      [ffp] "i"(From + offsetof(switch_slots, fp)),                                           \
+      [ffpscr] "i"(From + offsetof(switch_slots, fpscr)),                                     \
+      [tsp] "i"(To + offsetof(switch_slots, sp)), [tip] "i"(To + offsetof(switch_slots, ip)), \
+      [tfpscr] "i"(To + offsetof(switch_slots, fpscr))
 
 #ifdef __thumb__
 #define TANDEM_SWITCH_OTHER_FP "r11"
 #define TANDEM_SWITCH_ADR "adr     r3, 1f + 1\n\t" /* bit 0: resume in Thumb state */
-#define TANDEM_SWITCH_SAVE_FP "str     r7, [r0, #%c[fp]]\n\t"
-#define TANDEM_SWITCH_LOAD_FP "ldr     r7, [r1, #%c[fp]]\n\t"
+#define TANDEM_SWITCH_SAVE_FP "str     r7, [r4, #%c[ffp]]\n\t"
+#define TANDEM_SWITCH_LOAD_FP "ldr     r7, [r4, #%c[ffp]]\n\t"
 #else
 #define TANDEM_SWITCH_OTHER_FP "r7"
 #define TANDEM_SWITCH_ADR "adr     r3, 1f\n\t"
-#define TANDEM_SWITCH_SAVE_FP "str     r11, [r0, #%c[fp]]\n\t"
-#define TANDEM_SWITCH_LOAD_FP "ldr     r11, [r1, #%c[fp]]\n\t"
+#define TANDEM_SWITCH_SAVE_FP "str     r11, [r4, #%c[ffp]]\n\t"
+#define TANDEM_SWITCH_LOAD_FP "ldr     r11, [r4, #%c[ffp]]\n\t"
 #endif
 
 // d16-d31 exist only with NEON or VFP-D32. Compilers accept them as
@@ -70,62 +78,95 @@ inline constexpr std::uint32_t fpscr_control_bits = 0x07c09f00;
   "d16", "d17", "d18", "d19", "d20", "d21", "d22", "d23", "d24", "d25", "d26", "d27", "d28", \
       "d29", "d30", "d31",
 
-// Everything but the three operands, the frame pointer and sp: the other
+// Everything but the two operands, the frame pointer and sp: the other
 // side may change it.
-#define TANDEM_SWITCH_CLOBBERS                                                                  \
-  "r3", "r4", "r5", "r6", "r8", "r9", "r10", TANDEM_SWITCH_OTHER_FP, "r12", "lr", "d0", "d1",   \
-      "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", "d14", "d15", \
-      TANDEM_SWITCH_CLOBBERS_D32 "memory", "cc"
+#define TANDEM_SWITCH_CLOBBERS                                                                 \
+  "r0", "r1", "r2", "r3", "r6", "r8", "r9", "r10", TANDEM_SWITCH_OTHER_FP, "r12", "lr", "d0",  \
+      "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", "d14", \
+      "d15", TANDEM_SWITCH_CLOBBERS_D32 "memory", "cc"
 
-// Suspend here (resume at 1:), resume there.
-#define TANDEM_SWITCH_JUMP                                      \
-  TANDEM_SWITCH_ADR                                             \
-  "str     sp, [r0, #%c[sp]]\n\t"                               \
-  "str     r3, [r0, #%c[ip]]\n\t" TANDEM_SWITCH_SAVE_FP         \
-  "ldr     sp, [r1, #%c[sp]]\n\t"                               \
-  "ldr     pc, [r1, #%c[ip]]\n" /* interworks, as bit 0 says */ \
+// Resume the slots at To.
+#define TANDEM_SWITCH_RESUME       \
+  "ldr     sp, [r4, #%c[tsp]]\n\t" \
+  "ldr     pc, [r4, #%c[tip]]\n" /* interworks, as bit 0 says */
+
+// Suspend into the slots at From (resume at 1:), resume those at To.
+#define TANDEM_SWITCH_JUMP                                                    \
+  TANDEM_SWITCH_ADR                                                           \
+  "str     sp, [r4, #%c[fsp]]\n\t"                                            \
+  "str     r3, [r4, #%c[fip]]\n\t" TANDEM_SWITCH_SAVE_FP TANDEM_SWITCH_RESUME \
   "1:\n\t" TANDEM_SWITCH_LOAD_FP
 
-// Suspends the caller into `self`, resumes `other` with `value`; returns
-// what the next switch back to `self` hands over. OwnFp: the FP control
-// state is restored on each side (stack_options::own_fp_control).
-template <bool OwnFp>
-__attribute__((always_inline)) inline landing switch_to(switch_slots* self, switch_slots* other,
-                                                        std::uintptr_t value) {
-  register switch_slots* r0 asm("r0") = self;
-  register switch_slots* r1 asm("r1") = other;
-  register std::uintptr_t r2 asm("r2") = value;
+// Writes the control bits of the FPSCR at [r4, #tfpscr] over the current
+// status bits, if they differ (r3: the current FPSCR).
+#define TANDEM_SWITCH_LOAD_FPSCR_CONTROL \
+  "ldr     r12, [r4, #%c[tfpscr]]\n\t"   \
+  "movw    r0, #%c[lo]\n\t"              \
+  "movt    r0, #%c[hi]\n\t"              \
+  "eor     r1, r3, r12\n\t"              \
+  "tst     r1, r0\n\t"                   \
+  "beq     2f\n\t"                       \
+  "bic     r3, r3, r0\n\t"               \
+  "and     r12, r12, r0\n\t"             \
+  "orr     r3, r3, r12\n\t"              \
+  "vmsr    fpscr, r3\n"                  \
+  "2:\n\t"
+
+// Suspends the caller into the slots at frame + From and resumes those at
+// frame + To, handing over `value`; returns what the next switch back hands
+// over, with the frame, which travels in r4 both ways. OwnFp: the FP
+// control state is restored on each side (stack_options::own_fp_control).
+template <bool OwnFp, std::size_t From, std::size_t To>
+__attribute__((always_inline)) inline landing switch_within(void* frame, std::uintptr_t value) {
+  register void* r4 asm("r4") = frame;
+  register std::uintptr_t r5 asm("r5") = value;
   if constexpr (OwnFp) {
     asm volatile(
         // Ours into our slots; the other's control bits in only if they
         // differ, over our status bits.
         "vmrs    r3, fpscr\n\t"
-        "str     r3, [r0, #%c[fpscr]]\n\t"
-        "ldr     r12, [r1, #%c[fpscr]]\n\t"
-        "movw    r4, #%c[lo]\n\t"
-        "movt    r4, #%c[hi]\n\t"
-        "eor     r5, r3, r12\n\t"
-        "tst     r5, r4\n\t"
-        "beq     2f\n\t"
-        "bic     r3, r3, r4\n\t"
-        "and     r12, r12, r4\n\t"
-        "orr     r3, r3, r12\n\t"
-        "vmsr    fpscr, r3\n"
-        "2:\n\t" TANDEM_SWITCH_JUMP
-        : "+r"(r0), "+r"(r1), "+r"(r2)
-        : TANDEM_SWITCH_OFFSETS, [lo] "i"(fpscr_control_bits & 0xffff),
+        "str     r3, [r4, #%c[ffpscr]]\n\t" TANDEM_SWITCH_LOAD_FPSCR_CONTROL TANDEM_SWITCH_JUMP
+        : "+r"(r4), "+r"(r5)
+        : TANDEM_SWITCH_OFFSETS(From, To), [lo] "i"(fpscr_control_bits & 0xffff),
           [hi] "i"(fpscr_control_bits >> 16)
         : TANDEM_SWITCH_CLOBBERS);
   } else {
     asm volatile(TANDEM_SWITCH_JUMP
-                 : "+r"(r0), "+r"(r1), "+r"(r2)
-                 : TANDEM_SWITCH_OFFSETS
+                 : "+r"(r4), "+r"(r5)
+                 : TANDEM_SWITCH_OFFSETS(From, To)
                  : TANDEM_SWITCH_CLOBBERS);
   }
-  return {r2, r1};
+  return {r5, r4};
+}
+
+// Resumes the slots at frame + To with `value` for good: the caller's
+// context is never resumed, so nothing of it is kept. The lander finds
+// `frame` in r4 as its own. Back: the slots the lander takes for those of
+// whoever resumes it (its own To; RISC-V's lander writes there). OwnFp:
+// the other side's FP control bits are written.
+template <bool OwnFp, std::size_t To, std::size_t Back>
+[[noreturn]] __attribute__((always_inline)) inline void leave_for(void* frame,
+                                                                  std::uintptr_t value) {
+  register void* r4 asm("r4") = frame;
+  register std::uintptr_t r5 asm("r5") = value;
+  if constexpr (OwnFp) {
+    asm volatile("vmrs    r3, fpscr\n\t" TANDEM_SWITCH_LOAD_FPSCR_CONTROL TANDEM_SWITCH_RESUME
+                 :
+                 : "r"(r4), "r"(r5), TANDEM_SWITCH_OFFSETS(Back, To),
+                   [lo] "i"(fpscr_control_bits & 0xffff), [hi] "i"(fpscr_control_bits >> 16)
+                 : "r0", "r1", "r3", "r12", "memory", "cc");
+  } else {
+    asm volatile(TANDEM_SWITCH_RESUME
+                 :
+                 : "r"(r4), "r"(r5), TANDEM_SWITCH_OFFSETS(Back, To)
+                 : "memory");
+  }
+  __builtin_unreachable();
 }
 
 #undef TANDEM_SWITCH_JUMP
+#undef TANDEM_SWITCH_RESUME
+#undef TANDEM_SWITCH_LOAD_FPSCR_CONTROL
 #undef TANDEM_SWITCH_CLOBBERS
 #undef TANDEM_SWITCH_CLOBBERS_D32
 #undef TANDEM_SWITCH_LOAD_FP
@@ -148,7 +189,7 @@ inline std::uintptr_t stack_pointer() noexcept {
   return sp;
 }
 
-// A fresh body's first resume address, as switch_to jumps to it (see
+// A fresh body's first resume address, as the switch jumps to it (see
 // set_first_resume in switch.hpp): as it is.
 inline void* first_resume_address(void* start, void*) noexcept { return start; }
 

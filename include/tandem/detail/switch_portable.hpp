@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cfenv>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -25,16 +26,16 @@ struct switch_slots {
 
 struct landing {
   std::uintptr_t value;
-  switch_slots* own;
+  void* frame;
 };
 
 struct switch_message {
   std::uintptr_t value;
-  switch_slots* sender;
-  // The slots the sender switched to: the lander's own. Not always those
-  // the lander suspended into: a delegate's resumer may land through its
-  // delegator's slots (generator rule 16).
-  switch_slots* target;
+  switch_slots* sender;  // null when the sender leaves for good
+  // The lander's frame: the one the sender switched into. Not always the
+  // one the lander suspended in: a delegate's resumer may land through its
+  // delegator's frame (generator rule 16).
+  void* frame;
   std::fenv_t fp;  // the sender's floating-point environment
 };
 
@@ -45,17 +46,30 @@ inline void adopt_fp_environment(const std::fenv_t& fp) noexcept {
   if (std::memcmp(&current, &fp, sizeof fp) != 0) std::fesetenv(&fp);
 }
 
-// Suspends the caller into `self`, resumes `other` with `value`; returns the
-// value handed over when something switches back to `self`.
-template <bool OwnFp>
-inline landing switch_to(switch_slots* self, switch_slots* other, std::uintptr_t value) {
-  switch_message out{value, self, other, {}};
+// Suspends the caller into the slots at frame + From and resumes those at
+// frame + To, handing over `value`; returns what the next switch back hands
+// over, with the lander's frame.
+template <bool OwnFp, std::size_t From, std::size_t To>
+inline landing switch_within(void* frame, std::uintptr_t value) {
+  auto* base = static_cast<char*>(frame);
+  auto* self = reinterpret_cast<switch_slots*>(base + From);
+  switch_message out{value, self, frame, {}};
   std::fegetenv(&out.fp);
-  const tandem_transfer t = tandem_jump(other->sp, &out);
+  const tandem_transfer t = tandem_jump(reinterpret_cast<switch_slots*>(base + To)->sp, &out);
   auto* in = static_cast<switch_message*>(t.data);
-  in->sender->sp = t.from;
+  if (in->sender != nullptr) in->sender->sp = t.from;
   if constexpr (!OwnFp) adopt_fp_environment(in->fp);
-  return {in->value, in->target};
+  return {in->value, in->frame};
+}
+
+// Resumes the slots at frame + To with `value` for good: the caller's
+// context is never resumed, so nothing of it is kept (Back: unused here).
+template <bool OwnFp, std::size_t To, std::size_t Back>
+[[noreturn]] inline void leave_for(void* frame, std::uintptr_t value) {
+  switch_message out{value, nullptr, frame, {}};
+  std::fegetenv(&out.fp);
+  tandem_jump(reinterpret_cast<switch_slots*>(static_cast<char*>(frame) + To)->sp, &out);
+  __builtin_unreachable();
 }
 
 inline void store_fp_control(switch_slots*) noexcept {}

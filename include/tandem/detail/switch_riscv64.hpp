@@ -5,13 +5,16 @@
 //
 // Each side leaves {sp, resume address, s0} in its slots and jumps to the
 // other side's resume address, label 1 of a switch asm statement in the
-// other side's code; a1 then points at the lander's own slots, and a0 at
-// the sender's. The value travels in a2 both ways. Notes:
+// other side's code. Both sides' slots lie in one frame, at offsets fixed
+// at compile time, so one register, s1, carries the frame both ways (the
+// lander finds it there), and the value travels in s2: registers the ABI
+// calls callee-saved, where a compiler keeps what lives across calls, so
+// neither is moved around the switch. Notes:
 //  - The jump is `jalr t1`: it leaves the sender's resume address (the
 //    label just after it) in t1, and the lander stores it into the
-//    sender's slots. That saves forming the address (auipc + addi) and one
-//    store. t1 and t2 are not link registers, so the jump neither pushes
-//    onto nor pops the return-address stack that cores predict returns by.
+//    sender's slots (its own To: the sender suspended there). That saves forming the address (auipc
+//    + addi) and one store. t1 and t2 are not link registers, so the jump neither pushes onto nor
+//    pops the return-address stack that cores predict returns by.
 //  - s0 is saved by hand: it cannot be declared clobbered when it is the
 //    frame pointer. gp and tp are the program's and the thread's, the same
 //    on both sides.
@@ -39,66 +42,98 @@ static_assert(sizeof(switch_slots) == 32);
 // asm/riscv64_sysv_elf_gas.S's tandem_coroutine_start stores the resumer's
 // resume address into its slots (src/coroutine.cpp asserts the offset).
 
-// What a switch brings back: the value handed over, and the lander's own
-// slots (the `other` the sender switched to).
+// What a switch brings back: the value handed over, and the lander's frame
+// (the block of memory its slots lie in).
 struct landing {
   std::uintptr_t value;
-  switch_slots* own;
+  void* frame;
 };
 
-#define TANDEM_SWITCH_OFFSETS                                                 \
-  [sp] "i"(offsetof(switch_slots, sp)), [ip] "i"(offsetof(switch_slots, ip)), \
-      [fp] "i"(offsetof(switch_slots, fp)), [frm] "i"(offsetof(switch_slots, frm))
+// The asm statements' slot offsets, by name: [f*] those at From, [t*] those
+// at To, both from the frame in s1.
+#define TANDEM_SWITCH_OFFSETS(From, To)                                                           \
+  [fsp] "i"(From + offsetof(switch_slots, sp)), [ffp] "i"(From + offsetof(switch_slots, fp)),     \
+      [ffrm] "i"(From + offsetof(switch_slots, frm)), [tsp] "i"(To + offsetof(switch_slots, sp)), \
+      [tip] "i"(To + offsetof(switch_slots, ip)), [tfrm] "i"(To + offsetof(switch_slots, frm))
 
-// Everything but the three operands, s0, sp, gp and tp: the other side may
+// Everything but the two operands, s0, sp, gp and tp: the other side may
 // change it.
 #define TANDEM_SWITCH_CLOBBERS                                                                     \
-  "ra", "t0", "t1", "t2", "t3", "t4", "t5", "t6", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8",  \
-      "s9", "s10", "s11", "a3", "a4", "a5", "a6", "a7", "ft0", "ft1", "ft2", "ft3", "ft4", "ft5",  \
-      "ft6", "ft7", "ft8", "ft9", "ft10", "ft11", "fs0", "fs1", "fs2", "fs3", "fs4", "fs5", "fs6", \
-      "fs7", "fs8", "fs9", "fs10", "fs11", "fa0", "fa1", "fa2", "fa3", "fa4", "fa5", "fa6", "fa7", \
-      "memory"
+  "ra", "t0", "t1", "t2", "t3", "t4", "t5", "t6", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", \
+      "s11", "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "ft0", "ft1", "ft2", "ft3", "ft4",    \
+      "ft5", "ft6", "ft7", "ft8", "ft9", "ft10", "ft11", "fs0", "fs1", "fs2", "fs3", "fs4", "fs5", \
+      "fs6", "fs7", "fs8", "fs9", "fs10", "fs11", "fa0", "fa1", "fa2", "fa3", "fa4", "fa5", "fa6", \
+      "fa7", "memory"
 
-// Suspend here (resume at 1:, whose address jalr leaves in t1), resume
-// there; the lander records where the sender resumes.
-#define TANDEM_SWITCH_JUMP    \
-  "ld      t2, %[ip](a1)\n\t" \
-  "sd      sp, %[sp](a0)\n\t" \
-  "sd      s0, %[fp](a0)\n\t" \
-  "ld      sp, %[sp](a1)\n\t" \
-  "jalr    t1, t2\n"          \
-  "1:\n\t"                    \
-  "sd      t1, %[ip](a0)\n\t" \
-  "ld      s0, %[fp](a1)\n\t"
+// Suspend into the slots at From (resume at 1:, whose address jalr leaves
+// in t1), resume those at To; the lander records where the sender resumes.
+#define TANDEM_SWITCH_JUMP     \
+  "ld      t2, %[tip](s1)\n\t" \
+  "sd      sp, %[fsp](s1)\n\t" \
+  "sd      s0, %[ffp](s1)\n\t" \
+  "ld      sp, %[tsp](s1)\n\t" \
+  "jalr    t1, t2\n"           \
+  "1:\n\t"                     \
+  "sd      t1, %[tip](s1)\n\t" \
+  "ld      s0, %[ffp](s1)\n\t"
 
-// Suspends the caller into `self`, resumes `other` with `value`; returns
-// what the next switch back to `self` hands over. OwnFp: the FP control
-// state is restored on each side (stack_options::own_fp_control).
-template <bool OwnFp>
-__attribute__((always_inline)) inline landing switch_to(switch_slots* self, switch_slots* other,
-                                                        std::uintptr_t value) {
-  register switch_slots* a0 asm("a0") = self;
-  register switch_slots* a1 asm("a1") = other;
-  register std::uintptr_t a2 asm("a2") = value;
+// Suspends the caller into the slots at frame + From and resumes those at
+// frame + To, handing over `value`; returns what the next switch back hands
+// over, with the frame, which travels in s1 both ways. OwnFp: the FP
+// control state is restored on each side (stack_options::own_fp_control).
+template <bool OwnFp, std::size_t From, std::size_t To>
+__attribute__((always_inline)) inline landing switch_within(void* frame, std::uintptr_t value) {
+  register void* s1 asm("s1") = frame;
+  register std::uintptr_t s2 asm("s2") = value;
   if constexpr (OwnFp) {
     asm volatile(
         // Ours into our slots; the other's in only if different.
         "frrm    t0\n\t"
-        "sd      t0, %[frm](a0)\n\t"
-        "ld      t3, %[frm](a1)\n\t"
+        "sd      t0, %[ffrm](s1)\n\t"
+        "ld      t3, %[tfrm](s1)\n\t"
         "beq     t0, t3, 2f\n\t"
         "fsrm    t3\n"
         "2:\n\t" TANDEM_SWITCH_JUMP
-        : "+r"(a0), "+r"(a1), "+r"(a2)
-        : TANDEM_SWITCH_OFFSETS
+        : "+r"(s1), "+r"(s2)
+        : TANDEM_SWITCH_OFFSETS(From, To)
         : TANDEM_SWITCH_CLOBBERS);
   } else {
     asm volatile(TANDEM_SWITCH_JUMP
-                 : "+r"(a0), "+r"(a1), "+r"(a2)
-                 : TANDEM_SWITCH_OFFSETS
+                 : "+r"(s1), "+r"(s2)
+                 : TANDEM_SWITCH_OFFSETS(From, To)
                  : TANDEM_SWITCH_CLOBBERS);
   }
-  return {a2, a1};
+  return {s2, s1};
+}
+
+// Resumes the slots at frame + To with `value` for good: the caller's
+// context is never resumed, so nothing of it is kept. The lander finds
+// `frame` in s1 as its own, and stores t1 into the slots it takes for
+// those of whoever resumes it, Back (its own To): t1 carries what is
+// already there. OwnFp: the other side's FP control state is written.
+template <bool OwnFp, std::size_t To, std::size_t Back>
+[[noreturn]] __attribute__((always_inline)) inline void leave_for(void* frame,
+                                                                  std::uintptr_t value) {
+  register void* s1 asm("s1") = frame;
+  register std::uintptr_t s2 asm("s2") = value;
+  if constexpr (OwnFp) {
+    asm volatile(
+        "ld      t3, %[tfrm](s1)\n\t"
+        "fsrm    t3\n\t"
+        :
+        : "r"(s1), [tfrm] "i"(To + offsetof(switch_slots, frm))
+        : "t3");
+  }
+  asm volatile(
+      "ld      t2, %[tip](s1)\n\t"
+      "ld      t1, %[bip](s1)\n\t"
+      "ld      sp, %[tsp](s1)\n\t"
+      "jr      t2\n"
+      :
+      : "r"(s1), "r"(s2), [tip] "i"(To + offsetof(switch_slots, ip)),
+        [tsp] "i"(To + offsetof(switch_slots, sp)), [bip] "i"(Back + offsetof(switch_slots, ip))
+      : "t1", "t2", "memory");
+  __builtin_unreachable();
 }
 
 #undef TANDEM_SWITCH_JUMP
@@ -121,7 +156,7 @@ inline std::uintptr_t stack_pointer() noexcept {
   return sp;
 }
 
-// A fresh body's first resume address, as switch_to jumps to it (see
+// A fresh body's first resume address, as the switch jumps to it (see
 // set_first_resume in switch.hpp): as it is.
 inline void* first_resume_address(void* start, void*) noexcept { return start; }
 

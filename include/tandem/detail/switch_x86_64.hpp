@@ -5,13 +5,18 @@
 // asm statement instead: it declares every register it does not carry as
 // clobbered, so the compiler keeps only what is live across it, and saves
 // the callee-saved registers once in the enclosing function's prologue
-// rather than on every switch of a loop. The value travels in rsi both ways.
+// rather than on every switch of a loop.
 //
 // Each side leaves {rsp, resume address, rbp} in its slots and jumps to the
 // other side's resume address, which is label 1 of a switch asm statement
-// in the other side's code; rdx then points at the lander's own slots, and
-// rdi at the sender's, so the lander finds its frame in a register instead
-// of reloading a pointer it spilled. Notes:
+// in the other side's code. Both sides' slots lie in one frame (a
+// coroutine's: the body's and its resumer's), at offsets fixed at compile
+// time, so one register, r12, carries the frame both ways: the sender
+// addresses both slots from it, and the lander finds its frame there
+// instead of reloading a pointer it spilled. The value travels in rbx.
+// Both are registers the ABI calls callee-saved, where a compiler keeps
+// what lives across calls, as the frame and the value usually do (the
+// slow paths call out): so neither is moved around the switch. Notes:
 //  - rbp is saved by hand: it cannot be declared clobbered when it is the
 //    frame pointer.
 //  - Nothing is pushed, so the red zone below rsp is never touched.
@@ -39,18 +44,23 @@ struct switch_slots {
 };
 static_assert(sizeof(switch_slots) == 32);
 
-// What a switch brings back: the value handed over, and the lander's own
-// slots (the `other` the sender switched to).
+// What a switch brings back: the value handed over, and the lander's frame
+// (the block of memory its slots lie in).
 struct landing {
   std::uintptr_t value;
-  switch_slots* own;
+  void* frame;
 };
 
-// The asm statement's slot offsets, by name.
-#define TANDEM_SWITCH_OFFSETS                                                           \
-  [sp] "i"(offsetof(switch_slots, sp)), [ip] "i"(offsetof(switch_slots, ip)),           \
-      [fp] "i"(offsetof(switch_slots, fp)), [mxcsr] "i"(offsetof(switch_slots, mxcsr)), \
-      [x87] "i"(offsetof(switch_slots, x87_cw))
+// The asm statements' slot offsets, by name: [f*] those at From, [t*] those
+// at To, both from the frame in r12.
+#define TANDEM_SWITCH_OFFSETS(From, To)                                                       \
+  [fsp] "i"(From + offsetof(switch_slots, sp)), [fip] "i"(From + offsetof(switch_slots, ip)), \
+      [ffp] "i"(From + offsetof(switch_slots, fp)),                                           \
+      [fmxcsr] "i"(From + offsetof(switch_slots, mxcsr)),                                     \
+      [fx87] "i"(From + offsetof(switch_slots, x87_cw)),                                      \
+      [tsp] "i"(To + offsetof(switch_slots, sp)), [tip] "i"(To + offsetof(switch_slots, ip)), \
+      [tmxcsr] "i"(To + offsetof(switch_slots, mxcsr)),                                       \
+      [tx87] "i"(To + offsetof(switch_slots, x87_cw))
 
 #if defined(__CET__) && (__CET__ & 1)
 #define TANDEM_SWITCH_LANDING_PAD "endbr64\n\t"  // the other side arrives by an indirect jmp
@@ -67,58 +77,91 @@ struct landing {
 #define TANDEM_SWITCH_CLOBBERS_AVX512
 #endif
 
-// Everything but the three operands and rbp/rsp: the other side may change it.
-#define TANDEM_SWITCH_CLOBBERS                                                                    \
-  "rax", "rbx", "rcx", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "xmm0", "xmm1",      \
-      "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",  \
-      "xmm13", "xmm14", "xmm15", TANDEM_SWITCH_CLOBBERS_AVX512 "st", "st(1)", "st(2)", "st(3)",   \
-      "st(4)", "st(5)", "st(6)", "st(7)", "mm0", "mm1", "mm2", "mm3", "mm4", "mm5", "mm6", "mm7", \
-      "memory", "cc"
+// Everything but the two operands and rbp/rsp: the other side may change it.
+#define TANDEM_SWITCH_CLOBBERS                                                                  \
+  "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r13", "r14", "r15", "xmm0",     \
+      "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", \
+      "xmm12", "xmm13", "xmm14", "xmm15", TANDEM_SWITCH_CLOBBERS_AVX512 "st", "st(1)", "st(2)", \
+      "st(3)", "st(4)", "st(5)", "st(6)", "st(7)", "mm0", "mm1", "mm2", "mm3", "mm4", "mm5",    \
+      "mm6", "mm7", "memory", "cc"
 
-// Suspend here (resume at 1:), resume there.
-#define TANDEM_SWITCH_JUMP           \
-  "leaq    1f(%%rip), %%rax\n\t"     \
-  "movq    %%rsp, %c[sp](%%rdi)\n\t" \
-  "movq    %%rax, %c[ip](%%rdi)\n\t" \
-  "movq    %%rbp, %c[fp](%%rdi)\n\t" \
-  "movq    %c[sp](%%rdx), %%rsp\n\t" \
-  "jmpq    *%c[ip](%%rdx)\n"         \
-  "1:\n\t" TANDEM_SWITCH_LANDING_PAD "movq    %c[fp](%%rdx), %%rbp\n\t"
+// Resume the slots at To; the lander restores its frame pointer from its
+// own slots (its From).
+#define TANDEM_SWITCH_RESUME          \
+  "movq    %c[tsp](%%r12), %%rsp\n\t" \
+  "jmpq    *%c[tip](%%r12)\n"
 
-// Suspends the caller into `self`, resumes `other` with `value`; returns
-// what the next switch back to `self` hands over. OwnFp: the FP control
-// state is restored on each side (stack_options::own_fp_control).
-template <bool OwnFp>
-__attribute__((always_inline)) inline landing switch_to(switch_slots* self, switch_slots* other,
-                                                        std::uintptr_t value) {
+// Suspend into the slots at From (resume at 1:), resume those at To.
+#define TANDEM_SWITCH_JUMP                                                                    \
+  "leaq    1f(%%rip), %%rax\n\t"                                                              \
+  "movq    %%rsp, %c[fsp](%%r12)\n\t"                                                         \
+  "movq    %%rax, %c[fip](%%r12)\n\t"                                                         \
+  "movq    %%rbp, %c[ffp](%%r12)\n\t" TANDEM_SWITCH_RESUME "1:\n\t" TANDEM_SWITCH_LANDING_PAD \
+  "movq    %c[ffp](%%r12), %%rbp\n\t"
+
+// Suspends the caller into the slots at frame + From and resumes those at
+// frame + To, handing over `value`; returns what the next switch back hands
+// over, with the frame, which travels in r12 both ways. OwnFp: the FP
+// control state is restored on each side (stack_options::own_fp_control).
+template <bool OwnFp, std::size_t From, std::size_t To>
+__attribute__((always_inline)) inline landing switch_within(void* frame, std::uintptr_t value) {
+  register void* r12 asm("r12") = frame;
+  register std::uintptr_t rbx asm("rbx") = value;
   if constexpr (OwnFp) {
     asm volatile(
         // Ours into our slots; the other's in only if different.
-        "stmxcsr %c[mxcsr](%%rdi)\n\t"
-        "fnstcw  %c[x87](%%rdi)\n\t"
-        "movl    %c[mxcsr](%%rdi), %%eax\n\t"
-        "cmpl    %c[mxcsr](%%rdx), %%eax\n\t"
+        "stmxcsr %c[fmxcsr](%%r12)\n\t"
+        "fnstcw  %c[fx87](%%r12)\n\t"
+        "movl    %c[fmxcsr](%%r12), %%eax\n\t"
+        "cmpl    %c[tmxcsr](%%r12), %%eax\n\t"
         "jne     3f\n\t"
-        "movzwl  %c[x87](%%rdi), %%eax\n\t"
-        "cmpw    %c[x87](%%rdx), %%ax\n\t"
+        "movzwl  %c[fx87](%%r12), %%eax\n\t"
+        "cmpw    %c[tx87](%%r12), %%ax\n\t"
         "je      2f\n"
         "3:\n\t"
-        "ldmxcsr %c[mxcsr](%%rdx)\n\t"
-        "fldcw   %c[x87](%%rdx)\n"
+        "ldmxcsr %c[tmxcsr](%%r12)\n\t"
+        "fldcw   %c[tx87](%%r12)\n"
         "2:\n\t" TANDEM_SWITCH_JUMP
-        : "+D"(self), "+d"(other), "+S"(value)
-        : TANDEM_SWITCH_OFFSETS
+        : "+r"(r12), "+r"(rbx)
+        : TANDEM_SWITCH_OFFSETS(From, To)
         : TANDEM_SWITCH_CLOBBERS);
   } else {
     asm volatile(TANDEM_SWITCH_JUMP
-                 : "+D"(self), "+d"(other), "+S"(value)
-                 : TANDEM_SWITCH_OFFSETS
+                 : "+r"(r12), "+r"(rbx)
+                 : TANDEM_SWITCH_OFFSETS(From, To)
                  : TANDEM_SWITCH_CLOBBERS);
   }
-  return {value, other};
+  return {rbx, r12};
+}
+
+// Resumes the slots at frame + To with `value` for good: the caller's
+// context is never resumed, so nothing of it is kept. The lander finds
+// `frame` in r12 as its own. Back: the slots the lander takes for those of
+// whoever resumes it (its own To; RISC-V's lander writes there). OwnFp:
+// the other side's FP control state is written.
+template <bool OwnFp, std::size_t To, std::size_t Back>
+[[noreturn]] __attribute__((always_inline)) inline void leave_for(void* frame,
+                                                                  std::uintptr_t value) {
+  register void* r12 asm("r12") = frame;
+  register std::uintptr_t rbx asm("rbx") = value;
+  if constexpr (OwnFp) {
+    asm volatile(
+        "ldmxcsr %c[tmxcsr](%%r12)\n\t"
+        "fldcw   %c[tx87](%%r12)\n\t" TANDEM_SWITCH_RESUME
+        :
+        : "r"(r12), "r"(rbx), TANDEM_SWITCH_OFFSETS(Back, To)
+        : "memory");
+  } else {
+    asm volatile(TANDEM_SWITCH_RESUME
+                 :
+                 : "r"(r12), "r"(rbx), TANDEM_SWITCH_OFFSETS(Back, To)
+                 : "memory");
+  }
+  __builtin_unreachable();
 }
 
 #undef TANDEM_SWITCH_JUMP
+#undef TANDEM_SWITCH_RESUME
 #undef TANDEM_SWITCH_CLOBBERS
 #undef TANDEM_SWITCH_CLOBBERS_AVX512
 #undef TANDEM_SWITCH_LANDING_PAD
@@ -138,7 +181,7 @@ inline std::uintptr_t stack_pointer() noexcept {
   return sp;
 }
 
-// A fresh body's first resume address, as switch_to jumps to it (see
+// A fresh body's first resume address, as the switch jumps to it (see
 // set_first_resume in switch.hpp): as it is.
 inline void* first_resume_address(void* start, void*) noexcept { return start; }
 
