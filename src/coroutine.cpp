@@ -41,15 +41,6 @@ eh_state* swap_eh_in(frame_base* f, eh_state* g) noexcept {
   return g;
 }
 
-void swap_eh_out(frame_base* f, eh_state* g) noexcept {
-  f->body_eh = *g;
-  const bool body_holds = holds_exceptions(g);
-  *g = f->has(resumer_eh_saved) ? f->resumer_eh : eh_state{};
-  f->resumer_eh = {};
-  f->flags = static_cast<unsigned char>((f->flags & ~(resumer_eh_saved | body_eh_saved)) |
-                                        (body_holds ? body_eh_saved : 0));
-}
-
 [[noreturn]] void throw_already_executing() {
   throw std::logic_error("coroutine already executing");
 }
@@ -108,7 +99,16 @@ bool chain_running(const frame_head* h) noexcept {
   return t->state == co_state::running;
 }
 
-resume_target prepare_resume(frame_head* h, eh_state* g, resume_kind how) {
+void swap_eh_out(frame_base* f, eh_state* g) noexcept {
+  f->body_eh = *g;
+  const bool body_holds = holds_exceptions(g);
+  *g = f->has(resumer_eh_saved) ? f->resumer_eh : eh_state{};
+  f->resumer_eh = {};
+  f->flags = static_cast<unsigned char>((f->flags & ~(resumer_eh_saved | body_eh_saved)) |
+                                        (body_holds ? body_eh_saved : 0));
+}
+
+frame_base* prepare_resume(frame_head* h, eh_state* g, resume_kind how) {
   refuse_moved_or_running(h);
   auto* f = static_cast<frame_base*>(h);
   // Resumed by its own handle, an installed sub leaves its delegator's
@@ -126,7 +126,8 @@ resume_target prepare_resume(frame_head* h, eh_state* g, resume_kind how) {
     default:  // suspended
       break;
   }
-  return {f, swap_eh_in(f, g)};
+  swap_eh_in(f, g);
+  return f;
 }
 
 void prepare_raise(frame_head* h) {
@@ -140,10 +141,6 @@ void finish_delegate(frame_base* me, frame_head*& sub) {
     return;  // finished elsewhere
   after_collapse(me->sanitizer, static_cast<frame_base*>(sub)->sanitizer);
   finish(sub);
-}
-
-void prepare_suspend(frame_base* f, eh_state* g) noexcept {
-  if (holds_exceptions(g) || f->has(resumer_eh_saved)) swap_eh_out(f, g);
 }
 
 void after_suspend_slow(frame_base* f) {
@@ -188,28 +185,30 @@ void arrive(frame_base* f) noexcept { arrive_in_body(f->sanitizer); }
 [[noreturn]] void hand_over_to_delegator(frame_base* f) {
   frame_base* d = f->delegator;
   detach_from_delegator(f);
+  // The resumer's exception state passes from f to d, as a resume of d
+  // would take it (no switch to the resumer comes between).
+  eh_state* g = thread_eh();
+  if (holds_exceptions(g) || f->has(resumer_eh_saved)) swap_eh_out(f, g);
   d->resumer = f->resumer;
-  d->thread_eh = f->thread_eh;
-  swap_eh_in(d, d->thread_eh);
+  swap_eh_in(d, g);
   d->state = co_state::running;
   const auto* bottom = static_cast<const char*>(d->stack.bottom());
   before_collapse(f->sanitizer, d->sanitizer, bottom,
                   static_cast<std::size_t>(reinterpret_cast<const char*>(d) - bottom));
   // Installed frames share the FP state; d's yield_from lands as from a
   // resume of d, which it suspended into.
-  leave_for<false, body_slots, resumer_slots>(d, 0);
+  leave_for<body_slots, resumer_slots>(d, 0);
 }
 
 // Runs the body, records how it ended, and leaves for good.
 [[noreturn]] void run_to_end(frame_base* f) {
   f->run_body(f);  // records how the body ended
-  prepare_suspend(f, f->thread_eh);
   f->state = co_state::done;
   if (f->has(installed)) hand_over_to_delegator(f);
   before_final_suspend(f->sanitizer);
-  // Nobody resumes a finished body.
-  if (f->has(own_fp_control)) leave_for<true, resumer_slots, body_slots>(f, 0);
-  leave_for<false, resumer_slots, body_slots>(f, 0);
+  // Nobody resumes a finished body. The resumer takes back its FP control
+  // and exception state when it lands, as after a yield.
+  leave_for<resumer_slots, body_slots>(f, 0);
 }
 
 #if !TANDEM_INLINE_SWITCH

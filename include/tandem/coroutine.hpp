@@ -286,7 +286,10 @@ class coroutine {
   template <detail::resume_kind How>
   __attribute__((always_inline)) bool resume_step(std::uintptr_t& word) {
     detail::frame_base* f = detail::resume<How>(frame_, word);
-    if (f->state == detail::co_state::done) [[unlikely]] {
+    // The status word, as resume() has just compared it: the compiler
+    // folds this compare into that one.
+    if (f->status() != detail::status_word(detail::co_state::suspended) &&
+        f->state == detail::co_state::done) [[unlikely]] {
       detail::finish(frame_);
       return false;
     }

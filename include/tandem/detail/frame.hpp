@@ -127,7 +127,6 @@ struct frame_base : frame_head {
 
   co_end end = co_end::none;
   std::uintptr_t stack_span = 0;  // from the stack's bottom up to this frame
-  eh_state* thread_eh = nullptr;  // the eh_state of the thread running the body
   eh_state body_eh;               // the body's exception state, while not running
   eh_state resumer_eh;            // the resumer's, while the body runs
   std::exception_ptr inject;      // thrown at the pending yield on resume
@@ -174,22 +173,17 @@ inline constexpr std::size_t resumer_slots = offsetof(frame_head, resumer);
 // whether an exception waits to be thrown at the yield.
 enum class resume_kind : unsigned char { next, send, raise };
 
-// Where a resume switches to, and the thread's eh_state to record there.
-struct resume_target {
-  frame_base* frame;
-  eh_state* thread_eh;
-};
-
 // The slow halves of the hot path, out of line. prepare_resume throws what
 // a resume of h must throw (moved from, already executing, finished, send
 // before start), or swaps the exception states, readies a first resume and
 // takes apart a delegation that h is part of as a sub; it returns the frame
-// to switch into (the innermost delegate when h delegates) and the
-// thread's eh_state to record.
-resume_target prepare_resume(frame_head* h, eh_state* g, resume_kind how);
+// to switch into (the innermost delegate when h delegates). swap_eh_out,
+// after a switch back, keeps the body's exception state in the frame and
+// gives the thread back the resumer's.
+frame_base* prepare_resume(frame_head* h, eh_state* g, resume_kind how);
 // A delegating frame's innermost delegate, the chain shortened on the way.
 frame_base* find_innermost(frame_base* f) noexcept;
-void prepare_suspend(frame_base* f, eh_state* g) noexcept;
+void swap_eh_out(frame_base* f, eh_state* g) noexcept;
 void after_suspend_slow(frame_base* f);  // throws an injected exception
 [[noreturn]] void throw_yield_outside();
 
@@ -199,7 +193,6 @@ void after_suspend_slow(frame_base* f);  // throws an injected exception
 template <resume_kind How>
 __attribute__((always_inline)) inline frame_base* resume(frame_head* h, std::uintptr_t& value) {
   eh_state* g = thread_eh();
-  bool own_fp = false;
   auto* f = static_cast<frame_base*>(h);
   const std::uint16_t status = h->status();
   if (status != status_word(co_state::suspended) || holds_exceptions(g)) [[unlikely]] {
@@ -209,28 +202,28 @@ __attribute__((always_inline)) inline frame_base* resume(frame_head* h, std::uin
       f = f->innermost;
       if (f->has(delegating)) [[unlikely]]
         f = find_innermost(static_cast<frame_base*>(h));
-      if (f->status() != status_word(co_state::suspended, installed) || holds_exceptions(g)) {
-        const resume_target t = prepare_resume(h, g, How);
-        f = t.frame;
-        g = t.thread_eh;
-      }
+      if (f->status() != status_word(co_state::suspended, installed) || holds_exceptions(g))
+        f = prepare_resume(h, g, How);
     } else if (status != status_word(co_state::suspended, own_fp_control) ||
                holds_exceptions(g)) {  // own_fp_control alone needs no call
-      const resume_target t = prepare_resume(h, g, How);
-      f = t.frame;
-      g = t.thread_eh;
+      f = prepare_resume(h, g, How);
     }
-    own_fp = f->has(own_fp_control);
+    if (f->has(own_fp_control)) switch_fp_control(&f->resumer, &f->body);
   }
-  f->thread_eh = g;
   f->state = co_state::running;
   const auto* bottom = static_cast<const char*>(f->stack.bottom());
   before_resume(f->sanitizer, bottom,
                 static_cast<std::size_t>(reinterpret_cast<const char*>(f) - bottom));
-  const landing l = own_fp ? switch_within<true, resumer_slots, body_slots>(f, value)
-                           : switch_within<false, resumer_slots, body_slots>(f, value);
+  const landing l = switch_within<resumer_slots, body_slots>(f, value);
   f = static_cast<frame_base*>(static_cast<frame_head*>(l.frame));
   after_resume(f->sanitizer);
+  // The body's side of the switch is done here: its FP control state, and
+  // its exception state when it yielded inside a catch block.
+  g = thread_eh();
+  if (f->status() != status_word(co_state::suspended) || holds_exceptions(g)) [[unlikely]] {
+    if (f->has(own_fp_control)) switch_fp_control(&f->body, &f->resumer);
+    if (holds_exceptions(g) || f->has(resumer_eh_saved)) swap_eh_out(f, g);
+  }
   value = l.value;
   return f;
 }
@@ -251,22 +244,10 @@ __attribute__((always_inline)) inline frame_base* suspend(frame_base* f, std::ui
                                                           bool stack_checked = false) {
   if (!stack_checked && !on_own_stack(f)) [[unlikely]]
     throw_yield_outside();
-  eh_state* g = f->thread_eh;
-  bool own_fp = false;
-  const std::uint16_t status = f->status();
-  if (status != status_word(co_state::running) || holds_exceptions(g)) [[unlikely]] {
-    // An installed delegate yields as any body does: straight to whoever
-    // resumed it.
-    if ((status != status_word(co_state::running, own_fp_control) &&
-         status != status_word(co_state::running, installed)) ||
-        holds_exceptions(g))
-      prepare_suspend(f, g);
-    own_fp = f->has(own_fp_control);
-  }
+  // The resumer does the rest when the switch lands (see resume).
   f->state = co_state::suspended;
   before_suspend(f->sanitizer);
-  const landing l = own_fp ? switch_within<true, body_slots, resumer_slots>(f, value)
-                           : switch_within<false, body_slots, resumer_slots>(f, value);
+  const landing l = switch_within<body_slots, resumer_slots>(f, value);
   f = static_cast<frame_base*>(static_cast<frame_head*>(l.frame));
   after_suspend(f->sanitizer);
   // Tested by bits, not by comparing the status with own_fp_control's:

@@ -15,10 +15,9 @@
 //  - The branch is `br x17`, so the landing label is a BTI landing pad.
 //  - x29 is saved by hand: it cannot be declared clobbered when it is the
 //    frame pointer.
-//  - FPCR is the thread's, as across a call: the plain switch leaves it
-//    alone. The switch for a coroutine with stack_options::own_fp_control
-//    stores its own side's and writes the other's only when they differ
-//    (the write can stall the pipeline).
+//  - FPCR is the thread's, as across a call: the switch leaves it alone.
+//    For a coroutine with stack_options::own_fp_control the resumer
+//    exchanges it on each side of the switch (switch_fp_control).
 #pragma once
 
 #include <cstddef>
@@ -47,8 +46,7 @@ struct landing {
 // at To, both from the frame in x19.
 #define TANDEM_SWITCH_OFFSETS(From, To)                                                       \
   [fsp] "i"(From + offsetof(switch_slots, sp)), [ffp] "i"(From + offsetof(switch_slots, fp)), \
-      [ffpcr] "i"(From + offsetof(switch_slots, fpcr)),                                       \
-      [tsp] "i"(To + offsetof(switch_slots, sp)), [tfpcr] "i"(To + offsetof(switch_slots, fpcr))
+      [tsp] "i"(To + offsetof(switch_slots, sp))
 
 #ifdef __ARM_FEATURE_SVE
 #define TANDEM_SWITCH_CLOBBERS_SVE                                                               \
@@ -86,57 +84,31 @@ struct landing {
 
 // Suspends the caller into the slots at frame + From and resumes those at
 // frame + To, handing over `value`; returns what the next switch back hands
-// over, with the frame, which travels in x19 both ways. OwnFp: the FP
-// control state is restored on each side (stack_options::own_fp_control).
-template <bool OwnFp, std::size_t From, std::size_t To>
+// over, with the frame, which travels in x19 both ways.
+template <std::size_t From, std::size_t To>
 __attribute__((always_inline)) inline landing switch_within(void* frame, std::uintptr_t value) {
   register void* x19 asm("x19") = frame;
   register std::uintptr_t x20 asm("x20") = value;
-  if constexpr (OwnFp) {
-    asm volatile(
-        // Ours into our slots; the other's in only if different.
-        "mrs     x9, fpcr\n\t"
-        "str     x9, [x19, #%[ffpcr]]\n\t"
-        "ldr     x10, [x19, #%[tfpcr]]\n\t"
-        "cmp     x9, x10\n\t"
-        "b.eq    2f\n\t"
-        "msr     fpcr, x10\n"
-        "2:\n\t" TANDEM_SWITCH_JUMP
-        : "+r"(x19), "+r"(x20)
-        : TANDEM_SWITCH_OFFSETS(From, To)
-        : TANDEM_SWITCH_CLOBBERS);
-  } else {
-    asm volatile(TANDEM_SWITCH_JUMP
-                 : "+r"(x19), "+r"(x20)
-                 : TANDEM_SWITCH_OFFSETS(From, To)
-                 : TANDEM_SWITCH_CLOBBERS);
-  }
+  asm volatile(TANDEM_SWITCH_JUMP
+               : "+r"(x19), "+r"(x20)
+               : TANDEM_SWITCH_OFFSETS(From, To)
+               : TANDEM_SWITCH_CLOBBERS);
   return {x20, x19};
 }
 
 // Resumes the slots at frame + To with `value` for good: the caller's
 // context is never resumed, so nothing of it is kept. The lander finds
 // `frame` in x19 as its own. Back: the slots the lander takes for those of
-// whoever resumes it (its own To; RISC-V's lander writes there). OwnFp:
-// the other side's FP control state is written.
-template <bool OwnFp, std::size_t To, std::size_t Back>
+// whoever resumes it (its own To; RISC-V's lander writes there).
+template <std::size_t To, std::size_t Back>
 [[noreturn]] __attribute__((always_inline)) inline void leave_for(void* frame,
                                                                   std::uintptr_t value) {
   register void* x19 asm("x19") = frame;
   register std::uintptr_t x20 asm("x20") = value;
-  if constexpr (OwnFp) {
-    asm volatile(
-        "ldr     x10, [x19, #%[tfpcr]]\n\t"
-        "msr     fpcr, x10\n\t" TANDEM_SWITCH_RESUME
-        :
-        : "r"(x19), "r"(x20), TANDEM_SWITCH_OFFSETS(Back, To)
-        : "x10", "x16", "x17", "memory");
-  } else {
-    asm volatile(TANDEM_SWITCH_RESUME
-                 :
-                 : "r"(x19), "r"(x20), TANDEM_SWITCH_OFFSETS(Back, To)
-                 : "x16", "x17", "memory");
-  }
+  asm volatile(TANDEM_SWITCH_RESUME
+               :
+               : "r"(x19), "r"(x20), TANDEM_SWITCH_OFFSETS(Back, To)
+               : "x16", "x17", "memory");
   __builtin_unreachable();
 }
 
@@ -146,10 +118,18 @@ template <bool OwnFp, std::size_t To, std::size_t Back>
 #undef TANDEM_SWITCH_CLOBBERS_SVE
 #undef TANDEM_SWITCH_OFFSETS
 
-// Reads this thread's FP control state into `slots`, as the own_fp_control
-// switch stores it (a coroutine's starting state).
+// Reads this thread's FP control state into `slots` (a coroutine's
+// starting state, with stack_options::own_fp_control).
 inline void store_fp_control(switch_slots* slots) noexcept {
   asm volatile("mrs %0, fpcr" : "=r"(slots->fpcr));
+}
+
+// own_fp_control, on one side of a switch: stores this thread's FPCR into
+// `save`, and makes `load`'s the thread's where it differs (the write can
+// stall the pipeline).
+inline void switch_fp_control(switch_slots* save, const switch_slots* load) noexcept {
+  store_fp_control(save);
+  if (save->fpcr != load->fpcr) asm volatile("msr fpcr, %0" : : "r"(load->fpcr) : "memory");
 }
 
 // Signs a fresh body's first resume address as the switch expects it.

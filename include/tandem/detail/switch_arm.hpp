@@ -20,11 +20,11 @@
 //  - FP control (the FPSCR's control bits: trap enables, rounding mode,
 //    flush-to-zero, default NaN, half-precision format) is the thread's,
 //    as across a call (AAPCS: only functions whose purpose is to change
-//    it do), so the plain switch leaves it alone. The switch for a
-//    coroutine with stack_options::own_fp_control stores its own side's
-//    FPSCR and writes the other side's control bits only when they differ
-//    (vmsr fpscr serialises the FPU). The status bits (condition flags,
-//    sticky exceptions) stay as the running code left them.
+//    it do), so the switch leaves it alone. For a coroutine with
+//    stack_options::own_fp_control the resumer exchanges the control bits
+//    on each side of the switch (switch_fp_control); the status bits
+//    (condition flags, sticky exceptions) stay as the running code left
+//    them.
 #pragma once
 
 #include <cstddef>
@@ -53,12 +53,10 @@ inline constexpr std::uint32_t fpscr_control_bits = 0x07c09f00;
 
 // The asm statements' slot offsets, by name: [f*] those at From, [t*] those
 // at To, both from the frame in r4.
-#define TANDEM_SWITCH_OFFSETS(From, To)                                                       \
-  [fsp] "i"(From + offsetof(switch_slots, sp)), [fip] "i"(From + offsetof(switch_slots, ip)), \
-      [ffp] "i"(From + offsetof(switch_slots, fp)),                                           \
-      [ffpscr] "i"(From + offsetof(switch_slots, fpscr)),                                     \
-      [tsp] "i"(To + offsetof(switch_slots, sp)), [tip] "i"(To + offsetof(switch_slots, ip)), \
-      [tfpscr] "i"(To + offsetof(switch_slots, fpscr))
+#define TANDEM_SWITCH_OFFSETS(From, To)                                                         \
+  [fsp] "i"(From + offsetof(switch_slots, sp)), [fip] "i"(From + offsetof(switch_slots, ip)),   \
+      [ffp] "i"(From + offsetof(switch_slots, fp)), [tsp] "i"(To + offsetof(switch_slots, sp)), \
+      [tip] "i"(To + offsetof(switch_slots, ip))
 
 #ifdef __thumb__
 #define TANDEM_SWITCH_OTHER_FP "r11"
@@ -97,76 +95,38 @@ inline constexpr std::uint32_t fpscr_control_bits = 0x07c09f00;
   "str     r3, [r4, #%c[fip]]\n\t" TANDEM_SWITCH_SAVE_FP TANDEM_SWITCH_RESUME \
   "1:\n\t" TANDEM_SWITCH_LOAD_FP
 
-// Writes the control bits of the FPSCR at [r4, #tfpscr] over the current
-// status bits, if they differ (r3: the current FPSCR).
-#define TANDEM_SWITCH_LOAD_FPSCR_CONTROL \
-  "ldr     r12, [r4, #%c[tfpscr]]\n\t"   \
-  "movw    r0, #%c[lo]\n\t"              \
-  "movt    r0, #%c[hi]\n\t"              \
-  "eor     r1, r3, r12\n\t"              \
-  "tst     r1, r0\n\t"                   \
-  "beq     2f\n\t"                       \
-  "bic     r3, r3, r0\n\t"               \
-  "and     r12, r12, r0\n\t"             \
-  "orr     r3, r3, r12\n\t"              \
-  "vmsr    fpscr, r3\n"                  \
-  "2:\n\t"
-
 // Suspends the caller into the slots at frame + From and resumes those at
 // frame + To, handing over `value`; returns what the next switch back hands
-// over, with the frame, which travels in r4 both ways. OwnFp: the FP
-// control state is restored on each side (stack_options::own_fp_control).
-template <bool OwnFp, std::size_t From, std::size_t To>
+// over, with the frame, which travels in r4 both ways.
+template <std::size_t From, std::size_t To>
 __attribute__((always_inline)) inline landing switch_within(void* frame, std::uintptr_t value) {
   register void* r4 asm("r4") = frame;
   register std::uintptr_t r5 asm("r5") = value;
-  if constexpr (OwnFp) {
-    asm volatile(
-        // Ours into our slots; the other's control bits in only if they
-        // differ, over our status bits.
-        "vmrs    r3, fpscr\n\t"
-        "str     r3, [r4, #%c[ffpscr]]\n\t" TANDEM_SWITCH_LOAD_FPSCR_CONTROL TANDEM_SWITCH_JUMP
-        : "+r"(r4), "+r"(r5)
-        : TANDEM_SWITCH_OFFSETS(From, To), [lo] "i"(fpscr_control_bits & 0xffff),
-          [hi] "i"(fpscr_control_bits >> 16)
-        : TANDEM_SWITCH_CLOBBERS);
-  } else {
-    asm volatile(TANDEM_SWITCH_JUMP
-                 : "+r"(r4), "+r"(r5)
-                 : TANDEM_SWITCH_OFFSETS(From, To)
-                 : TANDEM_SWITCH_CLOBBERS);
-  }
+  asm volatile(TANDEM_SWITCH_JUMP
+               : "+r"(r4), "+r"(r5)
+               : TANDEM_SWITCH_OFFSETS(From, To)
+               : TANDEM_SWITCH_CLOBBERS);
   return {r5, r4};
 }
 
 // Resumes the slots at frame + To with `value` for good: the caller's
 // context is never resumed, so nothing of it is kept. The lander finds
 // `frame` in r4 as its own. Back: the slots the lander takes for those of
-// whoever resumes it (its own To; RISC-V's lander writes there). OwnFp:
-// the other side's FP control bits are written.
-template <bool OwnFp, std::size_t To, std::size_t Back>
+// whoever resumes it (its own To; RISC-V's lander writes there).
+template <std::size_t To, std::size_t Back>
 [[noreturn]] __attribute__((always_inline)) inline void leave_for(void* frame,
                                                                   std::uintptr_t value) {
   register void* r4 asm("r4") = frame;
   register std::uintptr_t r5 asm("r5") = value;
-  if constexpr (OwnFp) {
-    asm volatile("vmrs    r3, fpscr\n\t" TANDEM_SWITCH_LOAD_FPSCR_CONTROL TANDEM_SWITCH_RESUME
-                 :
-                 : "r"(r4), "r"(r5), TANDEM_SWITCH_OFFSETS(Back, To),
-                   [lo] "i"(fpscr_control_bits & 0xffff), [hi] "i"(fpscr_control_bits >> 16)
-                 : "r0", "r1", "r3", "r12", "memory", "cc");
-  } else {
-    asm volatile(TANDEM_SWITCH_RESUME
-                 :
-                 : "r"(r4), "r"(r5), TANDEM_SWITCH_OFFSETS(Back, To)
-                 : "memory");
-  }
+  asm volatile(TANDEM_SWITCH_RESUME
+               :
+               : "r"(r4), "r"(r5), TANDEM_SWITCH_OFFSETS(Back, To)
+               : "memory");
   __builtin_unreachable();
 }
 
 #undef TANDEM_SWITCH_JUMP
 #undef TANDEM_SWITCH_RESUME
-#undef TANDEM_SWITCH_LOAD_FPSCR_CONTROL
 #undef TANDEM_SWITCH_CLOBBERS
 #undef TANDEM_SWITCH_CLOBBERS_D32
 #undef TANDEM_SWITCH_LOAD_FP
@@ -175,10 +135,22 @@ template <bool OwnFp, std::size_t To, std::size_t Back>
 #undef TANDEM_SWITCH_OTHER_FP
 #undef TANDEM_SWITCH_OFFSETS
 
-// Reads this thread's FP control state into `slots`, as the own_fp_control
-// switch stores it (a coroutine's starting state).
+// Reads this thread's FP control state into `slots` (a coroutine's
+// starting state, with stack_options::own_fp_control).
 inline void store_fp_control(switch_slots* slots) noexcept {
   asm volatile("vmrs %0, fpscr" : "=r"(slots->fpscr));
+}
+
+// own_fp_control, on one side of a switch: stores this thread's FPSCR into
+// `save`, and writes `load`'s control bits over the current status bits
+// where they differ (vmsr fpscr serialises the FPU).
+inline void switch_fp_control(switch_slots* save, const switch_slots* load) noexcept {
+  store_fp_control(save);
+  if (((save->fpscr ^ load->fpscr) & fpscr_control_bits) != 0) {
+    const std::uint32_t fpscr =
+        (save->fpscr & ~fpscr_control_bits) | (load->fpscr & fpscr_control_bits);
+    asm volatile("vmsr fpscr, %0" : : "r"(fpscr) : "memory");
+  }
 }
 
 // The stack pointer where the caller runs (a yield's check that it is on

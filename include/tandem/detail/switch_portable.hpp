@@ -4,11 +4,11 @@
 // so the receiver writes it into the sender's slots.
 //
 // FP control state (generator rule 14). tandem_jump keeps it per context,
-// which is what own_fp_control asks for. For the default, where it belongs
-// to the thread, the message carries the sender's floating-point
-// environment and the receiver takes it on landing (written only when it
-// differs). A body's first switch in takes its first resumer's either way
-// (portable_entry in src/coroutine.cpp).
+// but here it belongs to the thread: the message carries the sender's
+// floating-point environment and the receiver takes it on landing (written
+// only when it differs), as a body's first switch in does (portable_entry
+// in src/coroutine.cpp). For own_fp_control the resumer exchanges it on
+// each side of the switch (switch_fp_control).
 #pragma once
 
 #include <cfenv>
@@ -22,6 +22,7 @@ namespace tandem::detail {
 
 struct switch_slots {
   tandem_context sp = nullptr;
+  std::fenv_t fp{};  // own_fp_control only
 };
 
 struct landing {
@@ -49,7 +50,7 @@ inline void adopt_fp_environment(const std::fenv_t& fp) noexcept {
 // Suspends the caller into the slots at frame + From and resumes those at
 // frame + To, handing over `value`; returns what the next switch back hands
 // over, with the lander's frame.
-template <bool OwnFp, std::size_t From, std::size_t To>
+template <std::size_t From, std::size_t To>
 inline landing switch_within(void* frame, std::uintptr_t value) {
   auto* base = static_cast<char*>(frame);
   auto* self = reinterpret_cast<switch_slots*>(base + From);
@@ -58,13 +59,13 @@ inline landing switch_within(void* frame, std::uintptr_t value) {
   const tandem_transfer t = tandem_jump(reinterpret_cast<switch_slots*>(base + To)->sp, &out);
   auto* in = static_cast<switch_message*>(t.data);
   if (in->sender != nullptr) in->sender->sp = t.from;
-  if constexpr (!OwnFp) adopt_fp_environment(in->fp);
+  adopt_fp_environment(in->fp);
   return {in->value, in->frame};
 }
 
 // Resumes the slots at frame + To with `value` for good: the caller's
 // context is never resumed, so nothing of it is kept (Back: unused here).
-template <bool OwnFp, std::size_t To, std::size_t Back>
+template <std::size_t To, std::size_t Back>
 [[noreturn]] inline void leave_for(void* frame, std::uintptr_t value) {
   switch_message out{value, nullptr, frame, {}};
   std::fegetenv(&out.fp);
@@ -72,7 +73,16 @@ template <bool OwnFp, std::size_t To, std::size_t Back>
   __builtin_unreachable();
 }
 
-inline void store_fp_control(switch_slots*) noexcept {}
+// Reads this thread's floating-point environment into `slots` (a
+// coroutine's starting state, with stack_options::own_fp_control).
+inline void store_fp_control(switch_slots* slots) noexcept { std::fegetenv(&slots->fp); }
+
+// own_fp_control, on one side of a switch: stores this thread's
+// floating-point environment into `save`, and makes `load`'s the thread's.
+inline void switch_fp_control(switch_slots* save, const switch_slots* load) noexcept {
+  store_fp_control(save);
+  adopt_fp_environment(load->fp);
+}
 
 // Where the caller runs, near enough for a yield's check that it is on its
 // own coroutine's stack: its frame's address.

@@ -20,11 +20,11 @@
 //    on both sides.
 //  - FP control (frm, the rounding mode) is the thread's, as across a call
 //    (the psABI: only functions whose purpose is to change it do), so the
-//    plain switch leaves it alone. The switch for a coroutine with
-//    stack_options::own_fp_control stores its own side's and writes the
-//    other's only when they differ (fsrm can drain the FP pipeline). The
-//    exception flags (fflags) are sticky status, not control: they stay as
-//    the running code left them, as they do across tandem_jump.
+//    switch leaves it alone. For a coroutine with
+//    stack_options::own_fp_control the resumer exchanges it on each side
+//    of the switch (switch_fp_control). The exception flags (fflags) are
+//    sticky status, not control: they stay as the running code left them,
+//    as they do across tandem_jump.
 #pragma once
 
 #include <cstddef>
@@ -51,10 +51,9 @@ struct landing {
 
 // The asm statements' slot offsets, by name: [f*] those at From, [t*] those
 // at To, both from the frame in s1.
-#define TANDEM_SWITCH_OFFSETS(From, To)                                                           \
-  [fsp] "i"(From + offsetof(switch_slots, sp)), [ffp] "i"(From + offsetof(switch_slots, fp)),     \
-      [ffrm] "i"(From + offsetof(switch_slots, frm)), [tsp] "i"(To + offsetof(switch_slots, sp)), \
-      [tip] "i"(To + offsetof(switch_slots, ip)), [tfrm] "i"(To + offsetof(switch_slots, frm))
+#define TANDEM_SWITCH_OFFSETS(From, To)                                                       \
+  [fsp] "i"(From + offsetof(switch_slots, sp)), [ffp] "i"(From + offsetof(switch_slots, fp)), \
+      [tsp] "i"(To + offsetof(switch_slots, sp)), [tip] "i"(To + offsetof(switch_slots, ip))
 
 // Everything but the two operands, s0, sp, gp and tp: the other side may
 // change it.
@@ -79,30 +78,15 @@ struct landing {
 
 // Suspends the caller into the slots at frame + From and resumes those at
 // frame + To, handing over `value`; returns what the next switch back hands
-// over, with the frame, which travels in s1 both ways. OwnFp: the FP
-// control state is restored on each side (stack_options::own_fp_control).
-template <bool OwnFp, std::size_t From, std::size_t To>
+// over, with the frame, which travels in s1 both ways.
+template <std::size_t From, std::size_t To>
 __attribute__((always_inline)) inline landing switch_within(void* frame, std::uintptr_t value) {
   register void* s1 asm("s1") = frame;
   register std::uintptr_t s2 asm("s2") = value;
-  if constexpr (OwnFp) {
-    asm volatile(
-        // Ours into our slots; the other's in only if different.
-        "frrm    t0\n\t"
-        "sd      t0, %[ffrm](s1)\n\t"
-        "ld      t3, %[tfrm](s1)\n\t"
-        "beq     t0, t3, 2f\n\t"
-        "fsrm    t3\n"
-        "2:\n\t" TANDEM_SWITCH_JUMP
-        : "+r"(s1), "+r"(s2)
-        : TANDEM_SWITCH_OFFSETS(From, To)
-        : TANDEM_SWITCH_CLOBBERS);
-  } else {
-    asm volatile(TANDEM_SWITCH_JUMP
-                 : "+r"(s1), "+r"(s2)
-                 : TANDEM_SWITCH_OFFSETS(From, To)
-                 : TANDEM_SWITCH_CLOBBERS);
-  }
+  asm volatile(TANDEM_SWITCH_JUMP
+               : "+r"(s1), "+r"(s2)
+               : TANDEM_SWITCH_OFFSETS(From, To)
+               : TANDEM_SWITCH_CLOBBERS);
   return {s2, s1};
 }
 
@@ -110,20 +94,12 @@ __attribute__((always_inline)) inline landing switch_within(void* frame, std::ui
 // context is never resumed, so nothing of it is kept. The lander finds
 // `frame` in s1 as its own, and stores t1 into the slots it takes for
 // those of whoever resumes it, Back (its own To): t1 carries what is
-// already there. OwnFp: the other side's FP control state is written.
-template <bool OwnFp, std::size_t To, std::size_t Back>
+// already there.
+template <std::size_t To, std::size_t Back>
 [[noreturn]] __attribute__((always_inline)) inline void leave_for(void* frame,
                                                                   std::uintptr_t value) {
   register void* s1 asm("s1") = frame;
   register std::uintptr_t s2 asm("s2") = value;
-  if constexpr (OwnFp) {
-    asm volatile(
-        "ld      t3, %[tfrm](s1)\n\t"
-        "fsrm    t3\n\t"
-        :
-        : "r"(s1), [tfrm] "i"(To + offsetof(switch_slots, frm))
-        : "t3");
-  }
   asm volatile(
       "ld      t2, %[tip](s1)\n\t"
       "ld      t1, %[bip](s1)\n\t"
@@ -140,12 +116,20 @@ template <bool OwnFp, std::size_t To, std::size_t Back>
 #undef TANDEM_SWITCH_CLOBBERS
 #undef TANDEM_SWITCH_OFFSETS
 
-// Reads this thread's FP control state into `slots`, as the own_fp_control
-// switch stores it (a coroutine's starting state).
+// Reads this thread's FP control state into `slots` (a coroutine's
+// starting state, with stack_options::own_fp_control).
 inline void store_fp_control(switch_slots* slots) noexcept {
   std::uint64_t frm;
   asm volatile("frrm %0" : "=r"(frm));
   slots->frm = frm;
+}
+
+// own_fp_control, on one side of a switch: stores this thread's rounding
+// mode into `save`, and makes `load`'s the thread's where it differs (fsrm
+// can drain the FP pipeline).
+inline void switch_fp_control(switch_slots* save, const switch_slots* load) noexcept {
+  store_fp_control(save);
+  if (save->frm != load->frm) asm volatile("fsrm %0" : : "r"(load->frm) : "memory");
 }
 
 // The stack pointer where the caller runs (a yield's check that it is on

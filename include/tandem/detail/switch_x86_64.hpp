@@ -21,12 +21,9 @@
 //    frame pointer.
 //  - Nothing is pushed, so the red zone below rsp is never touched.
 //  - The FP control state (MXCSR and x87 control word) is the thread's, as
-//    across a call, so the plain switch neither reads nor writes it. The
-//    switch for a coroutine with stack_options::own_fp_control stores its
-//    own side's and writes the other side's only when they differ (stmxcsr
-//    is slow on some cores, ldmxcsr slower, the difference rare). Stored
-//    and compared at their own widths, since one wide load of two narrow
-//    stores stalls store forwarding.
+//    across a call, so the switch neither reads nor writes it. For a
+//    coroutine with stack_options::own_fp_control the resumer exchanges it
+//    on each side of the switch (switch_fp_control).
 #pragma once
 
 #include <cstddef>
@@ -53,14 +50,10 @@ struct landing {
 
 // The asm statements' slot offsets, by name: [f*] those at From, [t*] those
 // at To, both from the frame in r12.
-#define TANDEM_SWITCH_OFFSETS(From, To)                                                       \
-  [fsp] "i"(From + offsetof(switch_slots, sp)), [fip] "i"(From + offsetof(switch_slots, ip)), \
-      [ffp] "i"(From + offsetof(switch_slots, fp)),                                           \
-      [fmxcsr] "i"(From + offsetof(switch_slots, mxcsr)),                                     \
-      [fx87] "i"(From + offsetof(switch_slots, x87_cw)),                                      \
-      [tsp] "i"(To + offsetof(switch_slots, sp)), [tip] "i"(To + offsetof(switch_slots, ip)), \
-      [tmxcsr] "i"(To + offsetof(switch_slots, mxcsr)),                                       \
-      [tx87] "i"(To + offsetof(switch_slots, x87_cw))
+#define TANDEM_SWITCH_OFFSETS(From, To)                                                         \
+  [fsp] "i"(From + offsetof(switch_slots, sp)), [fip] "i"(From + offsetof(switch_slots, ip)),   \
+      [ffp] "i"(From + offsetof(switch_slots, fp)), [tsp] "i"(To + offsetof(switch_slots, sp)), \
+      [tip] "i"(To + offsetof(switch_slots, ip))
 
 #if defined(__CET__) && (__CET__ & 1)
 #define TANDEM_SWITCH_LANDING_PAD "endbr64\n\t"  // the other side arrives by an indirect jmp
@@ -101,62 +94,31 @@ struct landing {
 
 // Suspends the caller into the slots at frame + From and resumes those at
 // frame + To, handing over `value`; returns what the next switch back hands
-// over, with the frame, which travels in r12 both ways. OwnFp: the FP
-// control state is restored on each side (stack_options::own_fp_control).
-template <bool OwnFp, std::size_t From, std::size_t To>
+// over, with the frame, which travels in r12 both ways.
+template <std::size_t From, std::size_t To>
 __attribute__((always_inline)) inline landing switch_within(void* frame, std::uintptr_t value) {
   register void* r12 asm("r12") = frame;
   register std::uintptr_t rbx asm("rbx") = value;
-  if constexpr (OwnFp) {
-    asm volatile(
-        // Ours into our slots; the other's in only if different.
-        "stmxcsr %c[fmxcsr](%%r12)\n\t"
-        "fnstcw  %c[fx87](%%r12)\n\t"
-        "movl    %c[fmxcsr](%%r12), %%eax\n\t"
-        "cmpl    %c[tmxcsr](%%r12), %%eax\n\t"
-        "jne     3f\n\t"
-        "movzwl  %c[fx87](%%r12), %%eax\n\t"
-        "cmpw    %c[tx87](%%r12), %%ax\n\t"
-        "je      2f\n"
-        "3:\n\t"
-        "ldmxcsr %c[tmxcsr](%%r12)\n\t"
-        "fldcw   %c[tx87](%%r12)\n"
-        "2:\n\t" TANDEM_SWITCH_JUMP
-        : "+r"(r12), "+r"(rbx)
-        : TANDEM_SWITCH_OFFSETS(From, To)
-        : TANDEM_SWITCH_CLOBBERS);
-  } else {
-    asm volatile(TANDEM_SWITCH_JUMP
-                 : "+r"(r12), "+r"(rbx)
-                 : TANDEM_SWITCH_OFFSETS(From, To)
-                 : TANDEM_SWITCH_CLOBBERS);
-  }
+  asm volatile(TANDEM_SWITCH_JUMP
+               : "+r"(r12), "+r"(rbx)
+               : TANDEM_SWITCH_OFFSETS(From, To)
+               : TANDEM_SWITCH_CLOBBERS);
   return {rbx, r12};
 }
 
 // Resumes the slots at frame + To with `value` for good: the caller's
 // context is never resumed, so nothing of it is kept. The lander finds
 // `frame` in r12 as its own. Back: the slots the lander takes for those of
-// whoever resumes it (its own To; RISC-V's lander writes there). OwnFp:
-// the other side's FP control state is written.
-template <bool OwnFp, std::size_t To, std::size_t Back>
+// whoever resumes it (its own To; RISC-V's lander writes there).
+template <std::size_t To, std::size_t Back>
 [[noreturn]] __attribute__((always_inline)) inline void leave_for(void* frame,
                                                                   std::uintptr_t value) {
   register void* r12 asm("r12") = frame;
   register std::uintptr_t rbx asm("rbx") = value;
-  if constexpr (OwnFp) {
-    asm volatile(
-        "ldmxcsr %c[tmxcsr](%%r12)\n\t"
-        "fldcw   %c[tx87](%%r12)\n\t" TANDEM_SWITCH_RESUME
-        :
-        : "r"(r12), "r"(rbx), TANDEM_SWITCH_OFFSETS(Back, To)
-        : "memory");
-  } else {
-    asm volatile(TANDEM_SWITCH_RESUME
-                 :
-                 : "r"(r12), "r"(rbx), TANDEM_SWITCH_OFFSETS(Back, To)
-                 : "memory");
-  }
+  asm volatile(TANDEM_SWITCH_RESUME
+               :
+               : "r"(r12), "r"(rbx), TANDEM_SWITCH_OFFSETS(Back, To)
+               : "memory");
   __builtin_unreachable();
 }
 
@@ -167,10 +129,21 @@ template <bool OwnFp, std::size_t To, std::size_t Back>
 #undef TANDEM_SWITCH_LANDING_PAD
 #undef TANDEM_SWITCH_OFFSETS
 
-// Reads this thread's FP control state into `slots`, as the own_fp_control
-// switch stores it (a coroutine's starting state).
+// Reads this thread's FP control state into `slots` (a coroutine's
+// starting state, with stack_options::own_fp_control).
 inline void store_fp_control(switch_slots* slots) noexcept {
   asm volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(slots->mxcsr), "=m"(slots->x87_cw));
+}
+
+// own_fp_control, on one side of a switch: stores this thread's FP control
+// state into `save`, and makes `load`'s the thread's where it differs
+// (stmxcsr is slow on some cores, ldmxcsr slower, a difference rare).
+// Compared at their own widths, since one wide load of two narrow stores
+// stalls store forwarding.
+inline void switch_fp_control(switch_slots* save, const switch_slots* load) noexcept {
+  store_fp_control(save);
+  if (save->mxcsr != load->mxcsr || save->x87_cw != load->x87_cw)
+    asm volatile("ldmxcsr %0\n\tfldcw %1" : : "m"(load->mxcsr), "m"(load->x87_cw) : "memory");
 }
 
 // The stack pointer where the caller runs (a yield's check that it is on
