@@ -31,6 +31,9 @@ namespace {
 eh_state* swap_eh_in(frame_base* f, eh_state* g) noexcept {
   if (g == &unknown_eh) {  // this thread's first resume: find its state
     g = reinterpret_cast<eh_state*>(abi::__cxa_get_globals());
+#if UINTPTR_MAX > 0xffffffffu
+    g->padding = 0;  // read with the count by holds_exceptions
+#endif
     thread_eh_cache = g;
   }
   if (!holds_exceptions(g) && !f->has(body_eh_saved)) return g;

@@ -36,8 +36,10 @@ class coroutine_exit {
 namespace detail {
 
 // A coroutine's place in its life. moved_from is only ever the state of
-// the sentinel a moved-from handle points at (see frame_head).
-enum class co_state : unsigned char { created, suspended, running, done, moved_from };
+// the sentinel a moved-from handle points at (see frame_head). suspended
+// is zero: a resume's two checks of it then compare with zero, and a yield
+// stores the zero register, where the processor has one (AArch64, RISC-V).
+enum class co_state : unsigned char { suspended, created, running, done, moved_from };
 
 // Rare conditions, each of which sends a switch to the slow half of the
 // hot path. They sit in the byte after the state, so that one 16-bit load
@@ -69,10 +71,21 @@ enum class co_end : unsigned char { none, returned, exited, failed };
 struct eh_state {
   void* caught_exceptions = nullptr;
   unsigned int uncaught_exceptions = 0;
+#if UINTPTR_MAX > 0xffffffffu
+  // The padding after the count, which the runtime never writes: zero in
+  // the thread's state (zeroed when tandem first finds it) and in every
+  // copy, so that the count and it read as one word.
+  unsigned int padding = 0;
+#endif
 };
+static_assert(sizeof(eh_state) == 2 * sizeof(void*));
 
+// Whether s holds any exception: two words, one pair load where the
+// processor has one (AArch64).
 inline bool holds_exceptions(const eh_state* s) noexcept {
-  return (reinterpret_cast<std::uintptr_t>(s->caught_exceptions) | s->uncaught_exceptions) != 0;
+  std::uintptr_t words[2];
+  std::memcpy(words, __builtin_assume_aligned(s, alignof(eh_state)), sizeof words);
+  return (words[0] | words[1]) != 0;
 }
 
 // This thread's eh_state (initial-exec TLS: one load). Until a thread's
