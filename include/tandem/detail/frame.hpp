@@ -234,7 +234,8 @@ __attribute__((always_inline)) inline frame_base* resume(frame_head* h, std::uin
       f = prepare_resume(h, g, How);
     }
     if (f->has(own_fp_control)) switch_fp_control(&f->resumer, &f->body);
-    f->state = co_state::running;
+    f->set_status(
+        static_cast<std::uint16_t>((f->status() & 0xff00u) | status_word(co_state::running)));
   } else {
     f->set_status(status_word(co_state::running));  // no flags: checked above
   }
