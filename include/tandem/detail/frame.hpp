@@ -38,7 +38,7 @@ namespace detail {
 // A coroutine's place in its life. moved_from is only ever the state of
 // the sentinel a moved-from handle points at (see frame_head). suspended
 // is zero: a resume's two checks of it then compare with zero, and a yield
-// stores the zero register, where the processor has one (AArch64, RISC-V).
+// marks itself suspended by clearing the state's byte of the status word.
 enum class co_state : unsigned char { suspended, created, running, done, moved_from };
 
 // Rare conditions, each of which sends a switch to the slow half of the
