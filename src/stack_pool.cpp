@@ -144,6 +144,16 @@ bool install_guard(global_pool& g, std::byte* base) {
   return true;
 }
 
+// Pool memory no stack holds (a slab's uncarved rest, a released stack) is
+// inaccessible to Memcheck: a use of a stack after its release is reported,
+// and the leak check at exit skips it instead of reading every page of
+// every slab (a minute and more for 20,000 stacks).
+void hide_from_valgrind([[maybe_unused]] void* base, [[maybe_unused]] std::size_t size) noexcept {
+#ifdef TANDEM_HAVE_VALGRIND
+  VALGRIND_MAKE_MEM_NOACCESS(base, size);
+#endif
+}
+
 slot carve(global_pool& g, size_class& sc) {
   const std::size_t page = config().page;
   const std::size_t stride = page + sc.usable;
@@ -159,6 +169,7 @@ slot carve(global_pool& g, size_class& sc) {
     // stack uses, and would make an unguarded stack's untouched lowest page
     // resident, which the overflow check would take for an overflow.
     ::madvise(slab, count * stride, MADV_NOHUGEPAGE);
+    hide_from_valgrind(slab, count * stride);
     sc.carve_next = static_cast<std::byte*>(slab);
     sc.carve_left = count;
   }
@@ -329,10 +340,12 @@ unsigned register_with_valgrind([[maybe_unused]] std::byte* base,
 #endif
 }
 
-void deregister_with_valgrind([[maybe_unused]] unsigned id) noexcept {
+void deregister_with_valgrind([[maybe_unused]] unsigned id, std::byte* base,
+                              std::size_t size) noexcept {
 #ifdef TANDEM_HAVE_VALGRIND
   if (id != 0) VALGRIND_STACK_DEREGISTER(id);
 #endif
+  hide_from_valgrind(base, size);
 }
 
 }  // namespace
@@ -368,7 +381,7 @@ stack::~stack() { release(); }
 
 void stack::release() noexcept {
   if (base_ != nullptr) {
-    deregister_with_valgrind(valgrind_id_);
+    deregister_with_valgrind(valgrind_id_, base_, size_);
     release_slot(slot{base_, guarded_}, size_);
   }
   base_ = nullptr;

@@ -20,6 +20,11 @@
 #include "tandem/coroutine.hpp"
 #include "tandem/detail/sanitizer.hpp"
 
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define TANDEM_TEST_HAVE_MEMCHECK 1
+#endif
+
 namespace {
 
 std::size_t page_size() { return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)); }
@@ -108,6 +113,29 @@ TEST(Stack, ReusedStackCarriesNoSanitizerPoison) {
   EXPECT_EQ(__asan_region_is_poisoned(again.bottom(), again.size()), nullptr);
 #endif
   std::memset(again.bottom(), 0x5a, again.size());  // ASan would report a poisoned byte
+}
+
+// Under Valgrind a released stack is inaccessible to Memcheck, so a use of
+// it after its release is reported; its next owner gets it back.
+TEST(Stack, ReleasedStackIsInaccessibleUnderValgrind) {
+#ifdef TANDEM_TEST_HAVE_MEMCHECK
+  if (RUNNING_ON_VALGRIND == 0) GTEST_SKIP() << "for the valgrind stage";
+  constexpr unsigned not_addressable = 3, addressable = 1;  // VALGRIND_GET_VBITS's answers
+  unsigned char vbits = 0;
+  std::byte* bottom = nullptr;
+  {
+    tandem::stack s;
+    bottom = static_cast<std::byte*>(s.bottom());
+    bottom[0] = std::byte{1};
+    EXPECT_EQ(VALGRIND_GET_VBITS(bottom, &vbits, 1), addressable);
+  }
+  EXPECT_EQ(VALGRIND_GET_VBITS(bottom, &vbits, 1), not_addressable);
+  tandem::stack again;
+  ASSERT_EQ(again.bottom(), bottom);  // most recently released first
+  EXPECT_EQ(VALGRIND_GET_VBITS(bottom, &vbits, 1), addressable);
+#else
+  GTEST_SKIP() << "built without <valgrind/memcheck.h>";
+#endif
 }
 
 TEST(Stack, LiveCountFollowsStacks) {
