@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -138,6 +139,36 @@ TEST(Stack, ReleasedStackIsInaccessibleUnderValgrind) {
 #endif
 }
 
+// Whether any page of s's usable range is resident.
+bool any_page_resident(void* bottom, std::size_t size) {
+  std::vector<unsigned char> pages(size / page_size());
+  EXPECT_EQ(::mincore(bottom, size, pages.data()), 0);
+  for (unsigned char p : pages)
+    if ((p & 1) != 0) return true;
+  return false;
+}
+
+// Past the releasing thread's cache (64 stacks of a size), released stacks'
+// pages go back to the kernel, in batches of 64: of 256 stacks whose every
+// page was written, at most 64 + 63 keep theirs.
+TEST(Stack, StacksReleasedPastTheCacheGiveTheirPagesBack) {
+  const tandem::stack_options options{.size = tandem::min_stack_size + 3 * page_size()};
+  std::vector<std::pair<void*, std::size_t>> ranges;
+  {
+    std::vector<tandem::stack> stacks;
+    stacks.reserve(256);
+    for (int i = 0; i < 256; ++i) {
+      auto& s = stacks.emplace_back(options);
+      std::memset(s.bottom(), 0x5a, s.size());
+      ranges.emplace_back(s.bottom(), s.size());
+    }
+    for (const auto& [bottom, size] : ranges) ASSERT_TRUE(any_page_resident(bottom, size));
+  }
+  std::size_t resident = 0;
+  for (const auto& [bottom, size] : ranges) resident += any_page_resident(bottom, size) ? 1 : 0;
+  EXPECT_LE(resident, 64U + 63U);
+}
+
 TEST(Stack, LiveCountFollowsStacks) {
   const auto before = tandem::stack_pool_statistics().live;
   {
@@ -168,7 +199,7 @@ void on_segv(int, siginfo_t* info, void*) {
   ::_exit(in_guard ? 42 : 43);
 }
 
-void overflow_and_report_where() {
+void overflow_and_report_where(tandem::stack& s) {
   // The handler runs on its own stack: the faulting one is used up.
   static std::vector<char> alt(256 * 1024);
   stack_t ss{};
@@ -180,7 +211,6 @@ void overflow_and_report_where() {
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
   sigaction(SIGSEGV, &sa, nullptr);
 
-  static tandem::stack s({.size = tandem::min_stack_size});
   guard_high = s.bottom();
   guard_low = static_cast<char*>(s.bottom()) - page_size();
   auto entry = [](tandem_transfer) { recurse(0); };
@@ -190,7 +220,33 @@ void overflow_and_report_where() {
 TEST(StackDeathTest, OverflowFaultsInTheGuardPage) {
   // Exit code 42: SIGSEGV at an address inside the guard page below the
   // stack. 43 would be a fault elsewhere (corruption got there first).
-  EXPECT_EXIT(overflow_and_report_where(), testing::ExitedWithCode(42), "");
+  auto run = [] {
+    static tandem::stack s({.size = tandem::min_stack_size});
+    overflow_and_report_where(s);
+  };
+  EXPECT_EXIT(run(), testing::ExitedWithCode(42), "");
+}
+
+// The pages of stacks released past the cache go back to the kernel in
+// runs of neighbours, one madvise over their guard pages too: a stack
+// taken from such a run must still have its guard.
+TEST(StackDeathTest, OverflowOfAStackWhosePagesWentBackFaultsInTheGuardPage) {
+  auto run = [] {
+    const tandem::stack_options options{.size = tandem::min_stack_size};
+    {
+      std::vector<tandem::stack> released;
+      released.reserve(256);
+      for (int i = 0; i < 256; ++i) {
+        auto& s = released.emplace_back(options);
+        std::memset(s.bottom(), 0x5a, s.size());
+      }
+    }  // 64 to this thread's cache, 192 back to the kernel in three runs
+    static std::vector<tandem::stack> from_the_cache;
+    for (int i = 0; i < 64; ++i) from_the_cache.emplace_back(options);
+    static tandem::stack s(options);  // from the free list
+    overflow_and_report_where(s);
+  };
+  EXPECT_EXIT(run(), testing::ExitedWithCode(42), "");
 }
 
 TEST(StackDeathTest, OverflowWithoutAHandlerKillsWithSigsegv) {

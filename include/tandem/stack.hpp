@@ -11,7 +11,10 @@
 // it back, most recently used first: once warm, creating and destroying
 // coroutines in a loop makes no system call and takes no lock. Beyond the
 // cache, stacks go to a process-wide free list and their pages are handed
-// back to the kernel (MADV_DONTNEED); the address space is kept for reuse.
+// back to the kernel (MADV_DONTNEED) 64 stacks at a time, one call per run
+// of neighbouring stacks (each call flushes the TLB); the address space is
+// kept for reuse, and the 63 or fewer stacks still waiting for their batch
+// are the first handed out again.
 //
 // A million stacks. Stacks are carved from slabs of 64 MiB, one mapping
 // each. Guard pages are installed in one of two ways, chosen at first use:
