@@ -15,6 +15,8 @@
 namespace tandem {
 
 // The body's handle: yield() suspends the coroutine and hands a value out.
+// It is part of the coroutine's frame (detail::yielding_frame) and lives as
+// long as the body runs.
 template <class Out, class In>
 class yielder {
  public:
@@ -23,11 +25,11 @@ class yielder {
   requires(sizeof...(V) == (std::is_void_v<Out> ? 0 : 1)) In yield(V&&... value) {
     std::uintptr_t word = 0;
     if constexpr (std::is_void_v<Out>) {
-      detail::suspend(frame_, word);
+      detail::suspend(frame(), word);
     } else {
       Out out(std::forward<V>(value)...);  // lives until the resumer took it
       word = detail::to_word(out);
-      detail::suspend(frame_, word);
+      detail::suspend(frame(), word);
     }
     if constexpr (!std::is_void_v<In>) return detail::from_word<In>(word);
   }
@@ -52,19 +54,24 @@ class yielder {
 
   // Whether the caller may yield here: it runs on this coroutine's own
   // stack, not inside another coroutine that this body resumed.
-  bool on_own_stack() const noexcept { return detail::on_own_stack(frame_); }
+  bool on_own_stack() noexcept { return detail::on_own_stack(frame()); }
 
   yielder(const yielder&) = delete;
   yielder& operator=(const yielder&) = delete;
 
  private:
-  template <class F, class O, class I, class R>
-  friend struct detail::frame;
-  explicit yielder(detail::frame_base* f) : frame_(f) {}
+  friend struct detail::yielding_frame<Out, In>;
+  yielder() = default;
+
+  // The frame this yielder is part of: a cast, no load.
+  detail::frame_base* frame() noexcept {
+    return static_cast<detail::yielding_frame<Out, In>*>(this);
+  }
 
   template <class R>
   R delegate(coroutine<Out, In, R>& sub, bool move_result) {
-    if (!detail::on_own_stack(frame_)) detail::throw_yield_outside();
+    detail::frame_base* const me = frame();
+    if (!detail::on_own_stack(me)) detail::throw_yield_outside();
     detail::refuse_delegation_to(sub.frame_);
     std::uintptr_t word = 0;
     // PEP 380 starts with next(sub), whether or not sub has started.
@@ -72,7 +79,7 @@ class yielder {
     while (yielded) {
       std::exception_ptr thrown;
       try {
-        detail::suspend_delegating(frame_, sub.frame_, word);
+        detail::suspend_delegating(me, sub.frame_, word);
       } catch (abi::__forced_unwind&) {
         throw;
       } catch (const coroutine_exit&) {
@@ -84,7 +91,7 @@ class yielder {
       if (thrown) {
         yielded = sub.raise_step(std::move(thrown), word);
       } else if (sub.done()) {  // it ended and switched here, or was finished elsewhere
-        detail::finish_delegate(frame_, sub.frame_);
+        detail::finish_delegate(me, sub.frame_);
         break;
       } else {  // the delegation was taken apart: one step by hand
         yielded = sub.template resume_step<detail::delegated_resume_kind<In>>(word);
@@ -92,8 +99,6 @@ class yielder {
     }
     return sub.take_result(move_result);
   }
-
-  detail::frame_base* frame_;
 };
 
 }  // namespace tandem

@@ -105,8 +105,13 @@ struct frame_head {
   // Aligned as the word they form, so that status() is one load where
   // unaligned loads are not (RISC-V: byte loads and a store through the
   // stack otherwise).
-  alignas(std::uint16_t) co_state state = co_state::created;
+  alignas(std::uint32_t) co_state state = co_state::created;
   unsigned char flags = 0;  // co_flag bits
+  // Always zero. With state and flags it makes a 32-bit word, which a
+  // resume writes as one store of a constant (set_running): on x86-64 a
+  // 16-bit store of a constant takes two instructions, or one whose
+  // length-changing prefix stalls Intel's decoders.
+  std::uint16_t zero = 0;
 
   // state and flags as one word (state in the low byte). The hot path
   // writes them as one word too, as it reads them: a load wider than the
@@ -126,8 +131,17 @@ struct frame_head {
                     alignof(std::uint16_t)),
                 &s, sizeof s);
   }
+  // Running, no flags (the caller has checked that there were none).
+  void set_running() noexcept {
+    const std::uint32_t word = static_cast<unsigned>(co_state::running);
+    std::memcpy(__builtin_assume_aligned(
+                    reinterpret_cast<unsigned char*>(this) + offsetof(frame_head, state),
+                    alignof(std::uint32_t)),
+                &word, sizeof word);
+  }
   bool has(co_flag flag) const noexcept { return (flags & flag) != 0; }
 };
+static_assert(offsetof(frame_head, zero) == offsetof(frame_head, state) + 2);
 static_assert(offsetof(frame_head, flags) == offsetof(frame_head, state) + 1);
 static_assert(std::endian::native == std::endian::little, "frame_head::status() reads state low");
 
@@ -219,8 +233,13 @@ template <resume_kind How>
 __attribute__((always_inline)) inline frame_base* resume(frame_head* h, std::uintptr_t& value) {
   eh_state* g = thread_eh();
   auto* f = static_cast<frame_base*>(h);
-  const std::uint16_t status = h->status();
-  if (status != status_word(co_state::suspended) || holds_exceptions(g)) [[unlikely]] {
+  if (h->status() != status_word(co_state::suspended) || holds_exceptions(g)) [[unlikely]] {
+    // Read again, from a frame pointer the compiler cannot relate to the
+    // first: the fast path's check is then one compare with memory, and
+    // nothing is computed ahead for this branch.
+    asm("" : "+r"(h));
+    f = static_cast<frame_base*>(h);
+    const std::uint16_t status = h->status();
     if (How != resume_kind::raise && status == status_word(co_state::suspended, delegating)) {
       // A send through a delegation: into the innermost body, which is
       // installed, never has own_fp_control, and yields straight back.
@@ -237,7 +256,7 @@ __attribute__((always_inline)) inline frame_base* resume(frame_head* h, std::uin
     f->set_status(
         static_cast<std::uint16_t>((f->status() & 0xff00u) | status_word(co_state::running)));
   } else {
-    f->set_status(status_word(co_state::running));  // no flags: checked above
+    f->set_running();  // no flags: checked above
   }
   const auto* bottom = static_cast<const char*>(f->stack.bottom());
   before_resume(f->sanitizer, bottom,
@@ -261,7 +280,7 @@ __attribute__((always_inline)) inline frame_base* resume(frame_head* h, std::uin
 // the top of its stack, so an address is on the stack when it lies less
 // than stack_span below the frame.
 __attribute__((always_inline)) inline bool on_own_stack(const frame_base* f) noexcept {
-  return reinterpret_cast<std::uintptr_t>(f) - stack_pointer() < f->stack_span;
+  return stack_depth(f) < f->stack_span;
 }
 
 // From inside the body: switches back to the resumer with `value`; returns
@@ -275,7 +294,7 @@ __attribute__((always_inline)) inline frame_base* suspend(frame_base* f, std::ui
   // The resumer does the rest when the switch lands (see resume).
   f->set_status(static_cast<std::uint16_t>(f->status() & 0xff00u));  // suspended, flags kept
   before_suspend(f->sanitizer);
-  const landing l = switch_within<body_slots, resumer_slots>(f, value);
+  const landing l = switch_within<body_slots, resumer_slots, /*SameFrame=*/true>(f, value);
   f = static_cast<frame_base*>(static_cast<frame_head*>(l.frame));
   after_suspend(f->sanitizer);
   // Tested by bits, not by comparing the status with own_fp_control's:

@@ -49,8 +49,9 @@ inline void adopt_fp_environment(const std::fenv_t& fp) noexcept {
 
 // Suspends the caller into the slots at frame + From and resumes those at
 // frame + To, handing over `value`; returns what the next switch back hands
-// over, with the lander's frame.
-template <std::size_t From, std::size_t To>
+// over, with the lander's frame. SameFrame (the caller always lands back
+// with `frame`) changes nothing here.
+template <std::size_t From, std::size_t To, bool = false>
 inline landing switch_within(void* frame, std::uintptr_t value) {
   auto* base = static_cast<char*>(frame);
   auto* self = reinterpret_cast<switch_slots*>(base + From);
@@ -84,10 +85,11 @@ inline void switch_fp_control(switch_slots* save, const switch_slots* load) noex
   adopt_fp_environment(load->fp);
 }
 
-// Where the caller runs, near enough for a yield's check that it is on its
-// own coroutine's stack: its frame's address.
-inline std::uintptr_t stack_pointer() noexcept {
-  return reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+// How far below `frame` the caller runs, near enough for a yield's check
+// that it is on its own coroutine's stack: from its frame's address.
+inline std::uintptr_t stack_depth(const void* frame) noexcept {
+  return reinterpret_cast<std::uintptr_t>(frame) -
+         reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
 }
 
 }  // namespace tandem::detail

@@ -94,15 +94,24 @@ struct landing {
 
 // Suspends the caller into the slots at frame + From and resumes those at
 // frame + To, handing over `value`; returns what the next switch back hands
-// over, with the frame, which travels in r12 both ways.
-template <std::size_t From, std::size_t To>
+// over, with the frame, which travels in r12 both ways. SameFrame: the
+// caller always lands back with `frame` (a body's yield: it is resumed
+// through its own frame), so r12 is an input only, and the compiler keeps
+// the frame there across the switch instead of taking it as a new value.
+template <std::size_t From, std::size_t To, bool SameFrame = false>
 __attribute__((always_inline)) inline landing switch_within(void* frame, std::uintptr_t value) {
   register void* r12 asm("r12") = frame;
   register std::uintptr_t rbx asm("rbx") = value;
-  asm volatile(TANDEM_SWITCH_JUMP
-               : "+r"(r12), "+r"(rbx)
-               : TANDEM_SWITCH_OFFSETS(From, To)
-               : TANDEM_SWITCH_CLOBBERS);
+  if constexpr (SameFrame)
+    asm volatile(TANDEM_SWITCH_JUMP
+                 : "+r"(rbx)
+                 : "r"(r12), TANDEM_SWITCH_OFFSETS(From, To)
+                 : TANDEM_SWITCH_CLOBBERS);
+  else
+    asm volatile(TANDEM_SWITCH_JUMP
+                 : "+r"(r12), "+r"(rbx)
+                 : TANDEM_SWITCH_OFFSETS(From, To)
+                 : TANDEM_SWITCH_CLOBBERS);
   return {rbx, r12};
 }
 
@@ -160,12 +169,14 @@ inline void switch_fp_control(switch_slots* save, const switch_slots* load) noex
       : "rax", "cc", "memory");
 }
 
-// The stack pointer where the caller runs (a yield's check that it is on
-// its own coroutine's stack).
-inline std::uintptr_t stack_pointer() noexcept {
-  std::uintptr_t sp;
-  asm("movq %%rsp, %0" : "=r"(sp));
-  return sp;
+// How far below `frame` the caller's stack pointer is (a yield's check
+// that it runs on its own coroutine's stack). Read afresh at each use
+// (volatile): a copy kept from before a loop of yields would live across
+// the switches, where every register but the frame's is clobbered.
+inline std::uintptr_t stack_depth(const void* frame) noexcept {
+  std::uintptr_t depth;
+  asm volatile("movq %1, %0\n\tsubq %%rsp, %0" : "=&r"(depth) : "r"(frame));
+  return depth;
 }
 
 // A fresh body's first resume address, as the switch jumps to it (see
