@@ -151,13 +151,25 @@ bool install_guard(global_pool& g, std::byte* base) {
   return true;
 }
 
+// Whether the process runs under Valgrind, asked once: a client request
+// costs about 15 instructions outside Valgrind too, and a coroutine's life
+// would make four.
+bool on_valgrind() noexcept {
+#ifdef TANDEM_HAVE_VALGRIND
+  static const bool yes = RUNNING_ON_VALGRIND != 0;
+  return yes;
+#else
+  return false;
+#endif
+}
+
 // Pool memory no stack holds (a slab's uncarved rest, a released stack) is
 // inaccessible to Memcheck: a use of a stack after its release is reported,
 // and the leak check at exit skips it instead of reading every page of
 // every slab (a minute and more for 20,000 stacks).
 void hide_from_valgrind([[maybe_unused]] void* base, [[maybe_unused]] std::size_t size) noexcept {
 #ifdef TANDEM_HAVE_VALGRIND
-  VALGRIND_MAKE_MEM_NOACCESS(base, size);
+  if (on_valgrind()) VALGRIND_MAKE_MEM_NOACCESS(base, size);
 #endif
 }
 
@@ -215,8 +227,23 @@ struct thread_cache {
   ~thread_cache();
 };
 
-thread_local bool cache_gone = false;  // trivially destructible: safe to read late
-thread_local thread_cache cache;
+// The calling thread's cache, through a pointer: a thread_local with a
+// destructor costs a call (its TLS init check) at every use, this a load.
+constinit thread_local thread_cache* cache_ptr = nullptr;
+constinit thread_local bool cache_gone = false;  // trivially destructible: safe to read late
+
+thread_cache* make_cache() {
+  if (cache_gone) return nullptr;  // the thread is exiting
+  thread_local thread_cache cache;
+  cache_ptr = &cache;
+  return &cache;
+}
+
+// This thread's cache, made on first use; null once it is gone.
+thread_cache* my_cache() {
+  thread_cache* c = cache_ptr;
+  return c != nullptr ? c : make_cache();
+}
 
 // Hands the pages of `batch` back to the kernel (the address ranges stay
 // ours), one call per run of neighbouring stacks. A run spans the guard
@@ -269,6 +296,7 @@ thread_cache::thread_cache() {
 
 thread_cache::~thread_cache() {
   cache_gone = true;
+  cache_ptr = nullptr;
   auto& g = global();
   {
     std::lock_guard lock(g.mutex);
@@ -285,6 +313,8 @@ thread_cache::~thread_cache() {
 }
 
 std::size_t usable_size(stack_options options) {
+  static_assert(default_stack_size % (std::size_t{64} << 10) == 0, "a whole number of pages");
+  if (options.size == 0) return default_stack_size;
   const std::size_t wanted = options.size == 0 ? default_stack_size : options.size;
   if (wanted < min_stack_size)
     throw std::invalid_argument("tandem::stack_options::size is " + std::to_string(wanted) +
@@ -299,16 +329,17 @@ std::size_t usable_size(stack_options options) {
 }
 
 slot acquire(std::size_t usable) {
-  auto& g = global();
-  if (!cache_gone) {
-    auto& b = cache.bucket_for(usable);
+  thread_cache* const c = my_cache();
+  if (c != nullptr) {
+    auto& b = c->bucket_for(usable);
     if (!b.slots.empty()) {
       slot s = b.slots.back();
       b.slots.pop_back();
-      count_live(cache.live, 1);
+      count_live(c->live, 1);
       return s;
     }
   }
+  auto& g = global();
   std::lock_guard lock(g.mutex);
   auto& sc = g.class_for(usable);
   slot s;
@@ -321,8 +352,8 @@ slot acquire(std::size_t usable) {
   } else {
     s = carve(g, sc);
   }
-  if (!cache_gone)
-    count_live(cache.live, 1);
+  if (c != nullptr)
+    count_live(c->live, 1);
   else
     g.live.fetch_add(1, std::memory_order_relaxed);
   return s;
@@ -344,21 +375,26 @@ void check_unguarded(slot s, std::size_t usable) {
 }
 
 void release_slot(slot s, std::size_t usable) noexcept {
-  auto& g = global();
   if (!s.guarded) check_unguarded(s, usable);
-  if (!cache_gone)
-    count_live(cache.live, ~std::size_t{0});  // minus one, modulo 2^64
-  else
-    g.live.fetch_sub(1, std::memory_order_relaxed);
+  thread_cache* c = nullptr;
   try {
-    if (!cache_gone) {
-      auto& b = cache.bucket_for(usable);
+    c = my_cache();
+  } catch (const std::bad_alloc&) {
+    // Counted and given back below, without a cache.
+  }
+  if (c != nullptr)
+    count_live(c->live, ~std::size_t{0});  // minus one, modulo 2^64
+  else
+    global().live.fetch_sub(1, std::memory_order_relaxed);
+  try {
+    if (c != nullptr) {
+      auto& b = c->bucket_for(usable);
       if (b.slots.size() < thread_cache_per_size) {
         b.slots.push_back(s);
         return;
       }
     }
-    give_back(g, usable, s);
+    give_back(global(), usable, s);
   } catch (const std::bad_alloc&) {
     // No memory to list it: the stack stays mapped and unused. Losing a
     // stack beats terminating the process from a destructor.
@@ -372,6 +408,7 @@ void release_slot(slot s, std::size_t usable) noexcept {
 unsigned register_with_valgrind([[maybe_unused]] std::byte* base,
                                 [[maybe_unused]] std::size_t size) noexcept {
 #ifdef TANDEM_HAVE_VALGRIND
+  if (!on_valgrind()) return 0;
   VALGRIND_MAKE_MEM_UNDEFINED(base, size);
   return VALGRIND_STACK_REGISTER(base, base + size);
 #else
@@ -399,12 +436,6 @@ stack::stack(stack_options options) {
   detail::forget_stack(base_, size_);
 }
 
-stack::stack(stack&& other) noexcept
-    : base_(std::exchange(other.base_, nullptr)),
-      size_(std::exchange(other.size_, 0)),
-      guarded_(std::exchange(other.guarded_, false)),
-      valgrind_id_(std::exchange(other.valgrind_id_, 0)) {}
-
 stack& stack::operator=(stack&& other) noexcept {
   if (this != &other) {
     release();
@@ -415,8 +446,6 @@ stack& stack::operator=(stack&& other) noexcept {
   }
   return *this;
 }
-
-stack::~stack() { release(); }
 
 void stack::release() noexcept {
   if (base_ != nullptr) {

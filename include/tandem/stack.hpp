@@ -47,6 +47,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace tandem {
 
@@ -103,11 +104,19 @@ class stack_alloc_error : public std::bad_alloc {
 class stack {
  public:
   explicit stack(stack_options options = {});
-  stack(stack&& other) noexcept;
+  // Inline, as the destructor's test: a coroutine's frame takes its stack
+  // by a move, once per coroutine.
+  stack(stack&& other) noexcept
+      : base_(std::exchange(other.base_, nullptr)),
+        size_(std::exchange(other.size_, 0)),
+        guarded_(std::exchange(other.guarded_, false)),
+        valgrind_id_(std::exchange(other.valgrind_id_, 0)) {}
   stack& operator=(stack&& other) noexcept;
   stack(const stack&) = delete;
   stack& operator=(const stack&) = delete;
-  ~stack();
+  ~stack() {
+    if (base_ != nullptr) release();
+  }
 
   // Inline: the coroutine hot path reads them on every switch.
   void* top() const noexcept { return base_ == nullptr ? nullptr : base_ + size_; }  // exclusive
