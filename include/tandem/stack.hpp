@@ -35,7 +35,9 @@
 //    jumps more than a page past the end in one frame, or whose page was
 //    swapped out, can be missed; the guard pages of the first way have
 //    neither weakness.
-// Slabs are mapped without transparent huge pages.
+// Slabs are mapped without transparent huge pages. Under Valgrind, pool
+// memory that no stack holds is inaccessible to Memcheck: a use of a stack
+// after its release is reported.
 // Setting TANDEM_STACK_GUARD=mprotect in the environment forces the second
 // way, for testing it on a new kernel; TANDEM_STACK_GUARD=none sets its
 // budget to zero, so that no stack has a guard page (for testing the
