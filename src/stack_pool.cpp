@@ -315,7 +315,7 @@ thread_cache::~thread_cache() {
 std::size_t usable_size(stack_options options) {
   static_assert(default_stack_size % (std::size_t{64} << 10) == 0, "a whole number of pages");
   if (options.size == 0) return default_stack_size;
-  const std::size_t wanted = options.size == 0 ? default_stack_size : options.size;
+  const std::size_t wanted = options.size;
   if (wanted < min_stack_size)
     throw std::invalid_argument("tandem::stack_options::size is " + std::to_string(wanted) +
                                 " bytes; the smallest stack is tandem::min_stack_size (" +
