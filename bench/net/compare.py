@@ -7,9 +7,10 @@ echo servers, and asyncio's on CPython's loop and on uvloop) pinned to one
 CPU (taskset -c 0), each on a free port of 127.0.0.1, then for every cell,
 clients {1, 10, 100} x message size {64, 16384} bytes, runs the load client
 (echo_load, taskset -c 1) against each server in turn: a warm-up, then the
-measured window. The client reads the server's CPU time (utime + stime of
-/proc/PID/stat) at the start and end of that window, so the CPU per round
-trip covers exactly the round trips counted. Prints one table: round trips/s,
+measured window. The client reads the server's CPU time (the scheduler's
+nanosecond run time of its threads, /proc/PID/task/*/schedstat) at the start
+and end of that window, so the CPU per round trip covers exactly the round
+trips counted. Prints one table: round trips/s,
 p50 and p99 latency, the server's CPU microseconds per round trip, the
 client's CPU share of its core (near 100%: the figure is the client's
 limit, not the server's), and on tandem's rows how tandem compares with the
