@@ -21,10 +21,6 @@ namespace {
 // end of stream is already there (it comes with no new edge).
 constexpr std::uint32_t stream_events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 constexpr std::uint32_t hang_up_events = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
-
-[[noreturn]] void throw_logic(const char* operation, const char* why) {
-  throw std::logic_error(std::string("tandem::stream::") + operation + ": " + why);
-}
 }  // namespace
 
 std::shared_ptr<transport> transport::open(event_loop& loop, int fd, const socket_address& peer,
@@ -68,7 +64,7 @@ void transport::wait_in(task_core*& slot) {
 
 // The slot holds a task only while it waits there (see wait_in): no stale
 // wake-up can reach a later wait.
-void transport::wake(task_core*& slot) noexcept {
+inline void transport::wake(task_core*& slot) noexcept {
   if (slot != nullptr) slot->schedule_step();
 }
 
@@ -92,18 +88,8 @@ void transport::on_events(std::uint32_t events) {
 
 // ---- checks ----------------------------------------------------------------
 
-void transport::check_open(const char* operation) const {
-  if (closed_) throw_logic(operation, "the stream is closed");
-}
-
-void transport::check_can_read(const char* operation) const {
-  check_open(operation);
-  if (reader_ != nullptr) throw_logic(operation, "another task is reading from this stream");
-}
-
-void transport::check_can_write(const char* operation) const {
-  check_open(operation);
-  if (drainer_ != nullptr) throw_logic(operation, "another task is draining this stream");
+void transport::throw_misuse(const char* operation, const char* why) {
+  throw std::logic_error(std::string("tandem::stream::") + operation + ": " + why);
 }
 
 void transport::throw_error(int error, const char* operation) const {
@@ -122,7 +108,7 @@ std::string transport::take(std::size_t n) {
   return out;
 }
 
-bool transport::wait_readable(const char* operation) {
+inline bool transport::wait_readable(const char* operation) {
   for (;;) {
     if (read_error_ != 0) throw_error(read_error_, operation);
     if (eof_) return false;
@@ -132,7 +118,7 @@ bool transport::wait_readable(const char* operation) {
   }
 }
 
-bool transport::received(ssize_t n, std::size_t requested) noexcept {
+inline bool transport::received(ssize_t n, std::size_t requested) noexcept {
   if (n > 0) {
     // A short read emptied the socket: more data will come as a new edge.
     // Not so the end of stream, when it came with this data.
@@ -285,7 +271,7 @@ void transport::discard_line_and_throw(const char* operation) {
 
 void transport::write(std::string_view data) {
   check_can_write("write");
-  if (eof_written_) throw_logic("write", "the sending side was shut down (write_eof)");
+  if (eof_written_) throw_misuse("write", "the sending side was shut down (write_eof)");
   if (write_error_ != 0) throw_error(write_error_, "write");
   if (data.empty()) return;
   if (unsent() == 0 && writable_) {

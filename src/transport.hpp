@@ -64,9 +64,23 @@ class transport final : public loop_socket, public io_source {
   std::size_t buffered() const noexcept { return rbuf_.size() - rpos_; }
   std::size_t unsent() const noexcept { return wbuf_.size() - wpos_; }
   std::string take(std::size_t n);
-  void check_open(const char* operation) const;
-  void check_can_read(const char* operation) const;
-  void check_can_write(const char* operation) const;
+  // Every operation's first checks: inline, their throws out of line.
+  void check_open(const char* operation) const {
+    if (closed_) [[unlikely]]
+      throw_misuse(operation, "the stream is closed");
+  }
+  void check_can_read(const char* operation) const {
+    check_open(operation);
+    if (reader_ != nullptr) [[unlikely]]
+      throw_misuse(operation, "another task is reading from this stream");
+  }
+  void check_can_write(const char* operation) const {
+    check_open(operation);
+    if (drainer_ != nullptr) [[unlikely]]
+      throw_misuse(operation, "another task is draining this stream");
+  }
+  // std::logic_error "tandem::stream::OPERATION: WHY".
+  [[noreturn, gnu::cold]] static void throw_misuse(const char* operation, const char* why);
   // Receives more bytes into the buffer (suspending while none are
   // there); false at end of stream. receive_fresh leaves them in the
   // loop's receive buffer, in `fresh`, for the caller to take;
