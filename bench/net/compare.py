@@ -29,7 +29,12 @@ Options:
   --seconds S          measured window per run (default 3)
   --warmup S           warm-up before each window (default 1)
   --repetitions N      run every cell N times, interleaved (the servers'
-                       order turns by one each time); report medians
+                       order turns by one each time); report medians, and
+                       on tandem's rows two more ratios, paired: the
+                       median over the repetitions of tandem against the
+                       best peer of the same repetition (the servers of a
+                       repetition run back to back, so a machine that
+                       drifts during the run moves them alike)
   --best               with repetitions: report each server's best run of a
                        cell (its highest rate, lowest CPU per round trip and
                        lowest latencies; the client's highest CPU share)
@@ -116,7 +121,25 @@ def best_run(runs):
     return {key: (max if key in highest else min)(run[key] for run in runs) for key in runs[0]}
 
 
-def table_rows(results, names, cells, seconds):
+def paired_ratios(runs, names, clients, size):
+    """tandem against the best peer of each repetition of a cell (the
+    servers of a repetition run back to back), as the medians of those
+    ratios: (rate ratio, CPU ratio). On a machine whose speed drifts during
+    the run, comparing within each repetition removes the drift that
+    medians taken server by server keep."""
+    peers = [n for n in names if n != "tandem"]
+    rates, cpus = [], []
+    for i, own in enumerate(runs[("tandem", clients, size)]):
+        in_repetition = [runs[(p, clients, size)][i] for p in peers]
+        rates.append(own["round_trips_per_s"] / max(r["round_trips_per_s"] for r in in_repetition))
+        cpus.append(
+            own["server_cpu_us_per_round_trip"]
+            / min(r["server_cpu_us_per_round_trip"] for r in in_repetition)
+        )
+    return statistics.median(rates), statistics.median(cpus)
+
+
+def table_rows(results, names, cells, seconds, runs=None):
     rows = []
     for clients, size in cells:
         figures = {name: results[(name, clients, size)] for name in names}
@@ -145,6 +168,11 @@ def table_rows(results, names, cells, seconds):
                 )
                 row[8] = f"{rate:.2f}x {fastest}"
                 row[9] = f"{cpu:.2f}x {leanest}"
+                if runs is not None:
+                    paired_rate, paired_cpu = paired_ratios(runs, names, clients, size)
+                    row += [f"{paired_rate:.3f}x", f"{paired_cpu:.3f}x"]
+            if runs is not None and len(row) == 10:
+                row += ["", ""]
             rows.append(row)
         rows.append(None)
     return rows[:-1]
@@ -233,9 +261,20 @@ def main():
         "rt/s vs best peer",
         "CPU vs best peer",
     ]
-    servers.print_table(header, table_rows(results, list(started), cells, args.seconds))
+    paired = args.repetitions > 1 and "tandem" in started and len(started) > 1
+    if paired:
+        header += ["rt/s paired", "CPU paired"]
+    servers.print_table(
+        header,
+        table_rows(results, list(started), cells, args.seconds, runs if paired else None),
+    )
     if args.repetitions > 1:
         print(f"({'best' if args.best else 'medians'} of {args.repetitions} runs)")
+    if paired:
+        print(
+            "(paired: the median over the repetitions of tandem against the best peer "
+            "of the same repetition)"
+        )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(
