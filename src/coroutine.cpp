@@ -311,7 +311,7 @@ void finish(frame_head*& h) {
   release(f);
 }
 
-void raise_unsuspended(frame_head*& h, std::exception_ptr e) {
+void raise_unsuspended(frame_head*& h, const std::exception_ptr& e) {
   if (h->state == co_state::moved_from) throw_moved_from();
   if (!e) throw_null_exception();
   switch (h->state) {

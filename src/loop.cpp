@@ -97,7 +97,7 @@ class run_scope {
 
 event_loop::event_loop() : impl_(std::make_unique<impl>()) {}
 
-event_loop::~event_loop() {
+event_loop::~event_loop() {  // NOLINT(bugprone-exception-escape): see loop.hpp
   if (impl_->running) {
     std::fputs("tandem: an event_loop was destroyed while running\n", stderr);
     std::terminate();
@@ -121,7 +121,7 @@ void event_loop::check_can_run(const char* operation) const {
 void event_loop::adopt(std::shared_ptr<detail::task_core> t) {
   auto* raw = t.get();
   raw->serial_ = impl_->next_task_serial++;
-  impl_->unfinished.emplace(raw, t);
+  impl_->unfinished.emplace(raw, std::move(t));
   raw->step_scheduled_ = true;
   impl_->ready.push_task(raw);  // the loop's reference in `unfinished` keeps it alive
 }

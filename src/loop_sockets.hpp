@@ -30,9 +30,9 @@ class loop_socket {
 class loop_sockets {
  public:
   // Size of the buffer every stream of the loop receives into first.
-  static constexpr std::size_t scratch_size = 64 * 1024;
+  static constexpr std::size_t scratch_size = std::size_t{64} * 1024;
 
-  void add(std::shared_ptr<loop_socket> s) {
+  void add(const std::shared_ptr<loop_socket>& s) {
     s->where_ = live_.insert(live_.end(), s);
     s->listed_ = true;
   }

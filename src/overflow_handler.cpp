@@ -66,7 +66,7 @@ struct sigaction previous_action;
 
 // Large enough for the handler and for the sanitizers' own handlers that
 // it may pass a fault on to.
-constexpr std::size_t alt_stack_size = 64 * 1024;
+constexpr std::size_t alt_stack_size = std::size_t{64} * 1024;
 
 // This thread's alternate signal stack; disabled before it is unmapped.
 struct alt_stack {

@@ -159,6 +159,7 @@ void poller::poll(int timeout_ms, ready_queue& ready) {
   if (n < 0 && errno != EINTR) throw_errno("tandem: epoll_wait");
   for (int i = 0; i < n; ++i) {
     if ((events[i].data.u64 & source_tag) != 0) {
+      // NOLINTNEXTLINE(performance-no-int-to-ptr): the pointer add_source tagged
       reinterpret_cast<io_source*>(static_cast<std::uintptr_t>(events[i].data.u64 & ~source_tag))
           ->on_events(events[i].events);
       continue;

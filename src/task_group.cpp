@@ -25,6 +25,7 @@ std::string describe_group(const std::vector<std::exception_ptr>& exceptions) {
 }  // namespace
 
 exception_group::exception_group(std::vector<std::exception_ptr> exceptions)
+    // NOLINTNEXTLINE(bugprone-throw-keyword-missing): what it holds is not thrown here
     : exceptions_(std::move(exceptions)), what_(describe_group(exceptions_)) {}
 
 namespace detail {
@@ -124,6 +125,6 @@ void close_task_group(task_group_state& s, std::exception_ptr body_failure, bool
 
 void task_group::check_can_create() const { state_->check_can_create(); }
 event_loop& task_group::loop() const { return state_->parent().loop(); }
-void task_group::adopt(std::shared_ptr<detail::task_core> t) { state_->adopt(t, state_); }
+void task_group::adopt(const std::shared_ptr<detail::task_core>& t) { state_->adopt(t, state_); }
 
 }  // namespace tandem

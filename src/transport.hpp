@@ -28,8 +28,8 @@ class transport final : public loop_socket, public io_source {
  public:
   // asyncio's defaults: drain() waits above the high-water mark, until
   // the buffer is down to the low one.
-  static constexpr std::size_t high_water = 64 * 1024;
-  static constexpr std::size_t low_water = 16 * 1024;
+  static constexpr std::size_t high_water = std::size_t{64} * 1024;
+  static constexpr std::size_t low_water = std::size_t{16} * 1024;
 
   // Takes fd (non-blocking) and registers it with the loop; closes it and
   // throws if epoll refuses it.

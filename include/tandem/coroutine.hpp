@@ -123,11 +123,14 @@ class coroutine {
 
   // R body(yielder<Out, In>&). The body is stored at the top of the
   // coroutine's stack; nothing runs until the first next().
+  // The constraint excludes coroutine itself, which clang-tidy misses:
+  // NOLINTBEGIN(bugprone-forwarding-reference-overload)
   template <class F>
   requires(!std::is_same_v<std::remove_cvref_t<F>, coroutine> &&
            std::is_invocable_v<std::decay_t<F>&, yielder_type&> &&
            returns_result<std::decay_t<F>>) explicit coroutine(F&& body,
                                                                stack_options options = {}) {
+    // NOLINTEND(bugprone-forwarding-reference-overload)
     using frame_type = detail::frame<std::decay_t<F>, Out, In, R>;
     auto* f = detail::make_frame<frame_type>(options, std::forward<F>(body));
     if constexpr (!std::is_void_v<R>) f->result_dest = &result_.value;

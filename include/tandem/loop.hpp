@@ -95,7 +95,9 @@ struct loop_access;  // the library's own way in (src/loop_state.hpp)
 class event_loop {
  public:
   event_loop();
-  ~event_loop();  // closes: see close()
+  // Closes: see close(). What close() may throw here (std::bad_alloc)
+  // ends the process, as from any destructor.
+  ~event_loop();  // NOLINT(bugprone-exception-escape)
   event_loop(const event_loop&) = delete;
   event_loop& operator=(const event_loop&) = delete;
 

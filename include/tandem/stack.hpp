@@ -55,8 +55,8 @@ namespace tandem {
 
 // Sizes count the bytes a coroutine can use; the guard page is extra.
 // Every size is rounded up to a whole number of pages.
-inline constexpr std::size_t default_stack_size = 256 * 1024;
-inline constexpr std::size_t min_stack_size = 16 * 1024;
+inline constexpr std::size_t default_stack_size = std::size_t{256} * 1024;
+inline constexpr std::size_t min_stack_size = std::size_t{16} * 1024;
 // 1 TiB; 1 GiB on 32-bit targets, whose whole address space is 4 GiB.
 inline constexpr std::size_t max_stack_size =
     sizeof(std::size_t) >= 8 ? static_cast<std::size_t>(1ull << 40) : std::size_t{1} << 30;
@@ -94,6 +94,7 @@ struct stack_options {
 // A std::bad_alloc that says which stack could not be had, and why.
 class stack_alloc_error : public std::bad_alloc {
  public:
+  // NOLINTNEXTLINE(bugprone-throw-keyword-missing): a runtime_error kept for its text
   explicit stack_alloc_error(const std::string& message) : message_(message) {}
   const char* what() const noexcept override { return message_.what(); }
 

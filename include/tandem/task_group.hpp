@@ -71,7 +71,7 @@ class task_group {
   explicit task_group(std::shared_ptr<detail::task_group_state> s) : state_(std::move(s)) {}
   void check_can_create() const;
   event_loop& loop() const;
-  void adopt(std::shared_ptr<detail::task_core> t);
+  void adopt(const std::shared_ptr<detail::task_core>& t);
 
   std::shared_ptr<detail::task_group_state> state_;
 };

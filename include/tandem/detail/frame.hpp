@@ -328,7 +328,7 @@ void finish(frame_head*& h);
 [[noreturn]] void throw_moved_from();
 [[noreturn]] void throw_null_exception();
 // raise(e) on a coroutine that is not suspended: throws what it must.
-[[noreturn]] void raise_unsuspended(frame_head*& h, std::exception_ptr e);
+[[noreturn]] void raise_unsuspended(frame_head*& h, const std::exception_ptr& e);
 [[noreturn]] void throw_ignored_exit();
 // Ends a frame: destroys the body and gives back the stack.
 void release(frame_base* f) noexcept;
@@ -356,6 +356,7 @@ Frame* make_frame(const stack_options& options, Args&&... args) {
         "tandem::coroutine: the body object takes more than half of the stack");
   // The frame takes the stack it lives in; if the body's constructor
   // throws, the frame_base part gives it back.
+  // NOLINTNEXTLINE(performance-no-int-to-ptr): the frame goes at an address inside its stack
   auto* f = ::new (reinterpret_cast<void*>(place)) Frame(std::move(s), std::forward<Args>(args)...);
   f->run_body = &Frame::run;
   f->destroy = [](frame_base* base) { static_cast<Frame*>(base)->~Frame(); };

@@ -28,6 +28,7 @@ namespace tandem::detail {
 // (asm/'s tandem_coroutine_start) on a 16-byte aligned stack just below
 // `top`, with no frame pointer, so that backtraces end there.
 inline void set_first_resume(switch_slots& body, std::uintptr_t top, void (*start)()) noexcept {
+  // NOLINTNEXTLINE(performance-no-int-to-ptr): an address computed inside the stack
   body.sp = reinterpret_cast<void*>((top & ~std::uintptr_t{15}) - 16);
   body.fp = nullptr;
   body.ip = first_resume_address(reinterpret_cast<void*>(start), body.sp);

@@ -44,9 +44,9 @@ struct landing {
 
 // The asm statements' slot offsets, by name: [f*] those at From, [t*] those
 // at To, both from the frame in x19.
-#define TANDEM_SWITCH_OFFSETS(From, To)                                                       \
-  [fsp] "i"(From + offsetof(switch_slots, sp)), [ffp] "i"(From + offsetof(switch_slots, fp)), \
-      [tsp] "i"(To + offsetof(switch_slots, sp))
+#define TANDEM_SWITCH_OFFSETS(From, To)                                                           \
+  [fsp] "i"((From) + offsetof(switch_slots, sp)), [ffp] "i"((From) + offsetof(switch_slots, fp)), \
+      [tsp] "i"((To) + offsetof(switch_slots, sp))
 
 #ifdef __ARM_FEATURE_SVE
 #define TANDEM_SWITCH_CLOBBERS_SVE                                                               \

@@ -53,10 +53,10 @@ inline constexpr std::uint32_t fpscr_control_bits = 0x07c09f00;
 
 // The asm statements' slot offsets, by name: [f*] those at From, [t*] those
 // at To, both from the frame in r4.
-#define TANDEM_SWITCH_OFFSETS(From, To)                                                         \
-  [fsp] "i"(From + offsetof(switch_slots, sp)), [fip] "i"(From + offsetof(switch_slots, ip)),   \
-      [ffp] "i"(From + offsetof(switch_slots, fp)), [tsp] "i"(To + offsetof(switch_slots, sp)), \
-      [tip] "i"(To + offsetof(switch_slots, ip))
+#define TANDEM_SWITCH_OFFSETS(From, To)                                                           \
+  [fsp] "i"((From) + offsetof(switch_slots, sp)), [fip] "i"((From) + offsetof(switch_slots, ip)), \
+      [ffp] "i"((From) + offsetof(switch_slots, fp)),                                             \
+      [tsp] "i"((To) + offsetof(switch_slots, sp)), [tip] "i"((To) + offsetof(switch_slots, ip))
 
 #ifdef __thumb__
 #define TANDEM_SWITCH_OTHER_FP "r11"

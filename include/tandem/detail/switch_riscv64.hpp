@@ -51,9 +51,9 @@ struct landing {
 
 // The asm statements' slot offsets, by name: [f*] those at From, [t*] those
 // at To, both from the frame in s1.
-#define TANDEM_SWITCH_OFFSETS(From, To)                                                       \
-  [fsp] "i"(From + offsetof(switch_slots, sp)), [ffp] "i"(From + offsetof(switch_slots, fp)), \
-      [tsp] "i"(To + offsetof(switch_slots, sp)), [tip] "i"(To + offsetof(switch_slots, ip))
+#define TANDEM_SWITCH_OFFSETS(From, To)                                                           \
+  [fsp] "i"((From) + offsetof(switch_slots, sp)), [ffp] "i"((From) + offsetof(switch_slots, fp)), \
+      [tsp] "i"((To) + offsetof(switch_slots, sp)), [tip] "i"((To) + offsetof(switch_slots, ip))
 
 // Everything but the two operands, s0, sp, gp and tp: the other side may
 // change it.

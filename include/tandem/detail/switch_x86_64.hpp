@@ -50,10 +50,10 @@ struct landing {
 
 // The asm statements' slot offsets, by name: [f*] those at From, [t*] those
 // at To, both from the frame in r12.
-#define TANDEM_SWITCH_OFFSETS(From, To)                                                         \
-  [fsp] "i"(From + offsetof(switch_slots, sp)), [fip] "i"(From + offsetof(switch_slots, ip)),   \
-      [ffp] "i"(From + offsetof(switch_slots, fp)), [tsp] "i"(To + offsetof(switch_slots, sp)), \
-      [tip] "i"(To + offsetof(switch_slots, ip))
+#define TANDEM_SWITCH_OFFSETS(From, To)                                                           \
+  [fsp] "i"((From) + offsetof(switch_slots, sp)), [fip] "i"((From) + offsetof(switch_slots, ip)), \
+      [ffp] "i"((From) + offsetof(switch_slots, fp)),                                             \
+      [tsp] "i"((To) + offsetof(switch_slots, sp)), [tip] "i"((To) + offsetof(switch_slots, ip))
 
 #if defined(__CET__) && (__CET__ & 1)
 #define TANDEM_SWITCH_LANDING_PAD "endbr64\n\t"  // the other side arrives by an indirect jmp
