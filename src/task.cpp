@@ -142,11 +142,21 @@ std::exception_ptr task_core::exception() {
   return failure_;
 }
 
-void task_core::when_done(std::function<void()> cb) {
+std::uint64_t task_core::when_done(std::function<void()> cb) {
   if (done()) {
     loop_->call_soon(std::move(cb));
-  } else {
-    done_callbacks_.push_back(std::move(cb));
+    return 0;
+  }
+  done_callbacks_.emplace_back(++next_callback_key_, std::move(cb));
+  return next_callback_key_;
+}
+
+void task_core::forget_done_callback(std::uint64_t key) noexcept {
+  for (auto it = done_callbacks_.begin(); it != done_callbacks_.end(); ++it) {
+    if (it->first == key) {
+      done_callbacks_.erase(it);
+      return;
+    }
   }
 }
 
@@ -159,7 +169,7 @@ void task_core::finish(status s, std::exception_ptr e) {
   failure_ = std::move(e);
   auto callbacks = std::move(done_callbacks_);
   done_callbacks_.clear();
-  for (auto& cb : callbacks) loop_->call_soon(std::move(cb));
+  for (auto& [key, cb] : callbacks) loop_->call_soon(std::move(cb));
   // May drop the loop's reference, and with it this task: last statement.
   loop_access::of(*loop_).unfinished.erase(this);
 }

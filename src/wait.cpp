@@ -2,9 +2,11 @@
 #include "tandem/wait.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "tandem/loop.hpp"
@@ -12,6 +14,30 @@
 
 namespace tandem {
 namespace detail {
+namespace {
+
+// The done-callbacks a wait registered, taken back however the wait ends
+// (returned, timed out, cancelled, thrown): a task that outlives the wait
+// keeps none of them.
+class callbacks_taken_back {
+ public:
+  callbacks_taken_back() = default;
+  callbacks_taken_back(const callbacks_taken_back&) = delete;
+  callbacks_taken_back& operator=(const callbacks_taken_back&) = delete;
+  ~callbacks_taken_back() {
+    for (const auto& [core, key] : held_) core->forget_done_callback(key);
+  }
+  void add(task_core& core, std::function<void()> cb) {
+    held_.reserve(held_.size() + 1);  // so that recording the key cannot throw
+    if (const std::uint64_t key = core.when_done(std::move(cb)); key != 0)
+      held_.emplace_back(&core, key);
+  }
+
+ private:
+  std::vector<std::pair<task_core*, std::uint64_t>> held_;
+};
+
+}  // namespace
 
 // The analyzer loses track of the std::function storage that the callback
 // lists own, and reports a leak at the end of this function.
@@ -30,11 +56,12 @@ int gather_wait(task_core* const* cores, std::size_t n) {
   };
   suspension s;
   s.forward = forward;
+  callbacks_taken_back callbacks;  // a failure ends the gather before the others
   for (std::size_t i = 0; i < n; ++i) {
     if (cores[i]->done()) {
       order->push_back(i);
     } else {
-      cores[i]->when_done([order, i, wake = me.waker(s)] {
+      callbacks.add(*cores[i], [order, i, wake = me.waker(s)] {
         order->push_back(i);
         wake();
       });
@@ -94,8 +121,9 @@ void wait_until(task_core* const* cores, std::size_t n, return_when when,
   refuse_inside_generator(me);
   suspension s;
   const auto wake = me.waker(s);
+  callbacks_taken_back callbacks;  // first_completed, a timeout: the others run on
   for (std::size_t i = 0; i < n; ++i)
-    if (!cores[i]->done()) cores[i]->when_done(wake);
+    if (!cores[i]->done()) callbacks.add(*cores[i], wake);
   bool timed_out = false;
   std::optional<timer_handle> timer;
   struct cancel_timer_on_exit {  // however the wait ends

@@ -516,6 +516,45 @@ TEST(Wait, WaitWithATimeoutReturnsWhatIsDoneSoFar) {
   });
 }
 
+// A wait that ends before a task does takes back the done-callback it left
+// on that task, as asyncio's wait() removes its own: a loop of waits with a
+// timeout on a long-lived task must not grow the task's list without bound.
+// Regression: each wait left one callback behind.
+TEST(Wait, WaitsThatEndFirstLeaveNoCallbackOnTheTaskTheyWaitedFor) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    std::vector<tandem::task<int>> tasks{value_after(0, 1h)};
+    const auto& long_lived = tandem::detail::task_access::core(tasks[0]);
+    for (int i = 0; i < 100; ++i) {
+      auto [done, pending] = tandem::wait(tasks, tandem::return_when::all_completed, 0s);
+      ASSERT_EQ(pending.size(), 1u);
+      tasks = std::move(pending);
+      EXPECT_EQ(long_lived.done_callback_count(), 0u) << "after wait " << i;
+    }
+    std::vector<tandem::task<int>> pair{tasks[0], value_after(1, 0s)};
+    auto [done, pending] = tandem::wait(pair, tandem::return_when::first_completed);
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(long_lived.done_callback_count(), 0u) << "after first_completed";
+    tasks[0].cancel();
+  });
+}
+
+TEST(Wait, GatherEndedByAFailureLeavesNoCallbackOnTheTasksStillRunning) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto& l = tandem::current_loop();
+    auto slow = l.create_task([] { tandem::sleep_for(1h); });
+    auto failing = l.create_task([] {
+      tandem::sleep_for(1ms);
+      throw std::runtime_error("failed");
+    });
+    EXPECT_THROW(tandem::gather(slow, failing), std::runtime_error);
+    EXPECT_FALSE(slow.done());
+    EXPECT_EQ(tandem::detail::task_access::core(slow).done_callback_count(), 0u);
+    slow.cancel();
+  });
+}
+
 TEST(Wait, WaitOnAnEmptyListThrowsInvalidArgument) {
   event_loop loop;
   run_bounded(loop, [] {

@@ -28,6 +28,7 @@
 // task's value is its function's return value.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -130,7 +131,15 @@ class task_core : public std::enable_shared_from_this<task_core> {
   void keep_cancellation_pending() noexcept { cancel_pending_ = true; }
   void check_result();             // throws what the task ended with
   std::exception_ptr exception();  // null on success; throws if cancelled or not done
-  void when_done(std::function<void()> cb);
+  // Calls cb (through call_soon) once the task is done; returns a key
+  // that forget_done_callback takes, 0 if the task is done already (cb is
+  // scheduled at once). A wait that ends before the task does takes its
+  // callback back, as asyncio's wait() removes its own: otherwise a loop
+  // of waits with a timeout on a long-lived task would grow its list
+  // without bound.
+  std::uint64_t when_done(std::function<void()> cb);
+  void forget_done_callback(std::uint64_t key) noexcept;
+  std::size_t done_callback_count() const noexcept { return done_callbacks_.size(); }
   // A callback that resumes this task if it is still suspended in s. It
   // may outlive the task (it holds a weak reference).
   std::function<void()> waker(const suspension& s);
@@ -168,7 +177,8 @@ class task_core : public std::enable_shared_from_this<task_core> {
   bool forwarding_cancel_ = false;  // inside cancel(), passing it on
   std::uint32_t cancel_requests_ = 0;
   std::exception_ptr failure_;
-  std::vector<std::function<void()>> done_callbacks_;
+  std::vector<std::pair<std::uint64_t, std::function<void()>>> done_callbacks_;  // key, callback
+  std::uint64_t next_callback_key_ = 0;
   suspension* waiting_ = nullptr;
   std::uint64_t next_suspension_id_ = 0;
   std::uint64_t serial_ = 0;     // creation order, for close()
