@@ -23,10 +23,13 @@
 // SIGINT or SIGTERM it prints "shutting down (...)", stops accepting, and
 // closes the loop, which cancels the client tasks (their streams close as
 // they unwind); it exits 0 (serve_until_signalled.hpp). Accepted sockets
-// get TCP_NODELAY, as asyncio's.
+// get TCP_NODELAY, as asyncio's. Each task reads into a buffer of its own
+// (read_into), which it reuses for every message: read() would return a
+// new string each time, as asyncio's returns a new bytes.
+#include <cstddef>
 #include <cstdio>
 #include <exception>
-#include <string>
+#include <string_view>
 
 #include "serve_until_signalled.hpp"
 #include "tandem/streams.hpp"
@@ -35,10 +38,9 @@ namespace {
 
 void echo(tandem::stream client) {
   try {
-    while (true) {
-      std::string data = client.read(65536);
-      if (data.empty()) return;  // the client is done
-      client.write(data);
+    char buffer[65536];                                       // on the task's stack (256 KiB)
+    while (const std::size_t n = client.read_into(buffer)) {  // 0: the client is done
+      client.write(std::string_view(buffer, n));
       client.drain();
     }
   } catch (const std::exception& e) {  // a reset: that client only

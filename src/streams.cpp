@@ -60,6 +60,9 @@ inline detail::transport& stream::open_transport(const char* operation) const {
 }
 
 std::string stream::read(std::size_t n) { return open_transport("read").read(n); }
+std::size_t stream::read_into(std::span<char> buffer) {
+  return open_transport("read_into").read_into(buffer.data(), buffer.size());
+}
 std::string stream::read_all() { return open_transport("read_all").read_all(); }
 std::string stream::readexactly(std::size_t n) {
   return open_transport("readexactly").readexactly(n);

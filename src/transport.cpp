@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -98,13 +99,17 @@ void transport::throw_error(int error, const char* operation) const {
 
 // ---- reading ---------------------------------------------------------------
 
-std::string transport::take(std::size_t n) {
-  std::string out(rbuf_, rpos_, n);
-  rpos_ += out.size();
+void transport::consume(std::size_t n) noexcept {
+  rpos_ += n;
   if (rpos_ == rbuf_.size()) {
     rbuf_.clear();
     rpos_ = 0;
   }
+}
+
+std::string transport::take(std::size_t n) {
+  std::string out(rbuf_, rpos_, n);
+  consume(out.size());
   return out;
 }
 
@@ -187,6 +192,23 @@ std::string transport::read(std::size_t n) {
   std::string out(fresh.substr(0, n));  // straight from the receive buffer
   if (fresh.size() > n) rbuf_.append(fresh.substr(n));
   return out;
+}
+
+std::size_t transport::read_into(char* data, std::size_t size) {
+  check_can_read("read_into");
+  if (size == 0) return 0;
+  if (buffered() > 0) {  // what an earlier read took beyond what it returned
+    const std::size_t n = std::min(size, buffered());
+    std::memcpy(data, rbuf_.data() + rpos_, n);
+    consume(n);
+    return n;
+  }
+  while (wait_readable("read_into")) {  // straight into the caller's buffer
+    ssize_t n = ::recv(fd_, data, size, 0);
+    if (n < 0) n = -errno;
+    if (received(n, size)) return static_cast<std::size_t>(n);
+  }
+  return 0;
 }
 
 std::string transport::read_all() {

@@ -38,6 +38,7 @@ class transport final : public loop_socket, public io_source {
   transport(event_loop& loop, int fd, const socket_address& peer, std::size_t limit) noexcept;
 
   std::string read(std::size_t n);
+  std::size_t read_into(char* data, std::size_t size);
   std::string read_all();
   std::string readexactly(std::size_t n);
   std::string readline();
@@ -64,6 +65,7 @@ class transport final : public loop_socket, public io_source {
   std::size_t buffered() const noexcept { return rbuf_.size() - rpos_; }
   std::size_t unsent() const noexcept { return wbuf_.size() - wpos_; }
   std::string take(std::size_t n);
+  void consume(std::size_t n) noexcept;  // drops n buffered bytes, which were returned
   // Every operation's first checks: inline, their throws out of line.
   void check_open(const char* operation) const {
     if (closed_) [[unlikely]]

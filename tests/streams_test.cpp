@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 #include "support/loop_support.hpp"
@@ -109,6 +110,46 @@ TEST(Streams, ReadReturnsRestThenEmptyAtEndOfStream) {
     EXPECT_EQ(p.served.read(100), "");
     EXPECT_EQ(p.served.read(100), "");
     EXPECT_TRUE(p.served.at_eof());
+  });
+}
+
+// read_into: what a readline left buffered first, then straight from the
+// socket, never more than the buffer holds; 0 at the end of the stream.
+TEST(Streams, ReadIntoTakesBufferedBytesFirstThenReceivesUpToTheBuffersSize) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    auto p = connect_pair();
+    p.client.write("line\nrest");
+    EXPECT_EQ(p.served.readline(), "line\n");  // "rest" stays buffered
+    char small[3];
+    ASSERT_EQ(p.served.read_into(small), 3u);
+    EXPECT_EQ(std::string_view(small, 3), "res");
+    char buffer[100];
+    ASSERT_EQ(p.served.read_into(buffer), 1u) << "only what was buffered: no wait for more";
+    EXPECT_EQ(buffer[0], 't');
+    auto writer = loop.create_task([&p] {
+      tandem::sleep_for(5ms);
+      p.client.write(pattern(0, 250));
+      p.client.write_eof();
+    });
+    std::string got;
+    while (const std::size_t n = p.served.read_into(buffer)) {
+      ASSERT_LE(n, sizeof buffer);
+      got.append(buffer, n);
+    }
+    EXPECT_EQ(got, pattern(0, 250));
+    EXPECT_EQ(p.served.read_into(buffer), 0u);
+    EXPECT_TRUE(p.served.at_eof());
+    tandem::await(writer);
+  });
+}
+
+TEST(Streams, ReadIntoAnEmptyBufferReturnsZeroAtOnce) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto p = connect_pair();
+    EXPECT_EQ(p.served.read_into({}), 0u);  // nothing was sent: it would wait otherwise
+    EXPECT_FALSE(p.served.at_eof());
   });
 }
 
@@ -314,6 +355,9 @@ TEST(Streams, SecondReaderWhileOneReadsIsLogicError) {
               "tandem::stream::read: another task is reading from this stream");
     EXPECT_EQ(logic_error_message([&p] { p.served.readline(); }),
               "tandem::stream::readline: another task is reading from this stream");
+    char buffer[4];
+    EXPECT_EQ(logic_error_message([&p, &buffer] { p.served.read_into(buffer); }),
+              "tandem::stream::read_into: another task is reading from this stream");
     p.client.write("x");
     EXPECT_EQ(tandem::await(first), "x");
   });
@@ -448,6 +492,9 @@ TEST(Streams, EveryOperationButCloseThrowsAfterClose) {
     EXPECT_EQ(logic_error_message([&p] { p.client.read(1); }),
               "tandem::stream::read: the stream is closed");
     EXPECT_THROW(p.client.read_all(), std::logic_error);
+    char buffer[4];
+    EXPECT_EQ(logic_error_message([&p, &buffer] { p.client.read_into(buffer); }),
+              "tandem::stream::read_into: the stream is closed");
     EXPECT_THROW(p.client.readexactly(1), std::logic_error);
     EXPECT_THROW(p.client.readline(), std::logic_error);
     EXPECT_THROW(p.client.readuntil("x"), std::logic_error);
@@ -624,6 +671,21 @@ TEST(Streams, CancelledReadexactlyLosesNoByte) {
     EXPECT_THROW(tandem::await(reader), tandem::cancelled_error);
     p.client.write("56789");
     EXPECT_EQ(p.served.readexactly(10), "0123456789");
+  });
+}
+
+TEST(Streams, CancelledReadIntoLosesNoByte) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    auto p = connect_pair();
+    char buffer[16];
+    auto reader = loop.create_task([&p, &buffer] { return p.served.read_into(buffer); });
+    settle();  // the reader waits for bytes
+    reader.cancel();
+    EXPECT_THROW(tandem::await(reader), tandem::cancelled_error);
+    p.client.write("abc");
+    ASSERT_EQ(p.served.read_into(buffer), 3u);
+    EXPECT_EQ(std::string_view(buffer, 3), "abc");
   });
 }
 

@@ -31,7 +31,8 @@
 //    last read took beyond what it returned. At end of stream, read,
 //    read_all and readline return what is left (finally ""); readexactly
 //    and readuntil throw incomplete_read_error, whose partial() holds the
-//    bytes consumed. at_eof() does no I/O: true once the end was seen and
+//    bytes consumed (read_into, reading into the caller's buffer, returns
+//    0 there). at_eof() does no I/O: true once the end was seen and
 //    nothing is buffered. Up to `limit` bytes before a separator are
 //    accepted; past that, readuntil keeps the buffer and throws
 //    limit_overrun_error, and readline discards through the next '\n'
@@ -68,6 +69,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -95,7 +97,13 @@ class stream {
   ~stream();  // close()
 
   std::string read(std::size_t n);  // 1..n bytes; "" at end of stream; read(0): "" at once
-  std::string read_all();           // until end of stream (asyncio's read(-1))
+  // read(buffer.size()) into the caller's buffer: returns how many bytes
+  // it holds now (1..size), 0 at end of stream, 0 at once for an empty
+  // buffer. asyncio has no such call (its read makes a new bytes each
+  // time); C++ programs reuse buffers, as with Asio's read_some or
+  // Python's socket.recv_into, and a read then allocates nothing.
+  std::size_t read_into(std::span<char> buffer);
+  std::string read_all();  // until end of stream (asyncio's read(-1))
   std::string readexactly(std::size_t n);
   std::string readline();  // through '\n'; the partial last line at end; "" at end
   std::string readuntil(std::string_view separator);  // through separator; "": invalid_argument
