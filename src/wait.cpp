@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <utility>
@@ -160,36 +161,52 @@ struct timeout_scope::state {
   }
 };
 
+timeout_scope::state& timeout_scope::get() noexcept {
+  return *std::launder(reinterpret_cast<state*>(storage_));
+}
+const timeout_scope::state& timeout_scope::get() const noexcept {
+  return *std::launder(reinterpret_cast<const state*>(storage_));
+}
+
 timeout_scope::timeout_scope(clock::time_point deadline) {
+  static_assert(sizeof(state) <= sizeof storage_ && alignof(state) <= 8,
+                "timeout_scope::storage_ must hold its state");
   detail::task_core& me = detail::current_task();  // logic_error outside a task
-  auto owned = std::make_unique<state>(state{me, me.cancelling(), deadline, false, {}});
-  owned->arm();
-  state_ = owned.release();
+  state* s = ::new (static_cast<void*>(storage_)) state{me, me.cancelling(), deadline, false, {}};
+  try {
+    s->arm();
+  } catch (...) {
+    s->~state();
+    throw;
+  }
 }
 
 timeout_scope::~timeout_scope() {
-  if (state_->timer) state_->timer->cancel();
-  delete state_;
+  state& s = get();
+  if (s.timer) s.timer->cancel();
+  s.~state();
 }
 
-clock::time_point timeout_scope::when() const noexcept { return state_->deadline; }
-bool timeout_scope::expired() const noexcept { return state_->expired; }
+clock::time_point timeout_scope::when() const noexcept { return get().deadline; }
+bool timeout_scope::expired() const noexcept { return get().expired; }
 
 void timeout_scope::reschedule(clock::time_point deadline) {
-  if (state_->expired)
+  state& s = get();
+  if (s.expired)
     throw std::logic_error("tandem::timeout_scope::reschedule: the timeout has expired");
-  state_->deadline = deadline;
-  state_->arm();
+  s.deadline = deadline;
+  s.arm();
 }
 
 void timeout_scope::returned() noexcept {
-  if (state_->expired) state_->task.uncancel();
+  state& s = get();
+  if (s.expired) s.task.uncancel();
 }
 
 void timeout_scope::cancelled() {
   // Ours, and none from outside left: the deadline is what cancelled fn.
-  if (state_->expired && state_->task.uncancel() <= state_->cancelling_at_entry)
-    throw timeout_error();
+  state& s = get();
+  if (s.expired && s.task.uncancel() <= s.cancelling_at_entry) throw timeout_error();
   throw;
 }
 

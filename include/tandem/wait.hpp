@@ -97,8 +97,13 @@ class timeout_scope {
   // left); otherwise rethrows the cancellation.
   [[noreturn]] void cancelled();
 
+  // The state lives in the scope itself, not on the heap (one allocation
+  // less per timeout): wait.cpp constructs it here and checks that it fits.
+  // The scope never moves, so the timer may refer to it.
   struct state;
-  state* state_;
+  state& get() noexcept;
+  const state& get() const noexcept;
+  alignas(8) unsigned char storage_[64];
 };
 
 namespace detail {
