@@ -45,17 +45,11 @@ stream& stream::operator=(stream&& other) noexcept {
 }
 stream::~stream() { close(); }
 
-namespace {
-[[noreturn, gnu::cold]] void throw_closed_stream(const char* operation) {
-  throw std::logic_error(std::string("tandem::stream::") + operation + ": the stream is closed");
-}
-}  // namespace
-
 // Inline, the throw kept out of line: a stream's every operation starts
 // here, and the echo of one message takes three of them.
 inline detail::transport& stream::open_transport(const char* operation) const {
   if (!transport_) [[unlikely]]  // a closed transport's own checks say so
-    throw_closed_stream(operation);
+    detail::transport::throw_misuse(operation, "the stream is closed");
   return *transport_;
 }
 

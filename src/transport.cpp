@@ -141,17 +141,20 @@ inline bool transport::received(ssize_t n, std::size_t requested) noexcept {
   return false;
 }
 
-bool transport::receive_fresh(const char* operation, std::string_view& fresh) {
+inline std::size_t transport::receive_into(const char* operation, char* data, std::size_t size) {
   while (wait_readable(operation)) {
-    char* const scratch = loop_access::of(*loop_).sockets.scratch();
-    ssize_t n = ::recv(fd_, scratch, loop_sockets::scratch_size, 0);
+    ssize_t n = ::recv(fd_, data, size, 0);
     if (n < 0) n = -errno;
-    if (received(n, loop_sockets::scratch_size)) {
-      fresh = std::string_view(scratch, static_cast<std::size_t>(n));
-      return true;
-    }
+    if (received(n, size)) return static_cast<std::size_t>(n);
   }
-  return false;
+  return 0;
+}
+
+bool transport::receive_fresh(const char* operation, std::string_view& fresh) {
+  char* const scratch = loop_access::of(*loop_).sockets.scratch();
+  const std::size_t n = receive_into(operation, scratch, loop_sockets::scratch_size);
+  fresh = std::string_view(scratch, n);
+  return n > 0;
 }
 
 std::string transport::receive_string(std::size_t n) {
@@ -203,12 +206,7 @@ std::size_t transport::read_into(char* data, std::size_t size) {
     consume(n);
     return n;
   }
-  while (wait_readable("read_into")) {  // straight into the caller's buffer
-    ssize_t n = ::recv(fd_, data, size, 0);
-    if (n < 0) n = -errno;
-    if (received(n, size)) return static_cast<std::size_t>(n);
-  }
-  return 0;
+  return receive_into("read_into", data, size);  // straight into the caller's buffer
 }
 
 std::string transport::read_all() {

@@ -26,6 +26,10 @@ namespace tandem::detail {
 
 class transport final : public loop_socket, public io_source {
  public:
+  // std::logic_error "tandem::stream::OPERATION: WHY" (a stream's misuse,
+  // or an operation on a closed stream).
+  [[noreturn, gnu::cold]] static void throw_misuse(const char* operation, const char* why);
+
   // asyncio's defaults: drain() waits above the high-water mark, until
   // the buffer is down to the low one.
   static constexpr std::size_t high_water = std::size_t{64} * 1024;
@@ -81,14 +85,15 @@ class transport final : public loop_socket, public io_source {
     if (drainer_ != nullptr) [[unlikely]]
       throw_misuse(operation, "another task is draining this stream");
   }
-  // std::logic_error "tandem::stream::OPERATION: WHY".
-  [[noreturn, gnu::cold]] static void throw_misuse(const char* operation, const char* why);
   // Receives more bytes into the buffer (suspending while none are
   // there); false at end of stream. receive_fresh leaves them in the
   // loop's receive buffer, in `fresh`, for the caller to take;
   // receive_string returns at most n of them in a string of their own.
   bool receive(const char* operation);
   bool receive_fresh(const char* operation, std::string_view& fresh);
+  // One receive of at most size bytes into data (suspending while none
+  // are there): their number, 0 at end of stream.
+  std::size_t receive_into(const char* operation, char* data, std::size_t size);
   std::string receive_string(std::size_t n);
   // Suspends until the socket may have bytes; false at end of stream.
   bool wait_readable(const char* operation);
