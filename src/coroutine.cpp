@@ -18,6 +18,10 @@ constinit eh_state unknown_eh{nullptr, 1};
 constinit thread_local eh_state* thread_eh_cache __attribute__((tls_model("initial-exec"))) =
     &unknown_eh;
 
+#ifdef TANDEM_THREAD_EH_OUT_OF_LINE
+eh_state* thread_eh() noexcept { return thread_eh_cache; }
+#endif
+
 constinit const frame_head ended_frame{{}, {}, co_state::done, 0};
 constinit const frame_head ended_unstarted_frame{{}, {}, co_state::done, ended_unstarted};
 constinit const frame_head moved_from_frame{{}, {}, co_state::moved_from, 0};
@@ -200,7 +204,7 @@ void arrive(frame_base* f) noexcept { arrive_in_body(f->sanitizer); }
                   static_cast<std::size_t>(reinterpret_cast<const char*>(d) - bottom));
   // Installed frames share the FP state; d's yield_from lands as from a
   // resume of d, which it suspended into.
-  leave_for<body_slots, resumer_slots>(d, 0);
+  leave_for<body_slots, resumer_slots>(d, 0, d->status());
 }
 
 // Runs the body, records how it ended, and leaves for good.
@@ -211,7 +215,7 @@ void arrive(frame_base* f) noexcept { arrive_in_body(f->sanitizer); }
   before_final_suspend(f->sanitizer);
   // Nobody resumes a finished body. The resumer takes back its FP control
   // and exception state when it lands, as after a yield.
-  leave_for<resumer_slots, body_slots>(f, 0);
+  leave_for<resumer_slots, body_slots>(f, 0, f->status());
 }
 
 #if !TANDEM_INLINE_SWITCH
@@ -266,8 +270,8 @@ void prepare(frame_base* f, const stack_options& options) {
   fiber_created(f->sanitizer, f->name);
   prepare_thread_for_overflow_reports();
   if (options.own_fp_control) f->flags = own_fp_control;
-  f->stack_span =
-      reinterpret_cast<std::uintptr_t>(f) - reinterpret_cast<std::uintptr_t>(f->stack.bottom());
+  f->stack_floor =
+      reinterpret_cast<std::uintptr_t>(f->stack.bottom()) - reinterpret_cast<std::uintptr_t>(f);
 #if TANDEM_INLINE_SWITCH
   set_first_resume(f->body, reinterpret_cast<std::uintptr_t>(f), &tandem_coroutine_start);
 #else
@@ -337,7 +341,7 @@ void close(frame_head*& h) {
   detach_around(h);  // close walks a delegation chain: the yield_from closes its sub
   f->flags |= exit_pending;
   std::uintptr_t word = 0;
-  if (resume<resume_kind::raise>(h, word)->state == co_state::done) {
+  if (resume<resume_kind::raise>(h, word).frame->state == co_state::done) {
     h = sentinel(ended_frame);
     if (f->end == co_end::failed) rethrow_failure(f);
     release(f);  // returned, or let coroutine_exit escape

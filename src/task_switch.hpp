@@ -116,9 +116,9 @@ inline void task_core::schedule_step() {
   task_core* const outer = running_task;
   running_task = this;
   std::uintptr_t nothing = 0;
-  frame_base* const f = detail::resume<resume_kind::next>(frame_, nothing);
+  const resumed r = detail::resume<resume_kind::next>(frame_, nothing);
   running_task = outer;
-  if (f->state == co_state::done) [[unlikely]]
+  if (r.status != status_word(co_state::suspended) && r.frame->state == co_state::done) [[unlikely]]
     end_of_function();
 }
 

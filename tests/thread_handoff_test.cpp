@@ -98,6 +98,42 @@ void body_in_catch(co_type::yielder_type& y, job& j, std::uint64_t yields) {
   }
 }
 
+// From inside a catch block that stays open across every yield, passes
+// what it is sent to a nested coroutine of its own, which yields the
+// running sum, and yields that on. The nested coroutine must find an
+// exception state of its own, empty (generator rule 12), on whichever
+// thread the pair runs. The loop is as short as the seed's, so that the
+// nested resumes are inlined next to the yields after which the body runs
+// on the other thread: the resume must find the exception state of the
+// thread it runs on now, not of the one it ran on when the loop began (a
+// compiler takes a thread_local's address for a constant, and keeps it
+// across a switch as across a call).
+void body_resuming_nested_in_catch(co_type::yielder_type& y, job& j, std::uint64_t yields) {
+  co_type nested([&j](co_type::yielder_type& inner) {
+    std::uint64_t sum = 0;
+    std::uint64_t in = inner.yield(0);
+    for (;;) {
+      if (std::current_exception() != nullptr)
+        j.fail("nested body: sees its resumer's caught exception");
+      if (std::uncaught_exceptions() != 0) j.fail("nested body: counts uncaught exceptions");
+      sum += in;
+      in = inner.yield(sum);
+    }
+  });
+  try {
+    throw j.id;
+  } catch (std::uint64_t caught) {
+    if (nested.next() != 0) j.fail("body: the nested coroutine's first yield");
+    std::uint64_t in = y.yield(0);
+    for (std::uint64_t r = 1; r <= yields; ++r) in = y.yield(nested.send(in));
+    try {
+      throw;  // still this body's exception, after every nested resume
+    } catch (std::uint64_t again) {
+      if (again != caught) j.fail("body: rethrew another exception after nested resumes");
+    }
+  }
+}
+
 // A queue of jobs for one thread: push one, take all.
 class inbox {
  public:
@@ -180,22 +216,17 @@ void worker(int me, handoff& h) {
   }
 }
 
-TEST(ThreadHandoff, ThousandCoroutinesAlternateBetweenTwoThreads) {
-  constexpr std::size_t count = 1000;
+// Runs `count` coroutines, made by make_body(job, yields), on two threads
+// that hand them to each other, and checks what each recorded.
+template <class MakeBody>
+void run_handoff(std::size_t count, std::uint64_t yields, MakeBody make_body) {
   handoff h;
-  h.yields = iterations(1000, 4);
+  h.yields = yields;
   std::vector<std::unique_ptr<job>> jobs;
   for (std::size_t i = 0; i < count; ++i) {
     auto j = std::make_unique<job>();
     j->id = i;
-    job* raw = j.get();
-    const std::uint64_t yields = h.yields;
-    if (i % 4 == 3)
-      j->co = std::make_unique<co_type>(
-          [raw, yields](co_type::yielder_type& y) { body_in_catch(y, *raw, yields); });
-    else
-      j->co = std::make_unique<co_type>(
-          [raw, yields](co_type::yielder_type& y) { body(y, *raw, yields); });
+    j->co = std::make_unique<co_type>(make_body(*j, yields));
     jobs.push_back(std::move(j));
   }
   h.unfinished = count;
@@ -220,6 +251,28 @@ TEST(ThreadHandoff, ThousandCoroutinesAlternateBetweenTwoThreads) {
   EXPECT_EQ(h.resumes_by[0] + h.resumes_by[1], each);
   EXPECT_GE(h.resumes_by[0], each / 2 - count);
   EXPECT_GE(h.resumes_by[1], each / 2 - count);
+}
+
+TEST(ThreadHandoff, ThousandCoroutinesAlternateBetweenTwoThreads) {
+  run_handoff(1000, iterations(1000, 4), [](job& j, std::uint64_t yields) {
+    job* raw = &j;
+    return [raw, yields](co_type::yielder_type& y) {
+      if (raw->id % 4 == 3)
+        body_in_catch(y, *raw, yields);
+      else
+        body(y, *raw, yields);
+    };
+  });
+}
+
+// Generator rule 12 on both threads at once: each body holds a caught
+// exception across its yields while it resumes a coroutine of its own.
+TEST(ThreadHandoff, BodiesThatMoveBetweenThreadsResumeNestedCoroutinesWithTheirOwnExceptionState) {
+  run_handoff(200, iterations(1000, 4), [](job& j, std::uint64_t yields) {
+    job* raw = &j;
+    return
+        [raw, yields](co_type::yielder_type& y) { body_resuming_nested_in_catch(y, *raw, yields); };
+  });
 }
 
 }  // namespace

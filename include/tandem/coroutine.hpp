@@ -61,7 +61,10 @@
 // hand-over must be synchronised (a mutex, a queue: anything that orders
 // the last switch on one thread before the next on the other), and two
 // threads must never resume the same coroutine at once. The exception
-// state (generator rule 12) follows the coroutine. What a body must not do across a
+// state (generator rule 12) follows the coroutine, also where a body that
+// moves between threads resumes coroutines of its own: tandem finds the
+// running thread's state afresh at each resume, never from an address a
+// compiler kept from before a yield. What a body must not do across a
 // yield, since it may wake up on another thread:
 //  - keep the address of a thread_local (`auto& x = tls;`, a pointer to it,
 //    or a reference a library returns to its per-thread state); read the
@@ -288,11 +291,11 @@ class coroutine {
   // Throws what the rules say for everything else.
   template <detail::resume_kind How>
   __attribute__((always_inline)) bool resume_step(std::uintptr_t& word) {
-    detail::frame_base* f = detail::resume<How>(frame_, word);
+    const detail::resumed r = detail::resume<How>(frame_, word);
     // The status word, as resume() has just compared it: the compiler
     // folds this compare into that one.
-    if (f->status() != detail::status_word(detail::co_state::suspended) &&
-        f->state == detail::co_state::done) [[unlikely]] {
+    if (r.status != detail::status_word(detail::co_state::suspended) &&
+        r.frame->state == detail::co_state::done) [[unlikely]] {
       detail::finish(frame_);
       return false;
     }

@@ -80,20 +80,50 @@ struct eh_state {
 };
 static_assert(sizeof(eh_state) == 2 * sizeof(void*));
 
-// Whether s holds any exception: two words, one pair load where the
-// processor has one (AArch64).
-inline bool holds_exceptions(const eh_state* s) noexcept {
+// s's two words or-ed together: zero when s holds no exception. One pair
+// load where the processor has one (AArch64, 32-bit ARM).
+inline std::uintptr_t exception_words(const eh_state* s) noexcept {
   std::uintptr_t words[2];
   std::memcpy(words, __builtin_assume_aligned(s, alignof(eh_state)), sizeof words);
-  return (words[0] | words[1]) != 0;
+  return words[0] | words[1];
 }
+inline bool holds_exceptions(const eh_state* s) noexcept { return exception_words(s) != 0; }
 
-// This thread's eh_state (initial-exec TLS: one load). Until a thread's
-// first resume finds the real one, it points at unknown_eh, which "holds
-// exceptions", so that first check takes the slow path, which finds it.
+// This thread's eh_state (initial-exec TLS). Until a thread's first resume
+// finds the real one, it points at unknown_eh, which "holds exceptions",
+// so that first check takes the slow path, which finds it.
 extern constinit eh_state unknown_eh;
 extern constinit thread_local eh_state* thread_eh_cache __attribute__((tls_model("initial-exec")));
+
+// thread_eh() is called on both sides of a switch, in code that may run on
+// one thread before the switch and on another after it: a coroutine's body
+// that resumes another coroutine, and is itself resumed on other threads.
+// A compiler takes a thread_local's address for a constant within a
+// function, and keeps it across a switch as across a call: the body would
+// then read and swap the exception state of the thread it ran on before.
+// So the thread's part of the address is read afresh each time.
+#if defined(__x86_64__)
+// x86-64 loads a thread_local through %fs, the running thread's: one load,
+// with nothing of the thread kept in a register.
 inline eh_state* thread_eh() noexcept { return thread_eh_cache; }
+inline constexpr bool thread_eh_is_one_load = true;
+#elif TANDEM_INLINE_SWITCH && defined(__has_builtin) && __has_builtin(__builtin_thread_pointer)
+// The variable's offset from the thread pointer is the same in every
+// thread (initial-exec: the static TLS block), so the compiler may compute
+// it once and keep it; only the thread pointer is read afresh.
+inline eh_state* thread_eh() noexcept {
+  const std::uintptr_t offset = reinterpret_cast<std::uintptr_t>(&thread_eh_cache) -
+                                reinterpret_cast<std::uintptr_t>(__builtin_thread_pointer());
+  // NOLINTNEXTLINE(performance-no-int-to-ptr): the thread_local's address
+  return *reinterpret_cast<eh_state* const*>(thread_address(offset));
+}
+inline constexpr bool thread_eh_is_one_load = false;
+#else
+// Out of line: a call the compiler cannot see into reads it afresh.
+#define TANDEM_THREAD_EH_OUT_OF_LINE 1
+eh_state* thread_eh() noexcept;
+inline constexpr bool thread_eh_is_one_load = false;
+#endif
 
 // The part of a frame that every switch reads. A coroutine handle always
 // points at one: its frame's, or, once finished or moved from, one of the
@@ -127,9 +157,11 @@ struct frame_head {
   // switch).
   std::uint16_t status() const noexcept { return *reinterpret_cast<const status_u16*>(&state); }
   void set_status(std::uint16_t s) noexcept { *reinterpret_cast<status_u16*>(&state) = s; }
-  // Running, no flags (the caller has checked that there were none).
-  void set_running() noexcept {
-    *reinterpret_cast<status_u32*>(&state) = static_cast<unsigned>(co_state::running);
+  // Running, no flags (the caller has checked that there were none), from
+  // `running`, the caller's copy of the word: the store and a switch that
+  // carries the word then use one register.
+  void set_running(std::uintptr_t running) noexcept {
+    *reinterpret_cast<status_u32*>(&state) = static_cast<std::uint32_t>(running);
   }
   bool has(co_flag flag) const noexcept { return (flags & flag) != 0; }
   // The same from the status word: the hot paths' slow branches test their
@@ -164,12 +196,14 @@ struct frame_base : frame_head {
   explicit frame_base(tandem::stack&& memory) noexcept : stack(std::move(memory)) {}
 
   co_end end = co_end::none;
-  std::uintptr_t stack_span = 0;  // from the stack's bottom up to this frame
-  eh_state body_eh;               // the body's exception state, while not running
-  eh_state resumer_eh;            // the resumer's, while the body runs
-  std::exception_ptr inject;      // thrown at the pending yield on resume
-  std::exception_ptr failure;     // what escaped the body
-  tandem::stack stack;            // the memory this frame lives in
+  // The stack's bottom less this frame's address, modulo 2^N: a stack
+  // pointer between the two, less the frame, is above it (on_own_stack).
+  std::uintptr_t stack_floor = 0;
+  eh_state body_eh;            // the body's exception state, while not running
+  eh_state resumer_eh;         // the resumer's, while the body runs
+  std::exception_ptr inject;   // thrown at the pending yield on resume
+  std::exception_ptr failure;  // what escaped the body
+  tandem::stack stack;         // the memory this frame lives in
   sanitizer_state sanitizer;
   void (*run_body)(frame_base*) = nullptr;
   void (*destroy)(frame_base*) = nullptr;
@@ -206,6 +240,8 @@ static_assert(offsetof(frame_head, body) == 0, "the body's entry finds its frame
 // both from the frame (detail/switch.hpp's switch_within).
 inline constexpr std::size_t body_slots = offsetof(frame_head, body);
 inline constexpr std::size_t resumer_slots = offsetof(frame_head, resumer);
+// Where the status word lies: a switch that carries it stores it there.
+inline constexpr std::size_t status_at = offsetof(frame_head, state);
 
 // How a resume was asked for: which errors apply (send before start), and
 // whether an exception waits to be thrown at the yield.
@@ -225,14 +261,51 @@ void swap_eh_out(frame_base* f, eh_state* g) noexcept;
 void after_suspend_slow(frame_base* f);  // throws an injected exception
 [[noreturn]] void throw_yield_outside();
 
+// The status word of the frame a switch landed with, as the sender left
+// it: carried in a register where the switch carries it (load-store
+// processors: no load, and no compare of a loaded value), else read from
+// the frame.
+__attribute__((always_inline)) inline std::uintptr_t landed_status(const landing& l,
+                                                                   const frame_head* f) noexcept {
+  if constexpr (switch_carries_status)
+    return l.status;
+  else
+    return f->status();
+}
+
+// What a resume comes back with: the frame that switched back, and its
+// status word as it left it (suspended, unless it ended or a flag is set).
+struct resumed {
+  frame_base* frame;
+  std::uintptr_t status;
+};
+
+// Whether a resume takes the fast path on either side of its switch: the
+// status word says suspended with no flag, and the thread's exception state
+// (g) is empty. Both are zero: on 32-bit ARM one or and one branch test
+// both, a compare and a branch less than two tests; elsewhere two tests
+// cost no more, and let each be what the compiler reuses (x86-64: the
+// status as a compare with memory).
+static_assert(status_word(co_state::suspended) == 0);
+__attribute__((always_inline)) inline bool fast_path(std::uintptr_t status,
+                                                     const eh_state* g) noexcept {
+#if defined(__arm__)
+  return (status | exception_words(g)) == 0;
+#else
+  return status == status_word(co_state::suspended) && !holds_exceptions(g);
+#endif
+}
+
 // Switches into the frame's body until it yields or ends, handing it
-// `value`; returns the frame, and leaves what it yielded in `value`.
-// Afterwards f->state tells whether the body yielded or ended.
+// `value`; returns the frame and its status, and leaves what it yielded in
+// `value`. The frame's state tells whether the body yielded or ended.
 template <resume_kind How>
-__attribute__((always_inline)) inline frame_base* resume(frame_head* h, std::uintptr_t& value) {
+__attribute__((always_inline)) inline resumed resume(frame_head* h, std::uintptr_t& value) {
   eh_state* g = thread_eh();
   auto* f = static_cast<frame_base*>(h);
-  if (h->status() != status_word(co_state::suspended) || holds_exceptions(g)) [[unlikely]] {
+  // The status word the body finds, stored and handed over with the switch.
+  std::uintptr_t sent = status_word(co_state::running);
+  if (!fast_path(h->status(), g)) [[unlikely]] {
     // Read again, from a frame pointer the compiler cannot relate to the
     // first: the fast path's check is then one compare with memory, and
     // nothing is computed ahead for this branch.
@@ -253,34 +326,43 @@ __attribute__((always_inline)) inline frame_base* resume(frame_head* h, std::uin
     }
     const std::uint16_t flags = f->status() & 0xff00u;
     if ((flags & (unsigned{own_fp_control} << 8)) != 0) switch_fp_control(&f->resumer, &f->body);
-    f->set_status(static_cast<std::uint16_t>(flags | status_word(co_state::running)));
-  } else {
-    f->set_running();  // no flags: checked above
+    sent = flags | status_word(co_state::running);
+    if constexpr (!switch_carries_status) f->set_status(static_cast<std::uint16_t>(sent));
+    g = thread_eh();  // a thread's first resume has just found its state
+  } else if constexpr (!switch_carries_status) {
+    f->set_running(sent);  // no flags: checked above
   }
   const auto* bottom = static_cast<const char*>(f->stack.bottom());
   before_resume(f->sanitizer, bottom,
                 static_cast<std::size_t>(reinterpret_cast<const char*>(f) - bottom));
-  const landing l = switch_within<resumer_slots, body_slots>(f, value);
+  // A switch that carries the status word stores it too.
+  const landing l = switch_within<resumer_slots, body_slots, status_at>(f, value, sent);
   f = static_cast<frame_base*>(static_cast<frame_head*>(l.frame));
   after_resume(f->sanitizer);
   // The body's side of the switch is done here: its FP control state, and
-  // its exception state when it yielded inside a catch block.
-  g = thread_eh();
-  if (f->status() != status_word(co_state::suspended) || holds_exceptions(g)) [[unlikely]] {
+  // its exception state when it yielded inside a catch block. g is still
+  // this thread's: whatever the body does, it switches back on the thread
+  // that resumed it. Where reading it again is one load, that costs less
+  // than keeping it across the switch.
+  if constexpr (thread_eh_is_one_load) g = thread_eh();
+  const std::uintptr_t status = landed_status(l, f);
+  if (!fast_path(status, g)) [[unlikely]] {
     asm("" : "+r"(f));  // read again: see above
     if (f->has_in_status(own_fp_control)) switch_fp_control(&f->body, &f->resumer);
     if (holds_exceptions(g) || f->has_in_status(resumer_eh_saved)) swap_eh_out(f, g);
   }
   value = l.value;
-  return f;
+  // Read again where it is not carried: the caller's compare of it then
+  // folds into the one above, where a copy would be kept in a register.
+  return {f, switch_carries_status ? status : f->status()};
 }
 
 // A yield belongs on its own coroutine's stack, below the frame (a nested
 // coroutine's body runs on another stack). One compare: the frame sits at
-// the top of its stack, so an address is on the stack when it lies less
-// than stack_span below the frame.
+// the top of its stack, so the stack pointer is on the stack when it less
+// the frame, a "negative" number, is above the bottom less the frame.
 __attribute__((always_inline)) inline bool on_own_stack(const frame_base* f) noexcept {
-  return stack_depth(f) < f->stack_span;
+  return stack_offset(f) > f->stack_floor;
 }
 
 // From inside the body: switches back to the resumer with `value`; returns
@@ -292,20 +374,24 @@ __attribute__((always_inline)) inline frame_base* suspend(frame_base* f, std::ui
   if (!stack_checked && !on_own_stack(f)) [[unlikely]]
     throw_yield_outside();
   // The resumer does the rest when the switch lands (see resume).
-  f->set_status(static_cast<std::uint16_t>(f->status() & 0xff00u));  // suspended, flags kept
+  // Computed as a word: a 16-bit result would be zero-extended again for
+  // the register that carries it (RISC-V: two shifts).
+  const std::uintptr_t suspended =
+      std::uintptr_t{f->status()} & ~std::uintptr_t{0xff};  // flags kept
+  if constexpr (!switch_carries_status) f->set_status(static_cast<std::uint16_t>(suspended));
   before_suspend(f->sanitizer);
-  const landing l = switch_within<body_slots, resumer_slots, /*SameFrame=*/true>(f, value);
+  const landing l =
+      switch_within<body_slots, resumer_slots, status_at, /*SameFrame=*/true>(f, value, suspended);
   f = static_cast<frame_base*>(static_cast<frame_head*>(l.frame));
   after_suspend(f->sanitizer);
-  // Compared as the word the resumer stored (running, and the flags), not
-  // as the flags byte alone: on AMD Zen a byte load from inside a wider
-  // store, at another address than the store's, missed store forwarding
-  // (2.6 ns a send against 3.6). Then tested by bits, not by comparing the
-  // status with own_fp_control's: the compiler would merge the compares
-  // into one masked compare on the fast path. Read again from a pointer
-  // the compiler cannot relate to f, as in resume: the check is then one
-  // compare with memory.
-  if (f->status() != status_word(co_state::running)) [[unlikely]] {
+  // Compared as the word the resumer stored (running, and the flags), or
+  // handed over where the switch carries it, not as the flags byte alone: on AMD Zen a byte load
+  // from inside a wider store, at another address than the store's, missed store forwarding (2.6 ns
+  // a send against 3.6). Then tested by bits, not by comparing the status with own_fp_control's:
+  // the compiler would merge the compares into one masked compare on the fast path. Read again from
+  // a pointer the compiler cannot relate to f, as in resume: the check is then one compare with
+  // memory.
+  if (landed_status(l, f) != status_word(co_state::running)) [[unlikely]] {
     asm("" : "+r"(f));
     if (f->has_in_status(exit_pending)) {  // thrown here: one frame less to unwind
       f->flags = static_cast<unsigned char>(f->flags & ~exit_pending);

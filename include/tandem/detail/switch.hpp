@@ -1,5 +1,6 @@
 // tandem::detail::switch_within, leave_for and switch_slots for this target: the inline
-// switch where there is one, tandem_jump elsewhere.
+// switch where there is one, tandem_jump elsewhere; with the reads of the
+// stack and thread pointers that the hot path makes around them.
 #pragma once
 
 #if defined(__x86_64__)
@@ -33,6 +34,35 @@ inline void set_first_resume(switch_slots& body, std::uintptr_t top, void (*star
   body.fp = nullptr;
   body.ip = first_resume_address(reinterpret_cast<void*>(start), body.sp);
 }
+
+#if !defined(__x86_64__)
+// The caller's stack pointer less `frame`, modulo 2^N (a yield's check
+// that it runs on its own coroutine's stack, below its frame: see
+// on_own_stack). Read afresh at each use (volatile): a copy kept from
+// before a loop of yields would live across the switches, where every
+// register but the frame's is clobbered.
+// One instruction on AArch64, 32-bit ARM and RISC-V.
+inline std::uintptr_t stack_offset(const void* frame) noexcept {
+  std::uintptr_t offset;
+  asm volatile("sub %0, sp, %1" : "=r"(offset) : "r"(frame));
+  return offset;
+}
+#endif
+
+#ifdef TANDEM_READ_THREAD_POINTER
+// The running thread's pointer plus `offset`: the address of a
+// thread_local `offset` from it. The thread pointer is read afresh at each
+// use (volatile): a compiler takes it for a constant, and may keep it, or
+// an address made from it, across a switch after which the code runs on
+// another thread (a coroutine resumed there). See frame.hpp's thread_eh.
+// The addition is left to the compiler, which folds it into the load.
+inline std::uintptr_t thread_address(std::uintptr_t offset) noexcept {
+  std::uintptr_t tp;
+  asm volatile(TANDEM_READ_THREAD_POINTER : "=r"(tp));
+  return tp + offset;
+}
+#undef TANDEM_READ_THREAD_POINTER
+#endif
 
 }  // namespace tandem::detail
 #endif

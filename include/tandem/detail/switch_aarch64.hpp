@@ -6,9 +6,10 @@
 // the other side's resume address, label 1 of a switch asm statement in the
 // other side's code. Both sides' slots lie in one frame, at offsets fixed
 // at compile time, so one register, x19, carries the frame both ways (the
-// lander finds it there), and the value travels in x20: registers the ABI
-// calls callee-saved, where a compiler keeps what lives across calls, so
-// neither is moved around the switch. Notes:
+// lander finds it there), the value travels in x20, and the frame's status
+// word in x21: registers the ABI calls callee-saved, where a compiler
+// keeps what lives across calls, so none is moved around the switch.
+// Notes:
 //  - The resume address is signed with PAC (modifier: the suspended stack
 //    pointer) and authenticated before the branch, so a forged slot faults.
 //    The PAC instructions are hints: NOPs on cores without PAC.
@@ -35,12 +36,20 @@ static_assert(sizeof(switch_slots) == 32);
 // sp and ip move as a pair (stp/ldp).
 static_assert(offsetof(switch_slots, ip) == offsetof(switch_slots, sp) + 8);
 
-// What a switch brings back: the value handed over, and the lander's frame
-// (the block of memory its slots lie in).
+// What a switch brings back: the value handed over, the lander's frame
+// (the block of memory its slots lie in), and the frame's status word as
+// the sender left it.
 struct landing {
   std::uintptr_t value;
   void* frame;
+  std::uintptr_t status;
 };
+
+// The sender hands over the status word it has just stored in the frame,
+// in a register (x21): the lander's check of it is then one compare of
+// a register, where it would take a load and a compare (frame.hpp's
+// landed_status).
+inline constexpr bool switch_carries_status = true;
 
 // The asm statements' slot offsets, by name: [f*] those at From, [t*] those
 // at To, both from the frame in x19.
@@ -56,13 +65,14 @@ struct landing {
 #define TANDEM_SWITCH_CLOBBERS_SVE
 #endif
 
-// Everything but the two operands, x29 and sp: the other side may change it.
+// Everything but the three operands, x29 and sp: the other side may change
+// it.
 #define TANDEM_SWITCH_CLOBBERS                                                                   \
   "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14", \
-      "x15", "x16", "x17", "x18", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28", "x30", \
-      "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13",    \
-      "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", \
-      "v27", "v28", "v29", "v30", "v31", TANDEM_SWITCH_CLOBBERS_SVE "memory", "cc"
+      "x15", "x16", "x17", "x18", "x22", "x23", "x24", "x25", "x26", "x27", "x28", "x30", "v0",  \
+      "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", "v14",   \
+      "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", \
+      "v28", "v29", "v30", "v31", TANDEM_SWITCH_CLOBBERS_SVE "memory", "cc"
 
 // Resume the slots at To (authenticated).
 #define TANDEM_SWITCH_RESUME                                   \
@@ -82,46 +92,58 @@ struct landing {
   "hint    #36\n\t" /* bti j: the other side arrives by br */ \
   "ldr     x29, [x19, #%[ffp]]\n\t"
 
+// Store the status word (32 bits: its upper half is always zero) at
+// StatusAt from the frame, where the other side's next checks read it.
+#define TANDEM_SWITCH_STORE_STATUS "str     w21, [x19, #%[sat]]\n\t"
+
 // Suspends the caller into the slots at frame + From and resumes those at
 // frame + To, handing over `value`; returns what the next switch back hands
-// over, with the frame, which travels in x19 both ways. SameFrame: the
+// over, with the frame, which travels in x19 both ways. It stores `status`,
+// the frame's status word as the other side is to find it, at frame +
+// StatusAt, and hands it over as well (landing::status). SameFrame: the
 // caller always lands back with `frame` (a body's yield: it is resumed
 // through its own frame), so x19 is an input only, and the compiler keeps
 // the frame there across the switch instead of taking it as a new value.
-template <std::size_t From, std::size_t To, bool SameFrame = false>
-__attribute__((always_inline)) inline landing switch_within(void* frame, std::uintptr_t value) {
+template <std::size_t From, std::size_t To, std::size_t StatusAt, bool SameFrame = false>
+__attribute__((always_inline)) inline landing switch_within(void* frame, std::uintptr_t value,
+                                                            std::uintptr_t status) {
   register void* x19 asm("x19") = frame;
   register std::uintptr_t x20 asm("x20") = value;
+  register std::uintptr_t x21 asm("x21") = status;
   if constexpr (SameFrame)
-    asm volatile(TANDEM_SWITCH_JUMP
-                 : "+r"(x20)
-                 : "r"(x19), TANDEM_SWITCH_OFFSETS(From, To)
+    asm volatile(TANDEM_SWITCH_STORE_STATUS TANDEM_SWITCH_JUMP
+                 : "+r"(x20), "+r"(x21)
+                 : "r"(x19), TANDEM_SWITCH_OFFSETS(From, To), [sat] "i"(StatusAt)
                  : TANDEM_SWITCH_CLOBBERS);
   else
-    asm volatile(TANDEM_SWITCH_JUMP
-                 : "+r"(x19), "+r"(x20)
-                 : TANDEM_SWITCH_OFFSETS(From, To)
+    asm volatile(TANDEM_SWITCH_STORE_STATUS TANDEM_SWITCH_JUMP
+                 : "+r"(x19), "+r"(x20), "+r"(x21)
+                 : TANDEM_SWITCH_OFFSETS(From, To), [sat] "i"(StatusAt)
                  : TANDEM_SWITCH_CLOBBERS);
-  return {x20, x19};
+  return {x20, x19, x21};
 }
 
 // Resumes the slots at frame + To with `value` for good: the caller's
 // context is never resumed, so nothing of it is kept. The lander finds
-// `frame` in x19 as its own. Back: the slots the lander takes for those of
-// whoever resumes it (its own To; RISC-V's lander writes there).
+// `frame` in x19 as its own, and `status` (the frame's status word, which
+// the caller has stored) as handed over. Back: the slots the lander takes
+// for those of whoever resumes it (its own To; RISC-V's lander writes
+// there).
 template <std::size_t To, std::size_t Back>
-[[noreturn]] __attribute__((always_inline)) inline void leave_for(void* frame,
-                                                                  std::uintptr_t value) {
+[[noreturn]] __attribute__((always_inline)) inline void leave_for(void* frame, std::uintptr_t value,
+                                                                  std::uintptr_t status) {
   register void* x19 asm("x19") = frame;
   register std::uintptr_t x20 asm("x20") = value;
+  register std::uintptr_t x21 asm("x21") = status;
   asm volatile(TANDEM_SWITCH_RESUME
                :
-               : "r"(x19), "r"(x20), TANDEM_SWITCH_OFFSETS(Back, To)
+               : "r"(x19), "r"(x20), "r"(x21), TANDEM_SWITCH_OFFSETS(Back, To)
                : "x16", "x17", "memory");
   __builtin_unreachable();
 }
 
 #undef TANDEM_SWITCH_JUMP
+#undef TANDEM_SWITCH_STORE_STATUS
 #undef TANDEM_SWITCH_RESUME
 #undef TANDEM_SWITCH_CLOBBERS
 #undef TANDEM_SWITCH_CLOBBERS_SVE
@@ -149,15 +171,8 @@ inline void* sign_resume_address(void* ip, void* sp) noexcept {
   return x17;
 }
 
-// How far below `frame` the caller's stack pointer is (a yield's check
-// that it runs on its own coroutine's stack). Read afresh at each use
-// (volatile): a copy kept from before a loop of yields would live across
-// the switches, where every register but the frame's is clobbered.
-inline std::uintptr_t stack_depth(const void* frame) noexcept {
-  std::uintptr_t sp;
-  asm volatile("mov %0, sp" : "=r"(sp));
-  return reinterpret_cast<std::uintptr_t>(frame) - sp;
-}
+// Reads the thread pointer, for switch.hpp's thread_address.
+#define TANDEM_READ_THREAD_POINTER "mrs %0, tpidr_el0"
 
 // A fresh body's first resume address, as the switch jumps to it (see
 // set_first_resume in switch.hpp): signed with the body's stack pointer.

@@ -7,10 +7,10 @@
 // loads the other side's resume address into pc, which lands at label 1 of
 // a switch asm statement in the other side's code. Both sides' slots lie in
 // one frame, at offsets fixed at compile time, so one register, r4,
-// carries the frame both ways (the lander finds it there), and the value
-// travels in r5: registers the ABI calls callee-saved, where a compiler
-// keeps what lives across calls, so neither is moved around the switch.
-// Notes:
+// carries the frame both ways (the lander finds it there), the value
+// travels in r5, and the frame's status word in r6: registers the ABI
+// calls callee-saved, where a compiler keeps what lives across calls, so
+// none is moved around the switch. Notes:
 //  - Thumb-2 and ARM code interwork: in Thumb code the resume address
 //    carries bit 0 (`adr` to the label plus one), and `ldr pc` switches to
 //    the state that bit says, so either side may be compiled either way.
@@ -39,13 +39,23 @@ struct switch_slots {
   std::uint32_t fpscr = 0;  // own_fp_control only
 };
 static_assert(sizeof(switch_slots) == 16);
+// ip and fp are stored as a pair (strd).
+static_assert(offsetof(switch_slots, fp) == offsetof(switch_slots, ip) + 4);
 
-// What a switch brings back: the value handed over, and the lander's frame
-// (the block of memory its slots lie in).
+// What a switch brings back: the value handed over, the lander's frame
+// (the block of memory its slots lie in), and the frame's status word as
+// the sender left it.
 struct landing {
   std::uintptr_t value;
   void* frame;
+  std::uintptr_t status;
 };
+
+// The sender hands over the status word it has just stored in the frame,
+// in a register (r6): the lander's check of it is then one compare of
+// a register, where it would take a load and a compare (frame.hpp's
+// landed_status).
+inline constexpr bool switch_carries_status = true;
 
 // The FPSCR bits a coroutine with own_fp_control keeps: those tandem_jump
 // keeps per context (src/coroutine.cpp asserts they agree).
@@ -58,15 +68,19 @@ inline constexpr std::uint32_t fpscr_control_bits = 0x07c09f00;
       [ffp] "i"((From) + offsetof(switch_slots, fp)),                                             \
       [tsp] "i"((To) + offsetof(switch_slots, sp)), [tip] "i"((To) + offsetof(switch_slots, ip))
 
+// The resume address (in r3) and the frame pointer are stored together:
+// Thumb-2's strd takes any two registers, ARM's only an even-odd pair.
 #ifdef __thumb__
 #define TANDEM_SWITCH_OTHER_FP "r11"
 #define TANDEM_SWITCH_ADR "adr     r3, 1f + 1\n\t" /* bit 0: resume in Thumb state */
-#define TANDEM_SWITCH_SAVE_FP "str     r7, [r4, #%c[ffp]]\n\t"
+#define TANDEM_SWITCH_SAVE_IP_FP "strd    r3, r7, [r4, #%c[fip]]\n\t"
 #define TANDEM_SWITCH_LOAD_FP "ldr     r7, [r4, #%c[ffp]]\n\t"
 #else
 #define TANDEM_SWITCH_OTHER_FP "r7"
 #define TANDEM_SWITCH_ADR "adr     r3, 1f\n\t"
-#define TANDEM_SWITCH_SAVE_FP "str     r11, [r4, #%c[ffp]]\n\t"
+#define TANDEM_SWITCH_SAVE_IP_FP   \
+  "str     r3, [r4, #%c[fip]]\n\t" \
+  "str     r11, [r4, #%c[ffp]]\n\t"
 #define TANDEM_SWITCH_LOAD_FP "ldr     r11, [r4, #%c[ffp]]\n\t"
 #endif
 
@@ -76,12 +90,12 @@ inline constexpr std::uint32_t fpscr_control_bits = 0x07c09f00;
   "d16", "d17", "d18", "d19", "d20", "d21", "d22", "d23", "d24", "d25", "d26", "d27", "d28", \
       "d29", "d30", "d31",
 
-// Everything but the two operands, the frame pointer and sp: the other
+// Everything but the three operands, the frame pointer and sp: the other
 // side may change it.
-#define TANDEM_SWITCH_CLOBBERS                                                                 \
-  "r0", "r1", "r2", "r3", "r6", "r8", "r9", "r10", TANDEM_SWITCH_OTHER_FP, "r12", "lr", "d0",  \
-      "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", "d14", \
-      "d15", TANDEM_SWITCH_CLOBBERS_D32 "memory", "cc"
+#define TANDEM_SWITCH_CLOBBERS                                                                  \
+  "r0", "r1", "r2", "r3", "r8", "r9", "r10", TANDEM_SWITCH_OTHER_FP, "r12", "lr", "d0", "d1",   \
+      "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", "d14", "d15", \
+      TANDEM_SWITCH_CLOBBERS_D32 "memory", "cc"
 
 // Resume the slots at To.
 #define TANDEM_SWITCH_RESUME       \
@@ -89,57 +103,68 @@ inline constexpr std::uint32_t fpscr_control_bits = 0x07c09f00;
   "ldr     pc, [r4, #%c[tip]]\n" /* interworks, as bit 0 says */
 
 // Suspend into the slots at From (resume at 1:), resume those at To.
-#define TANDEM_SWITCH_JUMP                                                    \
-  TANDEM_SWITCH_ADR                                                           \
-  "str     sp, [r4, #%c[fsp]]\n\t"                                            \
-  "str     r3, [r4, #%c[fip]]\n\t" TANDEM_SWITCH_SAVE_FP TANDEM_SWITCH_RESUME \
+#define TANDEM_SWITCH_JUMP                                                       \
+  TANDEM_SWITCH_ADR                                                              \
+  "str     sp, [r4, #%c[fsp]]\n\t" TANDEM_SWITCH_SAVE_IP_FP TANDEM_SWITCH_RESUME \
   "1:\n\t" TANDEM_SWITCH_LOAD_FP
+
+// Store the status word (32 bits: its upper half is always zero) at
+// StatusAt from the frame, where the other side's next checks read it.
+#define TANDEM_SWITCH_STORE_STATUS "str     r6, [r4, #%c[sat]]\n\t"
 
 // Suspends the caller into the slots at frame + From and resumes those at
 // frame + To, handing over `value`; returns what the next switch back hands
-// over, with the frame, which travels in r4 both ways. SameFrame: the
+// over, with the frame, which travels in r4 both ways. It stores `status`,
+// the frame's status word as the other side is to find it, at frame +
+// StatusAt, and hands it over as well (landing::status). SameFrame: the
 // caller always lands back with `frame` (a body's yield: it is resumed
 // through its own frame), so r4 is an input only, and the compiler keeps
 // the frame there across the switch instead of taking it as a new value.
-template <std::size_t From, std::size_t To, bool SameFrame = false>
-__attribute__((always_inline)) inline landing switch_within(void* frame, std::uintptr_t value) {
+template <std::size_t From, std::size_t To, std::size_t StatusAt, bool SameFrame = false>
+__attribute__((always_inline)) inline landing switch_within(void* frame, std::uintptr_t value,
+                                                            std::uintptr_t status) {
   register void* r4 asm("r4") = frame;
   register std::uintptr_t r5 asm("r5") = value;
+  register std::uintptr_t r6 asm("r6") = status;
   if constexpr (SameFrame)
-    asm volatile(TANDEM_SWITCH_JUMP
-                 : "+r"(r5)
-                 : "r"(r4), TANDEM_SWITCH_OFFSETS(From, To)
+    asm volatile(TANDEM_SWITCH_STORE_STATUS TANDEM_SWITCH_JUMP
+                 : "+r"(r5), "+r"(r6)
+                 : "r"(r4), TANDEM_SWITCH_OFFSETS(From, To), [sat] "i"(StatusAt)
                  : TANDEM_SWITCH_CLOBBERS);
   else
-    asm volatile(TANDEM_SWITCH_JUMP
-                 : "+r"(r4), "+r"(r5)
-                 : TANDEM_SWITCH_OFFSETS(From, To)
+    asm volatile(TANDEM_SWITCH_STORE_STATUS TANDEM_SWITCH_JUMP
+                 : "+r"(r4), "+r"(r5), "+r"(r6)
+                 : TANDEM_SWITCH_OFFSETS(From, To), [sat] "i"(StatusAt)
                  : TANDEM_SWITCH_CLOBBERS);
-  return {r5, r4};
+  return {r5, r4, r6};
 }
 
 // Resumes the slots at frame + To with `value` for good: the caller's
 // context is never resumed, so nothing of it is kept. The lander finds
-// `frame` in r4 as its own. Back: the slots the lander takes for those of
-// whoever resumes it (its own To; RISC-V's lander writes there).
+// `frame` in r4 as its own, and `status` (the frame's status word, which
+// the caller has stored) as handed over. Back: the slots the lander takes
+// for those of whoever resumes it (its own To; RISC-V's lander writes
+// there).
 template <std::size_t To, std::size_t Back>
-[[noreturn]] __attribute__((always_inline)) inline void leave_for(void* frame,
-                                                                  std::uintptr_t value) {
+[[noreturn]] __attribute__((always_inline)) inline void leave_for(void* frame, std::uintptr_t value,
+                                                                  std::uintptr_t status) {
   register void* r4 asm("r4") = frame;
   register std::uintptr_t r5 asm("r5") = value;
+  register std::uintptr_t r6 asm("r6") = status;
   asm volatile(TANDEM_SWITCH_RESUME
                :
-               : "r"(r4), "r"(r5), TANDEM_SWITCH_OFFSETS(Back, To)
+               : "r"(r4), "r"(r5), "r"(r6), TANDEM_SWITCH_OFFSETS(Back, To)
                : "memory");
   __builtin_unreachable();
 }
 
 #undef TANDEM_SWITCH_JUMP
+#undef TANDEM_SWITCH_STORE_STATUS
 #undef TANDEM_SWITCH_RESUME
 #undef TANDEM_SWITCH_CLOBBERS
 #undef TANDEM_SWITCH_CLOBBERS_D32
 #undef TANDEM_SWITCH_LOAD_FP
-#undef TANDEM_SWITCH_SAVE_FP
+#undef TANDEM_SWITCH_SAVE_IP_FP
 #undef TANDEM_SWITCH_ADR
 #undef TANDEM_SWITCH_OTHER_FP
 #undef TANDEM_SWITCH_OFFSETS
@@ -162,15 +187,8 @@ inline void switch_fp_control(switch_slots* save, const switch_slots* load) noex
   }
 }
 
-// How far below `frame` the caller's stack pointer is (a yield's check
-// that it runs on its own coroutine's stack). Read afresh at each use
-// (volatile): a copy kept from before a loop of yields would live across
-// the switches, where every register but the frame's is clobbered.
-inline std::uintptr_t stack_depth(const void* frame) noexcept {
-  std::uintptr_t sp;
-  asm volatile("mov %0, sp" : "=r"(sp));
-  return reinterpret_cast<std::uintptr_t>(frame) - sp;
-}
+// Reads the thread pointer, for switch.hpp's thread_address.
+#define TANDEM_READ_THREAD_POINTER "mrc p15, 0, %0, c13, c0, 3"
 
 // A fresh body's first resume address, as the switch jumps to it (see
 // set_first_resume in switch.hpp): as it is.

@@ -28,7 +28,11 @@ struct switch_slots {
 struct landing {
   std::uintptr_t value;
   void* frame;
+  std::uintptr_t status;  // not carried here: 0
 };
+
+// The frame's status word is read from the frame after a switch.
+inline constexpr bool switch_carries_status = false;
 
 struct switch_message {
   std::uintptr_t value;
@@ -49,10 +53,12 @@ inline void adopt_fp_environment(const std::fenv_t& fp) noexcept {
 
 // Suspends the caller into the slots at frame + From and resumes those at
 // frame + To, handing over `value`; returns what the next switch back hands
-// over, with the lander's frame. SameFrame (the caller always lands back
-// with `frame`) changes nothing here.
-template <std::size_t From, std::size_t To, bool = false>
-inline landing switch_within(void* frame, std::uintptr_t value) {
+// over, with the lander's frame. StatusAt and the status word are the
+// carrying switches' (switch_carries_status): unused here, where the
+// caller stores the word. SameFrame (the caller always lands back with
+// `frame`) changes nothing here.
+template <std::size_t From, std::size_t To, std::size_t /*StatusAt*/, bool = false>
+inline landing switch_within(void* frame, std::uintptr_t value, std::uintptr_t /*status*/) {
   auto* base = static_cast<char*>(frame);
   auto* self = reinterpret_cast<switch_slots*>(base + From);
   switch_message out{value, self, frame, {}};
@@ -61,13 +67,14 @@ inline landing switch_within(void* frame, std::uintptr_t value) {
   auto* in = static_cast<switch_message*>(t.data);
   if (in->sender != nullptr) in->sender->sp = t.from;
   adopt_fp_environment(in->fp);
-  return {in->value, in->frame};
+  return {in->value, in->frame, 0};
 }
 
 // Resumes the slots at frame + To with `value` for good: the caller's
-// context is never resumed, so nothing of it is kept (Back: unused here).
+// context is never resumed, so nothing of it is kept (Back and the status
+// word: unused here).
 template <std::size_t To, std::size_t Back>
-[[noreturn]] inline void leave_for(void* frame, std::uintptr_t value) {
+[[noreturn]] inline void leave_for(void* frame, std::uintptr_t value, std::uintptr_t /*status*/) {
   switch_message out{value, nullptr, frame, {}};
   std::fegetenv(&out.fp);
   tandem_jump(reinterpret_cast<switch_slots*>(static_cast<char*>(frame) + To)->sp, &out);
@@ -85,11 +92,12 @@ inline void switch_fp_control(switch_slots* save, const switch_slots* load) noex
   adopt_fp_environment(load->fp);
 }
 
-// How far below `frame` the caller runs, near enough for a yield's check
-// that it is on its own coroutine's stack: from its frame's address.
-inline std::uintptr_t stack_depth(const void* frame) noexcept {
-  return reinterpret_cast<std::uintptr_t>(frame) -
-         reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+// The caller's frame address less `frame`, modulo 2^N: near enough to
+// the stack pointer for a yield's check that it is on its own coroutine's
+// stack (see on_own_stack).
+inline std::uintptr_t stack_offset(const void* frame) noexcept {
+  return reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)) -
+         reinterpret_cast<std::uintptr_t>(frame);
 }
 
 }  // namespace tandem::detail

@@ -7,9 +7,9 @@
 // other side's resume address, label 1 of a switch asm statement in the
 // other side's code. Both sides' slots lie in one frame, at offsets fixed
 // at compile time, so one register, s1, carries the frame both ways (the
-// lander finds it there), and the value travels in s2: registers the ABI
-// calls callee-saved, where a compiler keeps what lives across calls, so
-// neither is moved around the switch. Notes:
+// lander finds it there), the value travels in s2, and the frame's status
+// word in s3: registers the ABI calls callee-saved, where a compiler keeps
+// what lives across calls, so none is moved around the switch. Notes:
 //  - The jump is `jalr t1`: it leaves the sender's resume address (the
 //    label just after it) in t1, and the lander stores it into the
 //    sender's slots (its own To: the sender suspended there). That saves forming the address (auipc
@@ -42,12 +42,20 @@ static_assert(sizeof(switch_slots) == 32);
 // asm/riscv64_sysv_elf_gas.S's tandem_coroutine_start stores the resumer's
 // resume address into its slots (src/coroutine.cpp asserts the offset).
 
-// What a switch brings back: the value handed over, and the lander's frame
-// (the block of memory its slots lie in).
+// What a switch brings back: the value handed over, the lander's frame
+// (the block of memory its slots lie in), and the frame's status word as
+// the sender left it.
 struct landing {
   std::uintptr_t value;
   void* frame;
+  std::uintptr_t status;
 };
+
+// The sender hands over the status word it has just stored in the frame,
+// in a register (s3): the lander's check of it is then one compare of
+// a register, where it would take a load and a compare (frame.hpp's
+// landed_status).
+inline constexpr bool switch_carries_status = true;
 
 // The asm statements' slot offsets, by name: [f*] those at From, [t*] those
 // at To, both from the frame in s1.
@@ -55,10 +63,10 @@ struct landing {
   [fsp] "i"((From) + offsetof(switch_slots, sp)), [ffp] "i"((From) + offsetof(switch_slots, fp)), \
       [tsp] "i"((To) + offsetof(switch_slots, sp)), [tip] "i"((To) + offsetof(switch_slots, ip))
 
-// Everything but the two operands, s0, sp, gp and tp: the other side may
+// Everything but the three operands, s0, sp, gp and tp: the other side may
 // change it.
 #define TANDEM_SWITCH_CLOBBERS                                                                     \
-  "ra", "t0", "t1", "t2", "t3", "t4", "t5", "t6", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", \
+  "ra", "t0", "t1", "t2", "t3", "t4", "t5", "t6", "s4", "s5", "s6", "s7", "s8", "s9", "s10",       \
       "s11", "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "ft0", "ft1", "ft2", "ft3", "ft4",    \
       "ft5", "ft6", "ft7", "ft8", "ft9", "ft10", "ft11", "fs0", "fs1", "fs2", "fs3", "fs4", "fs5", \
       "fs6", "fs7", "fs8", "fs9", "fs10", "fs11", "fa0", "fa1", "fa2", "fa3", "fa4", "fa5", "fa6", \
@@ -76,52 +84,63 @@ struct landing {
   "sd      t1, %[tip](s1)\n\t" \
   "ld      s0, %[ffp](s1)\n\t"
 
+// Store the status word (32 bits: its upper half is always zero) at
+// StatusAt from the frame, where the other side's next checks read it.
+#define TANDEM_SWITCH_STORE_STATUS "sw      s3, %[sat](s1)\n\t"
+
 // Suspends the caller into the slots at frame + From and resumes those at
 // frame + To, handing over `value`; returns what the next switch back hands
-// over, with the frame, which travels in s1 both ways. SameFrame: the
+// over, with the frame, which travels in s1 both ways. It stores `status`,
+// the frame's status word as the other side is to find it, at frame +
+// StatusAt, and hands it over as well (landing::status). SameFrame: the
 // caller always lands back with `frame` (a body's yield: it is resumed
 // through its own frame), so s1 is an input only, and the compiler keeps
 // the frame there across the switch instead of taking it as a new value.
-template <std::size_t From, std::size_t To, bool SameFrame = false>
-__attribute__((always_inline)) inline landing switch_within(void* frame, std::uintptr_t value) {
+template <std::size_t From, std::size_t To, std::size_t StatusAt, bool SameFrame = false>
+__attribute__((always_inline)) inline landing switch_within(void* frame, std::uintptr_t value,
+                                                            std::uintptr_t status) {
   register void* s1 asm("s1") = frame;
   register std::uintptr_t s2 asm("s2") = value;
+  register std::uintptr_t s3 asm("s3") = status;
   if constexpr (SameFrame)
-    asm volatile(TANDEM_SWITCH_JUMP
-                 : "+r"(s2)
-                 : "r"(s1), TANDEM_SWITCH_OFFSETS(From, To)
+    asm volatile(TANDEM_SWITCH_STORE_STATUS TANDEM_SWITCH_JUMP
+                 : "+r"(s2), "+r"(s3)
+                 : "r"(s1), TANDEM_SWITCH_OFFSETS(From, To), [sat] "i"(StatusAt)
                  : TANDEM_SWITCH_CLOBBERS);
   else
-    asm volatile(TANDEM_SWITCH_JUMP
-                 : "+r"(s1), "+r"(s2)
-                 : TANDEM_SWITCH_OFFSETS(From, To)
+    asm volatile(TANDEM_SWITCH_STORE_STATUS TANDEM_SWITCH_JUMP
+                 : "+r"(s1), "+r"(s2), "+r"(s3)
+                 : TANDEM_SWITCH_OFFSETS(From, To), [sat] "i"(StatusAt)
                  : TANDEM_SWITCH_CLOBBERS);
-  return {s2, s1};
+  return {s2, s1, s3};
 }
 
 // Resumes the slots at frame + To with `value` for good: the caller's
 // context is never resumed, so nothing of it is kept. The lander finds
-// `frame` in s1 as its own, and stores t1 into the slots it takes for
-// those of whoever resumes it, Back (its own To): t1 carries what is
-// already there.
+// `frame` in s1 as its own, and `status` (the frame's status word, which
+// the caller has stored) as handed over, and stores t1 into the slots it
+// takes for those of whoever resumes it, Back (its own To): t1 carries
+// what is already there.
 template <std::size_t To, std::size_t Back>
-[[noreturn]] __attribute__((always_inline)) inline void leave_for(void* frame,
-                                                                  std::uintptr_t value) {
+[[noreturn]] __attribute__((always_inline)) inline void leave_for(void* frame, std::uintptr_t value,
+                                                                  std::uintptr_t status) {
   register void* s1 asm("s1") = frame;
   register std::uintptr_t s2 asm("s2") = value;
+  register std::uintptr_t s3 asm("s3") = status;
   asm volatile(
       "ld      t2, %[tip](s1)\n\t"
       "ld      t1, %[bip](s1)\n\t"
       "ld      sp, %[tsp](s1)\n\t"
       "jr      t2\n"
       :
-      : "r"(s1), "r"(s2), [tip] "i"(To + offsetof(switch_slots, ip)),
+      : "r"(s1), "r"(s2), "r"(s3), [tip] "i"(To + offsetof(switch_slots, ip)),
         [tsp] "i"(To + offsetof(switch_slots, sp)), [bip] "i"(Back + offsetof(switch_slots, ip))
       : "t1", "t2", "memory");
   __builtin_unreachable();
 }
 
 #undef TANDEM_SWITCH_JUMP
+#undef TANDEM_SWITCH_STORE_STATUS
 #undef TANDEM_SWITCH_CLOBBERS
 #undef TANDEM_SWITCH_OFFSETS
 
@@ -141,14 +160,12 @@ inline void switch_fp_control(switch_slots* save, const switch_slots* load) noex
   if (save->frm != load->frm) asm volatile("fsrm %0" : : "r"(load->frm) : "memory");
 }
 
-// How far below `frame` the caller's stack pointer is (a yield's check
-// that it runs on its own coroutine's stack). Read afresh at each use
-// (volatile): a copy kept from before a loop of yields would live across
-// the switches, where every register but the frame's is clobbered.
-inline std::uintptr_t stack_depth(const void* frame) noexcept {
-  std::uintptr_t sp;
-  asm volatile("mv %0, sp" : "=r"(sp));
-  return reinterpret_cast<std::uintptr_t>(frame) - sp;
+// switch.hpp's thread_address, in one instruction: tp is a register, and
+// loads take no index register.
+inline std::uintptr_t thread_address(std::uintptr_t offset) noexcept {
+  std::uintptr_t address;
+  asm volatile("add %0, tp, %1" : "=r"(address) : "r"(offset));
+  return address;
 }
 
 // A fresh body's first resume address, as the switch jumps to it (see

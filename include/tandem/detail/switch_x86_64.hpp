@@ -46,7 +46,14 @@ static_assert(sizeof(switch_slots) == 32);
 struct landing {
   std::uintptr_t value;
   void* frame;
+  std::uintptr_t status;  // not carried here: 0
 };
+
+// The frame's status word does not travel with a switch: each side reads
+// it from the frame, where a compare takes it as a memory operand at no
+// cost, while a register for it would cost a load and a store more on the
+// body's side (frame.hpp's landed_status).
+inline constexpr bool switch_carries_status = false;
 
 // The asm statements' slot offsets, by name: [f*] those at From, [t*] those
 // at To, both from the frame in r12.
@@ -94,12 +101,15 @@ struct landing {
 
 // Suspends the caller into the slots at frame + From and resumes those at
 // frame + To, handing over `value`; returns what the next switch back hands
-// over, with the frame, which travels in r12 both ways. SameFrame: the
+// over, with the frame, which travels in r12 both ways. StatusAt and the
+// status word are the carrying switches' (switch_carries_status): unused
+// here, where the caller stores the word. SameFrame: the
 // caller always lands back with `frame` (a body's yield: it is resumed
 // through its own frame), so r12 is an input only, and the compiler keeps
 // the frame there across the switch instead of taking it as a new value.
-template <std::size_t From, std::size_t To, bool SameFrame = false>
-__attribute__((always_inline)) inline landing switch_within(void* frame, std::uintptr_t value) {
+template <std::size_t From, std::size_t To, std::size_t /*StatusAt*/, bool SameFrame = false>
+__attribute__((always_inline)) inline landing switch_within(void* frame, std::uintptr_t value,
+                                                            std::uintptr_t /*status*/) {
   register void* r12 asm("r12") = frame;
   register std::uintptr_t rbx asm("rbx") = value;
   if constexpr (SameFrame)
@@ -112,16 +122,17 @@ __attribute__((always_inline)) inline landing switch_within(void* frame, std::ui
                  : "+r"(r12), "+r"(rbx)
                  : TANDEM_SWITCH_OFFSETS(From, To)
                  : TANDEM_SWITCH_CLOBBERS);
-  return {rbx, r12};
+  return {rbx, r12, 0};
 }
 
 // Resumes the slots at frame + To with `value` for good: the caller's
 // context is never resumed, so nothing of it is kept. The lander finds
-// `frame` in r12 as its own. Back: the slots the lander takes for those of
-// whoever resumes it (its own To; RISC-V's lander writes there).
+// `frame` in r12 as its own (the status word: unused here). Back: the
+// slots the lander takes for those of whoever resumes it (its own To;
+// RISC-V's lander writes there).
 template <std::size_t To, std::size_t Back>
-[[noreturn]] __attribute__((always_inline)) inline void leave_for(void* frame,
-                                                                  std::uintptr_t value) {
+[[noreturn]] __attribute__((always_inline)) inline void leave_for(void* frame, std::uintptr_t value,
+                                                                  std::uintptr_t /*status*/) {
   register void* r12 asm("r12") = frame;
   register std::uintptr_t rbx asm("rbx") = value;
   asm volatile(TANDEM_SWITCH_RESUME
@@ -167,14 +178,15 @@ inline void switch_fp_control(switch_slots* save, const switch_slots* load) noex
       : "rax", "cc", "memory");
 }
 
-// How far below `frame` the caller's stack pointer is (a yield's check
-// that it runs on its own coroutine's stack). Read afresh at each use
-// (volatile): a copy kept from before a loop of yields would live across
-// the switches, where every register but the frame's is clobbered.
-inline std::uintptr_t stack_depth(const void* frame) noexcept {
-  std::uintptr_t depth;
-  asm volatile("movq %1, %0\n\tsubq %%rsp, %0" : "=&r"(depth) : "r"(frame));
-  return depth;
+// The caller's stack pointer less `frame`, modulo 2^N (a yield's check
+// that it runs on its own coroutine's stack, below its frame: see
+// on_own_stack). Read afresh at each use (volatile): a copy kept from
+// before a loop of yields would live across the switches, where every
+// register but the frame's is clobbered.
+inline std::uintptr_t stack_offset(const void* frame) noexcept {
+  std::uintptr_t offset;
+  asm volatile("movq %%rsp, %0\n\tsubq %1, %0" : "=&r"(offset) : "r"(frame));
+  return offset;
 }
 
 // A fresh body's first resume address, as the switch jumps to it (see
