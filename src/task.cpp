@@ -8,27 +8,13 @@
 #include <string>
 #include <utility>
 
+#include "exception_text.hpp"
 #include "loop_state.hpp"
 #include "task_switch.hpp"
 
 namespace tandem::detail {
 
 constinit thread_local task_core* running_task __attribute__((tls_model("initial-exec"))) = nullptr;
-
-namespace {
-// What what() says about an exception, for the unretrieved report.
-std::string describe(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    return x.what();
-  } catch (const cancelled_error& x) {
-    return x.what();
-  } catch (...) {
-    return "an exception not derived from std::exception";
-  }
-}
-}  // namespace
 
 void throw_outside_a_task() {
   throw std::logic_error("tandem: a suspending call was made outside a task");
@@ -90,7 +76,7 @@ task_core::~task_core() {
   }
   if (status_ == status::failed && !retrieved_)
     std::fprintf(stderr, "tandem: task exception was never retrieved: %s\n",
-                 describe(failure_).c_str());
+                 exception_text(failure_).c_str());
 }
 
 bool task_core::cancel() {

@@ -6,19 +6,15 @@
 #include <string>
 #include <utility>
 
+#include "exception_text.hpp"
 #include "task_switch.hpp"
 
 namespace tandem {
 
 namespace {
 std::string describe_group(const std::vector<std::exception_ptr>& exceptions) {
-  std::string first = "an exception not derived from std::exception";
-  try {
-    if (!exceptions.empty()) std::rethrow_exception(exceptions.front());
-  } catch (const std::exception& e) {
-    first = e.what();
-  } catch (...) {
-  }
+  if (exceptions.empty()) return "tandem::exception_group: no exceptions";
+  const std::string first = detail::exception_text(exceptions.front());
   return "tandem::exception_group: " + std::to_string(exceptions.size()) +
          (exceptions.size() == 1 ? " exception (" : " exceptions (first: ") + first + ")";
 }

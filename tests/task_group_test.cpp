@@ -268,6 +268,22 @@ TEST(TaskGroup, LoopCloseUnwindsABodyThatWaitsAfterItsCancellation) {
   EXPECT_FALSE(group_caught_it);
 }
 
+// what() names the first exception by its own what(), also for tandem's
+// exceptions that are not std::exceptions, and says when there is none.
+TEST(TaskGroup, ExceptionGroupWhatNamesTheFirstExceptionAndTheCount) {
+  const tandem::exception_group one({std::make_exception_ptr(std::runtime_error("disk full"))});
+  EXPECT_STREQ(one.what(), "tandem::exception_group: 1 exception (disk full)");
+  const tandem::exception_group cancelled(
+      {std::make_exception_ptr(tandem::cancelled_error{}), std::make_exception_ptr(42)});
+  EXPECT_STREQ(cancelled.what(), "tandem::exception_group: 2 exceptions (first: cancelled_error)");
+  const tandem::exception_group foreign({std::make_exception_ptr(42)});
+  EXPECT_STREQ(foreign.what(),
+               "tandem::exception_group: 1 exception (an exception not derived from "
+               "std::exception)");
+  const tandem::exception_group none({});
+  EXPECT_STREQ(none.what(), "tandem::exception_group: no exceptions");
+}
+
 TEST(TaskGroup, OutsideATaskThrowsLogicError) {
   EXPECT_THROW(tandem::with_task_group([](tandem::task_group&) {}), std::logic_error);
 }
