@@ -3,7 +3,10 @@
 // stack and thread pointers that the hot path makes around them.
 #pragma once
 
-#if defined(__x86_64__)
+#if defined(TANDEM_PORTABLE_SWITCH)  // tests of the fallback, on any target
+#include "tandem/detail/switch_portable.hpp"
+#define TANDEM_INLINE_SWITCH 0
+#elif defined(__x86_64__)
 #include "tandem/detail/switch_x86_64.hpp"
 #define TANDEM_INLINE_SWITCH 1
 #elif defined(__aarch64__)
