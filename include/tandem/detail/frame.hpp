@@ -157,11 +157,9 @@ struct frame_head {
   // switch).
   std::uint16_t status() const noexcept { return *reinterpret_cast<const status_u16*>(&state); }
   void set_status(std::uint16_t s) noexcept { *reinterpret_cast<status_u16*>(&state) = s; }
-  // Running, no flags (the caller has checked that there were none), from
-  // `running`, the caller's copy of the word: the store and a switch that
-  // carries the word then use one register.
-  void set_running(std::uintptr_t running) noexcept {
-    *reinterpret_cast<status_u32*>(&state) = static_cast<std::uint32_t>(running);
+  // Running, no flags (the caller has checked that there were none).
+  void set_running() noexcept {
+    *reinterpret_cast<status_u32*>(&state) = static_cast<unsigned>(co_state::running);
   }
   bool has(co_flag flag) const noexcept { return (flags & flag) != 0; }
   // The same from the status word: the hot paths' slow branches test their
@@ -330,7 +328,7 @@ __attribute__((always_inline)) inline resumed resume(frame_head* h, std::uintptr
     if constexpr (!switch_carries_status) f->set_status(static_cast<std::uint16_t>(sent));
     g = thread_eh();  // a thread's first resume has just found its state
   } else if constexpr (!switch_carries_status) {
-    f->set_running(sent);  // no flags: checked above
+    f->set_running();  // no flags: checked above
   }
   const auto* bottom = static_cast<const char*>(f->stack.bottom());
   before_resume(f->sanitizer, bottom,
