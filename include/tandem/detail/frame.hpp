@@ -324,6 +324,11 @@ __attribute__((always_inline)) inline resumed resume(frame_head* h, std::uintptr
     }
     const std::uint16_t flags = f->status() & 0xff00u;
     if ((flags & (unsigned{own_fp_control} << 8)) != 0) switch_fp_control(&f->resumer, &f->body);
+    // An exception to throw at the yield: where the yield has a landing of
+    // its own for that, the body resumes there (and only then: a resume
+    // that does not switch must leave the address as it is).
+    if constexpr (switch_lands_injections_apart)
+      if ((flags & (unsigned{inject_pending | exit_pending} << 8)) != 0) land_at_injection(f->body);
     sent = flags | status_word(co_state::running);
     if constexpr (!switch_carries_status) f->set_status(static_cast<std::uint16_t>(sent));
     g = thread_eh();  // a thread's first resume has just found its state
@@ -389,7 +394,13 @@ __attribute__((always_inline)) inline frame_base* suspend(frame_base* f, std::ui
   // the compiler would merge the compares into one masked compare on the fast path. Read again from
   // a pointer the compiler cannot relate to f, as in resume: the check is then one compare with
   // memory.
-  if (landed_status(l, f) != status_word(co_state::running)) [[unlikely]] {
+  // Where the switch lands injections apart (x86-64), only a resume that
+  // brings an exception arrives at this branch, and a plain send tests
+  // nothing.
+  const bool maybe_injected = switch_lands_injections_apart
+                                  ? l.status != 0
+                                  : landed_status(l, f) != status_word(co_state::running);
+  if (maybe_injected) [[unlikely]] {
     asm("" : "+r"(f));
     if (f->has_in_status(exit_pending)) {  // thrown here: one frame less to unwind
       f->flags = static_cast<unsigned char>(f->flags & ~exit_pending);

@@ -23,6 +23,17 @@
 #define TANDEM_INLINE_SWITCH 0
 #endif
 
+#ifndef TANDEM_SWITCH_LANDS_INJECTIONS_APART
+namespace tandem::detail {
+// A body's yield lands in one place, whatever the resume brings, and
+// tests there whether it has an exception to throw (see
+// switch_x86_64.hpp for the alternative).
+inline constexpr bool switch_lands_injections_apart = false;
+inline void land_at_injection(switch_slots&) noexcept {}
+}  // namespace tandem::detail
+#endif
+#undef TANDEM_SWITCH_LANDS_INJECTIONS_APART
+
 #if TANDEM_INLINE_SWITCH
 #include <cstdint>
 
