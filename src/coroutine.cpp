@@ -323,7 +323,11 @@ void raise_unsuspended(frame_head*& h, const std::exception_ptr& e) {
       throw_already_executing();
     case co_state::created:  // the body never runs
       release(static_cast<frame_base*>(std::exchange(h, sentinel(ended_unstarted_frame))));
-      break;
+      try {
+        std::rethrow_exception(e);
+      } catch (const stop_iteration&) {  // PEP 479, as if raised at the body's start
+        std::throw_with_nested(std::runtime_error("coroutine raised stop_iteration"));
+      }
     default:  // finished
       break;
   }

@@ -156,6 +156,22 @@ TEST(CoroutineRules, Rule6_RaiseBeforeStartNeverRunsTheBody) {
   EXPECT_THROW(co.next(), stop_iteration);
 }
 
+// PEP 479 holds here too: a stop_iteration raised into a coroutine that
+// has not started escapes "from its first line", as runtime_error (as
+// Python's g.throw(StopIteration) on a new generator).
+TEST(CoroutineRules, Rule6_RaiseStopIterationBeforeStartBecomesRuntimeError) {
+  coroutine<int> co([](yielder<int>& y) { y.yield(1); });
+  try {
+    co.raise(stop_iteration{});
+    ADD_FAILURE() << "raise returned";
+  } catch (const stop_iteration&) {
+    ADD_FAILURE() << "stop_iteration escaped raise() on a coroutine not yet started";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "coroutine raised stop_iteration");
+  }
+  EXPECT_TRUE(co.done());
+}
+
 // 7. close(): not started or done: marks done. Suspended: coroutine_exit at
 //    the yield; escaping or returning ends it; yielding throws runtime_error
 //    and it stays suspended; other exceptions propagate.
@@ -256,6 +272,28 @@ TEST(CoroutineRules, Rule8_ResumingARunningCoroutineThrows) {
   EXPECT_EQ(co.next(), 5);
   EXPECT_EQ(errors, std::vector<std::string>(3, "coroutine already executing"));
   EXPECT_FALSE(co.done());
+}
+
+// With an In that has no default, next() is only for the first resume;
+// on a running coroutine it still says what rule 8 says.
+struct no_default_in {
+  explicit no_default_in(int v) : value(v) {}
+  int value;
+};
+TEST(CoroutineRules, Rule8_NextOnARunningCoroutineWithoutDefaultInSaysAlreadyExecuting) {
+  coroutine<int, no_default_in>* self = nullptr;
+  std::string error;
+  coroutine<int, no_default_in> co([&](yielder<int, no_default_in>& y) {
+    try {
+      self->next();
+    } catch (const std::logic_error& e) {
+      error = e.what();
+    }
+    y.yield(1);
+  });
+  self = &co;
+  EXPECT_EQ(co.next(), 1);
+  EXPECT_EQ(error, "coroutine already executing");
 }
 
 TEST(CoroutineRules, Rule8_ResumingFromACoroutineItResumedThrows) {

@@ -397,6 +397,41 @@ TEST(CoroutineRules, Rule16_UsingTheSubDirectlyWhileDelegated) {
   EXPECT_EQ(co.result(), 4);
 }
 
+// Python: a delegator's throw(StopIteration) while its sub is already
+// exhausted re-raises StopIteration from the sub, which yield from takes
+// for the sub's return: the delegator goes on past it.
+TEST(CoroutineRules, Rule16_RaiseStopIterationWhileTheSubIsFinishedEndsTheYieldFrom) {
+  chain sub([](chain_yielder& y) -> long {
+    y.yield(1);
+    return 7;
+  });
+  bool went_on = false;
+  chain co([&](chain_yielder& y) -> long {
+    y.yield_from(sub);
+    went_on = true;
+    y.yield(99);
+    return 0;
+  });
+  EXPECT_EQ(co.next(), 1);
+  EXPECT_THROW(sub.next(), stop_iteration);  // finished behind co's back
+  EXPECT_EQ(co.raise(stop_iteration{}), 99);
+  EXPECT_TRUE(went_on);
+}
+
+// A sub moved away while delegated to: the delegator's next resume finds
+// its sub moved from: std::logic_error, as for any use of a moved-from
+// coroutine (bad-input rule 1), not a sub that returned.
+TEST(CoroutineRules, Rule16_ASubMovedAwayWhileDelegatedIsLogicError) {
+  journal log;
+  chain sub = echo(2, 100, log);
+  chain co([&](chain_yielder& y) { return y.yield_from(sub) + 1; });
+  EXPECT_EQ(co.next(), 100);
+  chain moved = std::move(sub);
+  EXPECT_THROW(co.next(), std::logic_error);
+  EXPECT_FALSE(moved.done());
+  EXPECT_EQ(moved.send(1), 101);  // still suspended where it was
+}
+
 TEST(CoroutineRules, Rule16_VoidOutAndInCombinations) {
   coroutine<void, void, int> sub_vv([](yielder<void, void>& y) {
     y.yield();

@@ -18,7 +18,8 @@
 //   send(v)     resume; the pending yield returns v. Before the first
 //               next(): std::logic_error, and nothing changes.
 //   raise(e)    resume by throwing e from the pending yield (Python's
-//               throw()). Not started: the body never runs, e propagates.
+//               throw()). Not started: the body never runs, e propagates
+//               (a stop_iteration as runtime_error, PEP 479).
 //               Finished: e is thrown.
 //   close()     throw coroutine_exit at the pending yield; the body must
 //               let it escape or return. If it yields instead: runtime_error
@@ -179,8 +180,7 @@ class coroutine {
 
   // The first next() of a coroutine whose In has no default: sends nothing.
   Out next() requires(!std::is_void_v<In> && !std::default_initializable<In>) {
-    if (frame_->state != detail::co_state::created && frame_->state != detail::co_state::done &&
-        frame_->state != detail::co_state::moved_from)
+    if (frame_->state == detail::co_state::suspended && !running())
       throw std::logic_error(
           "tandem::coroutine::next: In is not default-constructible; use send() after the "
           "first next()");

@@ -88,8 +88,14 @@ class yielder {
       } catch (...) {
         thrown = std::current_exception();  // sub.raise, outside this handler
       }
+      if (sub.frame_->state == detail::co_state::moved_from) detail::throw_moved_from();
       if (thrown) {
-        yielded = sub.raise_step(std::move(thrown), word);
+        try {
+          yielded = sub.raise_step(std::move(thrown), word);
+        } catch (const stop_iteration&) {  // sub.throw() raised StopIteration: it "returned"
+          if (!sub.done()) throw;
+          yielded = false;
+        }
       } else if (sub.done()) {  // it ended and switched here, or was finished elsewhere
         detail::finish_delegate(me, sub.frame_);
         break;

@@ -143,8 +143,9 @@ outcome predict(body_model& m, call c, const resumption& r) {
           return start(m);
         case call::send:
           return {kind::misuse, 0};  // rule 2: nothing changes
-        case call::raise:
+        case call::raise:  // rule 6: the body never runs; PEP 479 holds (rule 5)
           m.at = phase::done;
+          if (r.thrown == kind::stop) return {kind::pep479, 0};
           return as_thrown(r);
         default:
           m.at = phase::done;
