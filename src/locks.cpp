@@ -81,8 +81,10 @@ void condition::wait() {
     throw std::logic_error("tandem::condition::wait: the task does not hold the mutex");
   mutex_->unlock();
   std::exception_ptr failure;
+  bool notified = false;
   try {
     waiters_.wait(pass_on_);
+    notified = true;
   } catch (const cancelled_error&) {
     failure = std::current_exception();
   } catch (...) {
@@ -99,7 +101,10 @@ void condition::wait() {
       mutex_->lock();
       break;
     } catch (const cancelled_error&) {
-      if (!failure) failure = std::current_exception();
+      if (!failure) {
+        failure = std::current_exception();
+        if (notified) pass_on_();  // notified, then cancelled: the next waiter gets it
+      }
     }
   }
   if (failure) std::rethrow_exception(failure);

@@ -16,7 +16,9 @@ std::size_t max_thread_workers() noexcept {
 void thread_pool::submit(std::shared_ptr<thread_job> job, std::function<void()> done) {
   std::lock_guard lock(mutex_);
   queue_.push_back({std::move(job), std::move(done)});
-  if (idle_ == 0 && workers_.size() < max_thread_workers())
+  // An idle worker takes one job: a second job submitted before it woke
+  // needs a worker of its own (it might be what the first waits for).
+  if (queue_.size() > idle_ && workers_.size() < max_thread_workers())
     workers_.emplace_back([this] { work(); });
   wake_.notify_one();
 }

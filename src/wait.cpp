@@ -91,18 +91,26 @@ bool wait_with_deadline(task_core& core, clock::duration timeout) {
     *timed_out = true;
     core.cancel();
   }
-  auto timer = core.loop().call_later(timeout, [timed_out, self] {
-    *timed_out = true;
-    self->cancel();
-  });
-  auto forward = [&self] { return self->cancel(); };
-  auto undo = [&timer] { timer.cancel(); };
+  std::optional<timer_handle> timer;  // none when cancelled already: once is enough
+  if (!*timed_out)
+    timer = core.loop().call_later(timeout, [timed_out, self] {
+      *timed_out = true;
+      self->cancel();
+    });
+  bool cancelled_from_outside = false;
+  auto forward = [&self, &cancelled_from_outside] {
+    cancelled_from_outside = true;
+    return self->cancel();
+  };
+  auto undo = [&timer] {
+    if (timer) timer->cancel();
+  };
   suspension s;
   s.forward = forward;
   s.undo = undo;
   core.when_done(me.waker(s));
   while (!core.done()) suspend(s);
-  return *timed_out;
+  return *timed_out && !cancelled_from_outside;
 }
 
 void wait_until(task_core* const* cores, std::size_t n, return_when when,

@@ -468,4 +468,36 @@ TEST(Locks, LoopCloseUnwindsTasksWaitingOnLocks) {
   EXPECT_EQ(destroyed, 2);
 }
 
+// A waiter notified, then cancelled while it waits to take the
+// mutex back, must pass its wake-up on (rule 6.5).
+TEST(Locks, ConditionWaiterNotifiedThenCancelledWhileRelockingPassesTheWakeUpOn) {
+  tandem::mutex m;
+  tandem::condition c(m);
+  std::vector<std::string> woken;
+  event_loop loop;  // after what its tasks use
+  run_bounded(loop, [&] {
+    auto& l = tandem::current_loop();
+    auto first = l.create_task([&] {
+      std::lock_guard hold(m);
+      c.wait();
+      woken.push_back("first");
+    });
+    auto second = l.create_task([&] {
+      std::lock_guard hold(m);
+      c.wait();
+      woken.push_back("second");
+    });
+    let_others_run();
+    m.lock();
+    c.notify(1);       // wakes `first`
+    let_others_run();  // `first` left the condition and waits for the mutex
+    first.cancel();    // notified, then cancelled
+    m.unlock();
+    let_others_run(5);
+    EXPECT_TRUE(first.cancelled());
+    EXPECT_TRUE(second.done()) << "the wake-up of the cancelled waiter was lost";
+    second.cancel();
+  });
+  EXPECT_EQ(woken, (std::vector<std::string>{"second"}));
+}
 }  // namespace

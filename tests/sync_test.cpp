@@ -282,4 +282,30 @@ TEST(Sync, MovedFromQueueAndEventThrowLogicError) {
   expect_moved_from_object_throws<tandem::event>([](auto& e) { e.set(); });
 }
 
+// A getter woken and then cancelled passes its wake-up on only if an
+// item is left (asyncio: `if not self.empty()`); otherwise the next getter
+// is woken for nothing and loses its place in line.
+TEST(Sync, QueueGetterWokenThenCancelledWithNoItemLeftKeepsTheNextInPlace) {
+  event_loop loop;
+  tandem::queue<int> q;
+  run_bounded(loop, [&] {
+    auto& l = tandem::current_loop();
+    auto g1 = l.create_task([&] { return q.get(); });
+    auto g2 = l.create_task([&] { return q.get(); });
+    auto g3 = l.create_task([&] { return q.get(); });
+    tandem::sleep_for(0s);
+    q.put(7);                   // wakes g1
+    EXPECT_EQ(q.try_get(), 7);  // taken before g1 ran
+    g1.cancel();
+    for (int i = 0; i < 5; ++i) tandem::sleep_for(0s);
+    EXPECT_TRUE(g1.cancelled());
+    q.put(8);
+    for (int i = 0; i < 5; ++i) tandem::sleep_for(0s);
+    EXPECT_TRUE(g2.done()) << "g2 was first in line";
+    EXPECT_FALSE(g3.done());
+    q.put(9);
+    tandem::await(g2);
+    tandem::await(g3);
+  });
+}
 }  // namespace

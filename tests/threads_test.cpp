@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <memory>
 #include <stdexcept>
 #include <thread>
@@ -147,4 +148,23 @@ TEST(Threads, ToThreadOutsideATaskThrowsLogicError) {
   EXPECT_FALSE(ran);
 }
 
+// Two fns handed to the pool at once while one worker is idle must
+// run concurrently (the pool grows, rule 9.3), as asyncio's executor does.
+TEST(Threads, TwoFnsSubmittedTogetherWithOneIdleWorkerRunConcurrently) {
+  tandem::event_loop loop;
+  loop.run_until_complete([] {
+    tandem::to_thread([] {});                                    // one worker, idle from now on
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let it go idle
+    std::promise<void> go;
+    auto went = go.get_future().share();
+    auto& l = tandem::current_loop();
+    auto waiter = l.create_task([went] {
+      return tandem::to_thread(
+          [went] { return went.wait_for(std::chrono::seconds(2)) == std::future_status::ready; });
+    });
+    auto setter = l.create_task([&go] { tandem::to_thread([&go] { go.set_value(); }); });
+    EXPECT_TRUE(tandem::await(waiter)) << "the second fn waited behind the first";
+    tandem::await(setter);
+  });
+}
 }  // namespace

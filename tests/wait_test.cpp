@@ -765,3 +765,55 @@ TEST(Wait, TimeoutRescheduledToTheLongestDeadlineHasNone) {
 }
 
 }  // namespace
+
+namespace {
+// Wait_for(t, 0) cancels t once (rule 4.6). A task that catches the
+// cancellation and cleans up (which suspends) must not be cancelled again.
+TEST(Wait, WaitForZeroTimeoutCancelsOnlyOnce) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto stubborn = tandem::current_loop().create_task([] {
+      try {
+        tandem::sleep_for(1h);
+      } catch (const tandem::cancelled_error&) {
+        tandem::sleep_for(20ms);  // cleanup that waits
+        return 9;
+      }
+      return 0;
+    });
+    tandem::sleep_for(0s);  // stubborn sleeps
+    EXPECT_EQ(tandem::wait_for(stubborn, 0s), 9);
+    EXPECT_EQ(stubborn.cancelling(), 1u);
+  });
+}
+// A task waiting in wait_for that is cancelled from outside ends in
+// cancelled_error even if the deadline passes while the awaited task cleans
+// up (asyncio: the outside cancellation is not turned into a timeout).
+TEST(Wait, WaitForCancelledFromOutsideStaysCancelledThoughTheDeadlinePasses) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto& l = tandem::current_loop();
+    auto inner = l.create_task([] {
+      try {
+        tandem::sleep_for(1h);
+      } catch (const tandem::cancelled_error&) {
+        tandem::sleep_for(50ms);  // cleanup, past the waiter's deadline
+        throw;
+      }
+      return 0;
+    });
+    auto waiter = l.create_task([inner] { return tandem::wait_for(inner, 20ms); });
+    tandem::sleep_for(0s);
+    tandem::sleep_for(0s);
+    waiter.cancel();  // from outside, long before the deadline
+    bool cancelled = false;
+    try {
+      tandem::await(waiter);
+    } catch (const tandem::cancelled_error&) {
+      cancelled = true;
+    } catch (const tandem::timeout_error&) {
+    }
+    EXPECT_TRUE(cancelled) << "the outside cancellation became a timeout_error";
+  });
+}
+}  // namespace

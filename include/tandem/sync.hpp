@@ -87,8 +87,19 @@ class queue {
   detail::wait_list getters_;
   detail::wait_list putters_;
   // A woken waiter that cannot take its item (or slot) wakes the next.
-  detail::wake_next pass_item_on_{&getters_};
-  detail::wake_next pass_slot_on_{&putters_};
+  // Only when there is something to take (asyncio: `if not self.empty()`).
+  struct pass_item_on {
+    queue* q;
+    void operator()() const {
+      if (!q->empty()) q->getters_.wake_one();
+    }
+  } pass_item_on_{this};
+  struct pass_slot_on {
+    queue* q;
+    void operator()() const {
+      if (!q->full()) q->putters_.wake_one();
+    }
+  } pass_slot_on_{this};
 };
 
 // asyncio.Event: wait() returns at once while set, else waits for set().

@@ -13,7 +13,9 @@
 //  - wait_for() cancels the task on timeout, waits for it to finish, and
 //    throws timeout_error; if the task caught the cancellation and returned,
 //    its value is returned. A zero or negative timeout times out a task that
-//    is not already done. Cancelling the waiting task cancels the awaited one.
+//    is not already done (it is cancelled once, at once). Cancelling the
+//    waiting task cancels the awaited one, and the wait then ends in
+//    cancelled_error, not timeout_error, should the deadline pass meanwhile.
 //  - A negative duration counts as zero, and a deadline too far for the
 //    clock (now + duration::max()) saturates: it never comes.
 // Each of them is a suspending call: outside a task, or inside a generator
