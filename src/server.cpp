@@ -139,8 +139,8 @@ void server_state::accept_from(listener& l) {
     if (peer.family() != AF_UNIX) set_no_delay(fd);
     try {
       stream connection(transport::open(*loop, fd, peer, limit));
+      ++running_handlers;  // handler_call's destructor counts it off, however this ends
       loop->create_task(handler_call(shared_from_this(), std::move(connection)));
-      ++running_handlers;
     } catch (const std::exception&) {
       // No memory or epoll refused the socket: that connection is closed.
     }

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "loop_state.hpp"
 #include "string_receive.hpp"
@@ -233,6 +234,15 @@ std::string transport::readuntil(std::string_view separator) {
 
 std::string transport::readline() {
   check_can_read("readline");
+  if (discarding_ > 0) {  // a cancelled readline was discarding an overlong line
+    const std::size_t at = std::string_view(rbuf_.data() + rpos_, buffered()).find('\n');
+    if (at == std::string_view::npos) discard_line_and_throw("readline");
+    discarding_ += at + 1;
+    consume(at + 1);
+    throw limit_overrun_error(
+        "tandem::stream::readline: a line longer than the limit was discarded",
+        std::exchange(discarding_, 0));
+  }
   return until("\n", "readline", true);
 }
 
@@ -270,19 +280,22 @@ std::string transport::until(std::string_view separator, const char* operation, 
 // readline past the limit: drops the line through its '\n' (reading on
 // for it, a buffer at a time, so memory stays bounded), then throws.
 void transport::discard_line_and_throw(const char* operation) {
-  std::size_t discarded = buffered();
+  // A cancellation while reading on leaves the stream inside the line: the
+  // next readline goes on discarding it (discarding_ counts what went).
+  discarding_ += buffered();
   rbuf_.clear();
   rpos_ = 0;
   std::string_view fresh;
   while (receive_fresh(operation, fresh)) {
     const std::size_t at = fresh.find('\n');
     if (at != std::string_view::npos) {
-      discarded += at + 1;
+      discarding_ += at + 1;
       rbuf_.append(fresh.substr(at + 1));
       break;
     }
-    discarded += fresh.size();
+    discarding_ += fresh.size();
   }
+  const std::size_t discarded = std::exchange(discarding_, 0);
   throw limit_overrun_error("tandem::stream::readline: a line longer than the limit was discarded",
                             discarded);
 }
@@ -313,8 +326,8 @@ void transport::write(std::string_view data) {
       }
     }
   }
-  if (wpos_ > 0 && wpos_ == wbuf_.size()) {
-    wbuf_.clear();
+  if (wpos_ > 0 && wpos_ >= wbuf_.size() / 2) {  // drop what was sent: the buffer stays bounded
+    wbuf_.erase(0, wpos_);
     wpos_ = 0;
   }
   wbuf_.append(data);

@@ -123,6 +123,7 @@ class transport final : public loop_socket, public io_source {
   std::size_t wpos_ = 0;
   task_core* reader_ = nullptr;   // the task suspended in a read
   task_core* drainer_ = nullptr;  // the task suspended in drain (or a connect)
+  std::size_t discarding_ = 0;    // readline: bytes of an overlong line discarded so far
   int read_error_ = 0;            // errno of a failed recv: thrown by every later read
   int write_error_ = 0;           // errno of a failed send: thrown by later writes
   bool readable_ = true;

@@ -11,12 +11,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <new>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "support/loop_support.hpp"
@@ -26,6 +30,28 @@
 #include "tandem/io.hpp"
 #include "tandem/streams.hpp"
 #include "tandem/wait.hpp"
+
+// Allocation failure on demand, for the one path no other fault reaches:
+// while armed, the first allocation of exactly `size` bytes on the arming
+// thread throws std::bad_alloc. (This binary's operator new.)
+namespace allocation_fault {
+std::atomic<std::size_t> size{0};
+std::thread::id thread;
+std::atomic<int> injected{0};
+}  // namespace allocation_fault
+
+void* operator new(std::size_t n) {
+  if (n != 0 && n == allocation_fault::size.load(std::memory_order_relaxed) &&
+      std::this_thread::get_id() == allocation_fault::thread) {
+    allocation_fault::size = 0;
+    ++allocation_fault::injected;
+    throw std::bad_alloc();
+  }
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -436,6 +462,49 @@ TEST(Server, EmptyHandlerIsInvalidArgument) {
 
 TEST(Server, StartServerOutsideATaskIsLogicError) {
   EXPECT_THROW(auto s = tandem::start_server(echo_lines, "127.0.0.1", 0), std::logic_error);
+}
+
+// A connection whose handler task cannot be made (no memory) is closed,
+// and the server's count of running handlers stays right: wait_closed()
+// still returns once the server is closed (rule 13).
+struct handler_call_layout {  // the size of server.cpp's handler_call
+  std::shared_ptr<int> server;
+  std::shared_ptr<int> connection;
+  void operator()() {}
+};
+
+TEST(Server, AHandlerTaskThatCannotBeMadeLeavesWaitClosedWorking) {
+  event_loop loop;
+  run_bounded(
+      loop,
+      [] {
+        auto srv = tandem::start_server([](stream) {}, "127.0.0.1", 0);
+        using impl = tandem::detail::task_impl<void, handler_call_layout>;
+        // make_shared's block (libstdc++): the two counts, then the task.
+        const std::size_t block =
+            sizeof(std::_Sp_counted_ptr_inplace<impl, std::allocator<void>, __gnu_cxx::_S_atomic>);
+        const std::uint16_t port = srv.port();
+        allocation_fault::thread = std::this_thread::get_id();
+        allocation_fault::size = block;  // the handler task of the next connection
+        std::thread client([port] {
+          const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+          sockaddr_in a{};
+          a.sin_family = AF_INET;
+          a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+          a.sin_port = htons(port);
+          ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+          char c;
+          (void)::read(fd, &c, 1);  // until the server closes the connection
+          ::close(fd);
+        });
+        for (int i = 0; i < 2000 && allocation_fault::injected == 0; ++i) tandem::sleep_for(5ms);
+        allocation_fault::size = 0;
+        client.join();
+        ASSERT_EQ(allocation_fault::injected.load(), 1) << "the injected failure did not happen";
+        srv.close();
+        srv.wait_closed();  // no handler ever ran: returns at once
+      },
+      20s);
 }
 
 }  // namespace

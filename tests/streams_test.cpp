@@ -4,6 +4,7 @@
 #include "tandem/streams.hpp"
 
 #include <gtest/gtest.h>
+#include <malloc.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -772,6 +773,71 @@ TEST(Streams, UnixConnectionToNoServerIsSystemErrorNamingThePath) {
       EXPECT_EQ(e.code().value(), ENOENT);
       EXPECT_TRUE(names(e, path)) << e.what();
     }
+  });
+}
+
+// The heap in use: what malloc handed out, small blocks and mmap-ed ones.
+std::size_t heap_in_use() {
+  const auto m = mallinfo2();
+  return m.uordblks + m.hblkhd;
+}
+
+// Rule 2, against a reader slower than the writer, where the socket takes
+// a few KiB at a time (a small send buffer; a real network's ACKs): the
+// buffer never empties, since drain() returns with up to the low-water
+// mark unsent, and what was sent must still leave it.
+TEST(Streams, DrainingWriterAgainstASlowReaderKeepsTheWriteBufferBounded) {
+  event_loop loop;
+  const std::string path = "/tmp/tandem-streams-test-" + std::to_string(::getpid()) + ".sock";
+  run_bounded(loop, [&loop, &path] {
+    auto accepted = std::make_shared<tandem::queue<stream>>();
+    auto srv =
+        tandem::start_unix_server([accepted](stream s) { accepted->put(std::move(s)); }, path);
+    stream reader = tandem::open_unix_connection(path);
+    stream writer_end = accepted->get();
+    const int small = 4096;
+    ASSERT_EQ(::setsockopt(writer_end.native_handle(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small),
+              0);
+    constexpr std::size_t chunk = 100000;
+    constexpr std::size_t total = 640 * chunk;  // 64 MB
+    const std::size_t heap_before = heap_in_use();
+    std::size_t most_heap = 0;
+    auto writer = loop.create_task([&] {
+      const std::string data = pattern(0, chunk);
+      for (std::size_t written = 0; written < total; written += chunk) {
+        writer_end.write(data);
+        writer_end.drain();  // returns at <= 16 KiB unsent
+        most_heap = std::max(most_heap, heap_in_use() - heap_before);
+      }
+    });
+    std::size_t received = 0;
+    while (received < total) received += reader.read(65536).size();
+    tandem::await(writer);
+    EXPECT_LT(most_heap, std::size_t{4} << 20)
+        << "the write buffer kept what was sent (at most ~116 KB was ever unsent)";
+  });
+}
+
+// Rules 5 and 10: a readline cancelled while it reads on to discard a line
+// past the limit leaves the stream inside that line; the next readline
+// goes on discarding it, then reports it, and the line after it is intact.
+TEST(Streams, CancelledReadlineWhileDiscardingALineGoesOnDiscardingItNextTime) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    auto p = connect_pair(/*limit=*/16);
+    auto reader = loop.create_task([&p] { return p.served.readline(); });
+    p.client.write(std::string(100, 'x'));  // past the limit, no '\n' yet
+    settle();                               // the reader discards, waiting for the '\n'
+    reader.cancel();
+    EXPECT_THROW(tandem::await(reader), tandem::cancelled_error);
+    p.client.write("yyy\nnext\n");
+    try {
+      const std::string line = p.served.readline();
+      ADD_FAILURE() << "readline returned '" << line << "'";
+    } catch (const tandem::limit_overrun_error& e) {
+      EXPECT_EQ(e.consumed(), 104u);  // the whole line, 100 + "yyy\n"
+    }
+    EXPECT_EQ(p.served.readline(), "next\n");
   });
 }
 
