@@ -12,6 +12,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "support/loop_support.hpp"
@@ -408,6 +409,21 @@ TEST(Locks, ConditionWaitCancelledThrowsWithTheMutexHeld) {
   EXPECT_FALSE(m.locked());
 }
 
+// Two tasks, "first" and "second", that each take m, wait on c, and then
+// note their name in `woken`.
+std::pair<tandem::task<void>, tandem::task<void>> two_condition_waiters(
+    tandem::mutex& m, tandem::condition& c, std::vector<std::string>& woken) {
+  auto waiter = [&](const char* name) {
+    return tandem::current_loop().create_task([&m, &c, &woken, name] {
+      std::lock_guard hold(m);
+      c.wait();
+      woken.emplace_back(name);
+    });
+  };
+  auto first = waiter("first");
+  return {first, waiter("second")};
+}
+
 // CPython's test_locks: a notify racing a cancellation. The notified waiter
 // is cancelled before it ran; its wake-up goes to the next waiter.
 TEST(Locks, ConditionWaiterNotifiedThenCancelledPassesTheWakeUpOn) {
@@ -416,17 +432,7 @@ TEST(Locks, ConditionWaiterNotifiedThenCancelledPassesTheWakeUpOn) {
   tandem::condition c(m);
   std::vector<std::string> woken;
   run_bounded(loop, [&] {
-    auto& l = tandem::current_loop();
-    auto first = l.create_task([&] {
-      std::lock_guard hold(m);
-      c.wait();
-      woken.push_back("first");
-    });
-    auto second = l.create_task([&] {
-      std::lock_guard hold(m);
-      c.wait();
-      woken.push_back("second");
-    });
+    auto [first, second] = two_condition_waiters(m, c, woken);
     let_others_run();
     m.lock();
     c.notify(1);  // wakes `first`
@@ -476,17 +482,7 @@ TEST(Locks, ConditionWaiterNotifiedThenCancelledWhileRelockingPassesTheWakeUpOn)
   std::vector<std::string> woken;
   event_loop loop;  // after what its tasks use
   run_bounded(loop, [&] {
-    auto& l = tandem::current_loop();
-    auto first = l.create_task([&] {
-      std::lock_guard hold(m);
-      c.wait();
-      woken.push_back("first");
-    });
-    auto second = l.create_task([&] {
-      std::lock_guard hold(m);
-      c.wait();
-      woken.push_back("second");
-    });
+    auto [first, second] = two_condition_waiters(m, c, woken);
     let_others_run();
     m.lock();
     c.notify(1);       // wakes `first`

@@ -23,6 +23,20 @@ namespace {
 
 using namespace loop_testing;
 
+// A task that sleeps until it is cancelled, then returns what `cleanup`
+// returns (cleanup may wait, or rethrow with `throw;`).
+template <class F>
+tandem::task<int> sleeper_until_cancelled(F cleanup) {
+  return tandem::current_loop().create_task([cleanup] {
+    try {
+      tandem::sleep_for(1h);
+    } catch (const tandem::cancelled_error&) {
+      return cleanup();
+    }
+    return 0;
+  });
+}
+
 // ---------------------------------------------------------------------------
 // sleep_for, sleep_until.
 
@@ -299,14 +313,7 @@ TEST(Wait, WaitForTimesOutAndCancels) {
 TEST(Wait, WaitForReturnsValueIfTaskCaughtCancellation) {
   event_loop loop;
   run_bounded(loop, [] {
-    auto stubborn = tandem::current_loop().create_task([] {
-      try {
-        tandem::sleep_for(1h);
-      } catch (const tandem::cancelled_error&) {
-        return 9;
-      }
-      return 0;
-    });
+    auto stubborn = sleeper_until_cancelled([] { return 9; });
     EXPECT_EQ(tandem::wait_for(stubborn, 10ms), 9);
     EXPECT_FALSE(stubborn.cancelled());
     EXPECT_EQ(stubborn.result(), 9);
@@ -764,45 +771,33 @@ TEST(Wait, TimeoutRescheduledToTheLongestDeadlineHasNone) {
             1);
 }
 
-}  // namespace
-
-namespace {
-// Wait_for(t, 0) cancels t once (rule 4.6). A task that catches the
+// wait_for(t, 0) cancels t once (rule 4.6). A task that catches the
 // cancellation and cleans up (which suspends) must not be cancelled again.
 TEST(Wait, WaitForZeroTimeoutCancelsOnlyOnce) {
   event_loop loop;
   run_bounded(loop, [] {
-    auto stubborn = tandem::current_loop().create_task([] {
-      try {
-        tandem::sleep_for(1h);
-      } catch (const tandem::cancelled_error&) {
-        tandem::sleep_for(20ms);  // cleanup that waits
-        return 9;
-      }
-      return 0;
+    auto stubborn = sleeper_until_cancelled([] {
+      tandem::sleep_for(20ms);  // cleanup that waits
+      return 9;
     });
     tandem::sleep_for(0s);  // stubborn sleeps
     EXPECT_EQ(tandem::wait_for(stubborn, 0s), 9);
     EXPECT_EQ(stubborn.cancelling(), 1u);
   });
 }
+
 // A task waiting in wait_for that is cancelled from outside ends in
 // cancelled_error even if the deadline passes while the awaited task cleans
 // up (asyncio: the outside cancellation is not turned into a timeout).
 TEST(Wait, WaitForCancelledFromOutsideStaysCancelledThoughTheDeadlinePasses) {
   event_loop loop;
   run_bounded(loop, [] {
-    auto& l = tandem::current_loop();
-    auto inner = l.create_task([] {
-      try {
-        tandem::sleep_for(1h);
-      } catch (const tandem::cancelled_error&) {
-        tandem::sleep_for(50ms);  // cleanup, past the waiter's deadline
-        throw;
-      }
-      return 0;
+    auto inner = sleeper_until_cancelled([]() -> int {
+      tandem::sleep_for(50ms);  // cleanup, past the waiter's deadline
+      throw;
     });
-    auto waiter = l.create_task([inner] { return tandem::wait_for(inner, 20ms); });
+    auto waiter =
+        tandem::current_loop().create_task([inner] { return tandem::wait_for(inner, 20ms); });
     tandem::sleep_for(0s);
     tandem::sleep_for(0s);
     waiter.cancel();  // from outside, long before the deadline
