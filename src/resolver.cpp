@@ -94,13 +94,19 @@ socket_address unix_address(std::string_view path, const char* operation) {
   socket_address address;
   auto* un = reinterpret_cast<sockaddr_un*>(&address.storage);
   if (path.empty()) throw std::invalid_argument(std::string(operation) + ": the path is empty");
-  if (path.size() >= sizeof un->sun_path)
+  // A name in Linux's abstract namespace starts with '\0' and is all of
+  // its bytes, with no '\0' after them (as Python and socat address it); a
+  // path is a C string, its '\0' inside sun_path.
+  const bool abstract = path.front() == '\0';
+  const std::size_t room = abstract ? sizeof un->sun_path : sizeof un->sun_path - 1;
+  if (path.size() > room)
     throw std::invalid_argument(std::string(operation) + ": the path \"" + std::string(path) +
-                                "\" is longer than a Unix socket's " +
-                                std::to_string(sizeof un->sun_path - 1) + " bytes");
+                                "\" is longer than a Unix socket's " + std::to_string(room) +
+                                " bytes");
   un->sun_family = AF_UNIX;
   std::memcpy(un->sun_path, path.data(), path.size());
-  address.length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+  address.length =
+      static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + (abstract ? 0 : 1));
   return address;
 }
 

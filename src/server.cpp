@@ -309,13 +309,15 @@ server start_unix_server(std::function<void(stream)> handler, std::string_view p
   event_loop& loop = detail::running().loop();
   const auto address = detail::unix_address(path, operation);
   const std::string file(path);
+  const bool in_filesystem = file.front() != '\0';  // else an abstract name: no file
   // A socket file left by a server that is gone: remove it. Any other
   // kind of file stays, and bind reports EADDRINUSE.
   struct stat st {};
-  if (::stat(file.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(file.c_str());
+  if (in_filesystem && ::stat(file.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
+    ::unlink(file.c_str());
   auto state = std::make_shared<detail::server_state>(loop, std::move(handler), limit);
   state->listen_on(listening_socket(address, operation));
-  if (::stat(file.c_str(), &st) == 0) {
+  if (in_filesystem && ::stat(file.c_str(), &st) == 0) {
     state->unix_path = file;
     state->unix_device = st.st_dev;
     state->unix_inode = st.st_ino;

@@ -6,11 +6,13 @@
 #include <gtest/gtest.h>
 #include <malloc.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -751,6 +753,29 @@ TEST(Streams, UnixConnectionCarriesBothDirections) {
     s.write("hello\n");
     EXPECT_EQ(s.readline(), "echo: hello\n");
     EXPECT_EQ(s.read(10), "");  // the handler's stream was destroyed
+  });
+}
+
+// A name in Linux's abstract namespace ("\0name") is all of its bytes:
+// another program that addresses it so (Python, socat) reaches the
+// server, and no file is made.
+TEST(Streams, UnixAbstractNameIsItsBytesWithNoNulAfterThem) {
+  event_loop loop;
+  const std::string name = std::string(1, '\0') + "tandem-abstract-" + std::to_string(::getpid());
+  run_bounded(loop, [&name] {
+    auto srv = tandem::start_unix_server([](stream s) { s.write("echo: " + s.readline()); }, name);
+    sockaddr_un exact{};
+    exact.sun_family = AF_UNIX;
+    std::memcpy(exact.sun_path, name.data(), name.size());
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    const auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size());
+    EXPECT_EQ(::connect(fd, reinterpret_cast<const sockaddr*>(&exact), length), 0)
+        << std::strerror(errno);
+    ::close(fd);
+    stream s = tandem::open_unix_connection(name);
+    s.write("hi\n");
+    EXPECT_EQ(s.readline(), "echo: hi\n");
   });
 }
 

@@ -157,6 +157,8 @@ const std::error_category& resolver_category() noexcept;
 // tried in order; when all fail, the first failure is thrown.
 stream open_connection(std::string_view host, std::uint16_t port,
                        std::size_t limit = default_stream_limit);
+// A Unix socket path; one that starts with '\0' is a name in Linux's
+// abstract namespace (no file), all of whose bytes count, as Python's.
 stream open_unix_connection(std::string_view path, std::size_t limit = default_stream_limit);
 
 // A listening server (asyncio's Server). Move-only; destroying it closes it.
