@@ -40,7 +40,9 @@ std::thread::id thread;
 std::atomic<int> injected{0};
 }  // namespace allocation_fault
 
-void* operator new(std::size_t n) {
+// Out of line, so that no optimizer pairs the malloc and free inside them
+// with the new and delete expressions they serve (-Wmismatched-new-delete).
+[[gnu::noinline]] void* operator new(std::size_t n) {
   if (n != 0 && n == allocation_fault::size.load(std::memory_order_relaxed) &&
       std::this_thread::get_id() == allocation_fault::thread) {
     allocation_fault::size = 0;
@@ -50,8 +52,8 @@ void* operator new(std::size_t n) {
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
   throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
