@@ -38,7 +38,8 @@ static_assert(offsetof(switch_slots, ip) == offsetof(switch_slots, sp) + 8);
 
 // What a switch brings back: the value handed over, the lander's frame
 // (the block of memory its slots lie in), and the frame's status word as
-// the sender left it.
+// the sender left it; after a body's yield, which landing it took instead
+// (0: its own, 1: the injection landing).
 struct landing {
   std::uintptr_t value;
   void* frame;
@@ -50,6 +51,31 @@ struct landing {
 // a register, where it would take a load and a compare (frame.hpp's
 // landed_status).
 inline constexpr bool switch_carries_status = true;
+
+// A body's yield has two landings, as on x86-64 (see switch_x86_64.hpp):
+// the switch's own, where a resume that only sends a value lands, and just
+// before it the injection landing, for a resume that has an exception for
+// the yield to throw (raise, close), to which the resumer redirects the
+// body's resume address (land_at_injection). The yield then tests nothing
+// on landing: a compare and a branch less on each send.
+#define TANDEM_SWITCH_LANDS_INJECTIONS_APART 1
+inline constexpr bool switch_lands_injections_apart = true;
+inline constexpr std::size_t injection_landing_offset = 12;  // bti j, ldr x29, b
+
+// A suspended body's resume address, moved from its yield's landing to the
+// injection landing before it. The address is signed (modifier: the body's
+// stack pointer): authenticated, moved, and signed again, so that a forged
+// slot still faults at the switch (where the core has FEAT_FPAC, here).
+inline void land_at_injection(switch_slots& body) noexcept {
+  register void* x17 asm("x17") = body.ip;
+  register void* x16 asm("x16") = body.sp;
+  asm("hint    #12\n\t" /* autia1716 */
+      "sub     x17, x17, %[offset]\n\t"
+      "hint    #8" /* pacia1716 */
+      : "+r"(x17)
+      : "r"(x16), [offset] "i"(injection_landing_offset));
+  body.ip = x17;
+}
 
 // The asm statements' slot offsets, by name: [f*] those at From, [t*] those
 // at To, both from the frame in x19.
@@ -82,15 +108,31 @@ inline constexpr bool switch_carries_status = true;
   "br      x17\n"
 
 // Suspend into the slots at From (resume at 1:, signed), resume those at To.
-#define TANDEM_SWITCH_JUMP                                    \
-  "adr     x17, 1f\n\t"                                       \
-  "mov     x16, sp\n\t"                                       \
-  "hint    #8\n\t" /* pacia1716: sign x17 with x16 */         \
-  "stp     x16, x17, [x19, #%[fsp]]\n\t"                      \
-  "str     x29, [x19, #%[ffp]]\n\t" TANDEM_SWITCH_RESUME      \
-  "1:\n\t"                                                    \
-  "hint    #36\n\t" /* bti j: the other side arrives by br */ \
+#define TANDEM_SWITCH_SUSPEND                         \
+  "adr     x17, 1f\n\t"                               \
+  "mov     x16, sp\n\t"                               \
+  "hint    #8\n\t" /* pacia1716: sign x17 with x16 */ \
+  "stp     x16, x17, [x19, #%[fsp]]\n\t"              \
+  "str     x29, [x19, #%[ffp]]\n\t" TANDEM_SWITCH_RESUME
+
+// A landing: the other side arrives by br; the frame pointer comes back.
+#define TANDEM_SWITCH_LANDING   \
+  "hint    #36\n\t" /* bti j */ \
   "ldr     x29, [x19, #%[ffp]]\n\t"
+
+#define TANDEM_SWITCH_JUMP TANDEM_SWITCH_SUSPEND "1:\n\t" TANDEM_SWITCH_LANDING
+
+// A body's yield: the switch above, with the injection landing before its
+// own (label 2: it jumps on to `injected`). Its size is fixed, and the
+// assembler checks it.
+#define TANDEM_SWITCH_YIELD                                                            \
+  TANDEM_SWITCH_SUSPEND "2:\n\t" TANDEM_SWITCH_LANDING                                 \
+                        "b       %l[injected]\n"                                       \
+                        "1:\n\t" TANDEM_SWITCH_LANDING                                 \
+                        ".if     1b - 2b != %c[injection_offset]\n\t"                  \
+                        ".error  \"tandem: the injection landing's size differs from " \
+                        "injection_landing_offset\"\n\t"                               \
+                        ".endif\n\t"
 
 // Store the status word (32 bits: its upper half is always zero) at
 // StatusAt from the frame, where the other side's next checks read it.
@@ -110,12 +152,20 @@ __attribute__((always_inline)) inline landing switch_within(void* frame, std::ui
   register void* x19 asm("x19") = frame;
   register std::uintptr_t x20 asm("x20") = value;
   register std::uintptr_t x21 asm("x21") = status;
-  if constexpr (SameFrame)
-    asm volatile(TANDEM_SWITCH_STORE_STATUS TANDEM_SWITCH_JUMP
-                 : "+r"(x20), "+r"(x21)
-                 : "r"(x19), TANDEM_SWITCH_OFFSETS(From, To), [sat] "i"(StatusAt)
-                 : TANDEM_SWITCH_CLOBBERS);
-  else
+  if constexpr (SameFrame) {
+    // A body's yield. Its two landings return two ways: after inlining,
+    // the caller's test of the status folds into each. The status the
+    // resumer hands over is not read: where the body lands says it.
+    asm goto(TANDEM_SWITCH_STORE_STATUS TANDEM_SWITCH_YIELD
+             : "+r"(x20), "+r"(x21)
+             : "r"(x19), TANDEM_SWITCH_OFFSETS(From, To), [sat] "i"(StatusAt),
+               [injection_offset] "i"(injection_landing_offset)
+             : TANDEM_SWITCH_CLOBBERS
+             : injected);
+    return {x20, x19, 0};
+  injected:
+    return {0, x19, 1};
+  } else
     asm volatile(TANDEM_SWITCH_STORE_STATUS TANDEM_SWITCH_JUMP
                  : "+r"(x19), "+r"(x20), "+r"(x21)
                  : TANDEM_SWITCH_OFFSETS(From, To), [sat] "i"(StatusAt)
@@ -143,6 +193,9 @@ template <std::size_t To, std::size_t Back>
 }
 
 #undef TANDEM_SWITCH_JUMP
+#undef TANDEM_SWITCH_YIELD
+#undef TANDEM_SWITCH_LANDING
+#undef TANDEM_SWITCH_SUSPEND
 #undef TANDEM_SWITCH_STORE_STATUS
 #undef TANDEM_SWITCH_RESUME
 #undef TANDEM_SWITCH_CLOBBERS
