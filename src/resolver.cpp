@@ -4,6 +4,7 @@
 #include <netdb.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -76,17 +77,26 @@ std::vector<socket_address> resolve(std::string_view host_view, std::uint16_t po
   if (found.status != 0)
     throw std::system_error(found.status, resolver_category(),
                             std::string(operation) + ": resolving \"" + host + "\"");
+  std::vector<socket_address> addresses = addresses_of(found.list.get());
+  if (addresses.empty())
+    throw std::system_error(EAI_NONAME, resolver_category(),
+                            std::string(operation) + ": resolving \"" + host + "\"");
+  return addresses;
+}
+
+std::vector<socket_address> addresses_of(const addrinfo* list) {
   std::vector<socket_address> addresses;
-  for (const addrinfo* a = found.list.get(); a != nullptr; a = a->ai_next) {
+  for (const addrinfo* a = list; a != nullptr; a = a->ai_next) {
     if (a->ai_addrlen > sizeof(sockaddr_storage)) continue;
     socket_address address;
     std::memcpy(&address.storage, a->ai_addr, a->ai_addrlen);
     address.length = a->ai_addrlen;
-    addresses.push_back(address);
+    // getaddrinfo lists an address as often as the name has it (a name on
+    // two lines of /etc/hosts): once is enough, and a server's second bind
+    // of it would fail with EADDRINUSE (asyncio keeps each once too).
+    if (std::find(addresses.begin(), addresses.end(), address) == addresses.end())
+      addresses.push_back(address);
   }
-  if (addresses.empty())
-    throw std::system_error(EAI_NONAME, resolver_category(),
-                            std::string(operation) + ": resolving \"" + host + "\"");
   return addresses;
 }
 

@@ -2,6 +2,8 @@
 // getaddrinfo, on the loop's worker threads unless the host is a literal.
 #pragma once
 
+#include <netdb.h>
+
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -10,12 +12,15 @@
 
 namespace tandem::detail {
 
-// Every address of host (TCP), in getaddrinfo's order. passive: for
+// Every address of host (TCP), each once, in getaddrinfo's order. passive: for
 // binding, where "" means every interface. Suspends while a name is looked
 // up; a name that does not resolve: std::system_error in
 // resolver_category(), saying `operation` and the host.
 std::vector<socket_address> resolve(std::string_view host, std::uint16_t port, bool passive,
                                     const char* operation);
+
+// The addresses of a getaddrinfo list, each once, in its order.
+std::vector<socket_address> addresses_of(const addrinfo* list);
 
 // A Unix socket's address; a path that is empty or too long:
 // std::invalid_argument saying `operation`.

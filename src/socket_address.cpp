@@ -2,10 +2,12 @@
 #include "socket_address.hpp"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <cstring>
 #include <system_error>
 
@@ -27,6 +29,15 @@ std::string socket_address::describe() const {
       ::inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
       std::string out("[");
       out += text;
+      // A link-local address means nothing without its interface: "%eth0"
+      // (its number where it has no name any more), as ping and ip write it.
+      if (in6->sin6_scope_id != 0) {
+        char name[IF_NAMESIZE] = {};
+        out += '%';
+        out += ::if_indextoname(in6->sin6_scope_id, name) != nullptr
+                   ? std::string(name)
+                   : std::to_string(in6->sin6_scope_id);
+      }
       out += "]:";
       out += std::to_string(ntohs(in6->sin6_port));
       return out;
@@ -35,12 +46,24 @@ std::string socket_address::describe() const {
       const auto* un = reinterpret_cast<const sockaddr_un*>(&storage);
       const std::size_t room =
           length > offsetof(sockaddr_un, sun_path) ? length - offsetof(sockaddr_un, sun_path) : 0;
-      const std::size_t n = ::strnlen(un->sun_path, std::min(room, sizeof un->sun_path));
+      const std::size_t size = std::min(room, sizeof un->sun_path);
+      // A name in Linux's abstract namespace: '\0' and all of the bytes
+      // after it, written "@name" as ss and netstat write it.
+      if (size > 1 && un->sun_path[0] == '\0') {
+        std::string name(un->sun_path, size);
+        name.front() = '@';
+        return name;
+      }
+      const std::size_t n = ::strnlen(un->sun_path, size);
       return n == 0 ? std::string("an unnamed Unix socket") : std::string(un->sun_path, n);
     }
     default:
       return {};
   }
+}
+
+bool operator==(const socket_address& a, const socket_address& b) noexcept {
+  return a.length == b.length && std::memcmp(&a.storage, &b.storage, a.length) == 0;
 }
 
 void set_no_delay(int fd) noexcept {

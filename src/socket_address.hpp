@@ -1,5 +1,6 @@
 // Socket addresses as the streams name them in errors ("127.0.0.1:80",
-// "[::1]:80", the path of a Unix socket), the system_error they throw, and
+// "[::1]:80", "[fe80::1%eth0]:80", the path of a Unix socket, "@name" for
+// one in Linux's abstract namespace), the system_error they throw, and
 // the option every TCP stream gets.
 #pragma once
 
@@ -18,6 +19,9 @@ struct socket_address {
   sockaddr* get() noexcept { return reinterpret_cast<sockaddr*>(&storage); }
   int family() const noexcept { return storage.ss_family; }
   std::string describe() const;  // "" when empty
+
+  // The same address: the same bytes, as the kernel takes them.
+  friend bool operator==(const socket_address& a, const socket_address& b) noexcept;
 };
 
 // TCP_NODELAY, as asyncio sets it on every TCP stream (best effort).

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 #include <malloc.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "resolver.hpp"
 #include "support/loop_support.hpp"
 #include "support/stream_support.hpp"
 #include "tandem/wait.hpp"
@@ -625,6 +628,21 @@ TEST(Streams, RefusedConnectionIsSystemErrorNamingThePeer) {
   });
 }
 
+// A link-local address is named with its interface: without it the
+// message names another address. Whatever connect says (this one has no
+// route on most machines), the error names the peer.
+TEST(Streams, FailedConnectionToALinkLocalAddressNamesItsInterface) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    try {
+      tandem::open_connection("fe80::1%lo", 9);
+      FAIL() << "connected to fe80::1 on the loopback interface";
+    } catch (const std::system_error& e) {
+      EXPECT_TRUE(names(e, "[fe80::1%lo]:9")) << e.what();
+    }
+  });
+}
+
 TEST(Streams, NameThatDoesNotResolveIsResolverErrorNamingTheHost) {
   event_loop loop;
   run_bounded(loop, [] {
@@ -650,6 +668,36 @@ TEST(Streams, NameIsResolvedAndEveryAddressTriedInOrder) {
     s.write("hi");
     EXPECT_EQ(accepted->get().read(10), "hi");
   });
+}
+
+// A name listed twice (on two lines of /etc/hosts) gives getaddrinfo's
+// list an address twice; a server that bound both would fail with
+// EADDRINUSE on the second.
+TEST(Streams, AnAddressThatGetaddrinfoListsTwiceIsTriedOnce) {
+  sockaddr_in v4{};
+  v4.sin_family = AF_INET;
+  v4.sin_port = htons(80);
+  v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sockaddr_in6 v6{};
+  v6.sin6_family = AF_INET6;
+  v6.sin6_port = htons(80);
+  v6.sin6_addr = in6addr_loopback;
+  sockaddr_in v4_again = v4;
+  addrinfo third{};
+  third.ai_addr = reinterpret_cast<sockaddr*>(&v4_again);
+  third.ai_addrlen = sizeof v4_again;
+  addrinfo second{};
+  second.ai_addr = reinterpret_cast<sockaddr*>(&v6);
+  second.ai_addrlen = sizeof v6;
+  second.ai_next = &third;
+  addrinfo first{};
+  first.ai_addr = reinterpret_cast<sockaddr*>(&v4);
+  first.ai_addrlen = sizeof v4;
+  first.ai_next = &second;
+  const auto addresses = tandem::detail::addresses_of(&first);
+  ASSERT_EQ(addresses.size(), 2u);
+  EXPECT_EQ(addresses[0].describe(), "127.0.0.1:80");
+  EXPECT_EQ(addresses[1].describe(), "[::1]:80");
 }
 
 TEST(Streams, EmptyHostIsInvalidArgument) {
@@ -797,6 +845,20 @@ TEST(Streams, UnixConnectionToNoServerIsSystemErrorNamingThePath) {
     } catch (const std::system_error& e) {
       EXPECT_EQ(e.code().value(), ENOENT);
       EXPECT_TRUE(names(e, path)) << e.what();
+    }
+  });
+}
+
+TEST(Streams, UnixConnectionToNoServerInTheAbstractNamespaceNamesIt) {
+  event_loop loop;
+  const std::string name = "tandem-nobody-" + std::to_string(::getpid());
+  run_bounded(loop, [&name] {
+    try {
+      tandem::open_unix_connection(std::string(1, '\0') + name);
+      FAIL() << "connected to an abstract name with no server";
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(e.code().value(), ECONNREFUSED);
+      EXPECT_TRUE(names(e, "@" + name)) << e.what();
     }
   });
 }
