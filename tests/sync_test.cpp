@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -24,6 +25,15 @@ using namespace loop_testing;
 
 // ---------------------------------------------------------------------------
 // queue<T>.
+
+// Three tasks waiting in q.get(), in line in the order they were made.
+auto three_getters(tandem::queue<int>& q) {
+  auto& l = tandem::current_loop();
+  auto getter = [&q] { return q.get(); };
+  std::array getters{l.create_task(getter), l.create_task(getter), l.create_task(getter)};
+  tandem::sleep_for(0s);
+  return getters;
+}
 
 TEST(Sync, QueueIsFifoAndTracksItsSize) {
   tandem::queue<int> unbounded;
@@ -110,11 +120,7 @@ TEST(Sync, QueueWaitingGettersAreServedInOrderPastACancelledOne) {
   event_loop loop;
   tandem::queue<int> q;
   run_bounded(loop, [&] {
-    auto& l = tandem::current_loop();
-    auto g1 = l.create_task([&] { return q.get(); });
-    auto g2 = l.create_task([&] { return q.get(); });
-    auto g3 = l.create_task([&] { return q.get(); });
-    tandem::sleep_for(0s);
+    auto [g1, g2, g3] = three_getters(q);
     g1.cancel();
     q.put(7);
     for (int i = 0; i < 5; ++i) tandem::sleep_for(0s);
@@ -289,11 +295,7 @@ TEST(Sync, QueueGetterWokenThenCancelledWithNoItemLeftKeepsTheNextInPlace) {
   event_loop loop;
   tandem::queue<int> q;
   run_bounded(loop, [&] {
-    auto& l = tandem::current_loop();
-    auto g1 = l.create_task([&] { return q.get(); });
-    auto g2 = l.create_task([&] { return q.get(); });
-    auto g3 = l.create_task([&] { return q.get(); });
-    tandem::sleep_for(0s);
+    auto [g1, g2, g3] = three_getters(q);
     q.put(7);                   // wakes g1
     EXPECT_EQ(q.try_get(), 7);  // taken before g1 ran
     g1.cancel();
