@@ -44,7 +44,8 @@ static_assert(offsetof(switch_slots, fp) == offsetof(switch_slots, ip) + 4);
 
 // What a switch brings back: the value handed over, the lander's frame
 // (the block of memory its slots lie in), and the frame's status word as
-// the sender left it.
+// the sender left it; after a body's yield, which landing it took instead
+// (0: its own, 1: the injection landing).
 struct landing {
   std::uintptr_t value;
   void* frame;
@@ -61,6 +62,24 @@ inline constexpr bool switch_carries_status = true;
 // keeps per context (src/coroutine.cpp asserts they agree).
 inline constexpr std::uint32_t fpscr_control_bits = 0x07c09f00;
 
+// A body's yield has two landings, as on x86-64 (see switch_x86_64.hpp):
+// the switch's own, where a resume that only sends a value lands, and just
+// before it the injection landing, for a resume that has an exception for
+// the yield to throw (raise, close), to which the resumer redirects the
+// body's resume address (land_at_injection). The yield then tests nothing
+// on landing: a compare and a branch less on each send.
+#define TANDEM_SWITCH_LANDS_INJECTIONS_APART 1
+inline constexpr bool switch_lands_injections_apart = true;
+// ldr.w and b.w: 4 bytes each in Thumb code, as every instruction in ARM
+// code.
+inline constexpr std::size_t injection_landing_offset = 8;
+
+// A suspended body's resume address, moved from its yield's landing to the
+// injection landing before it (bit 0, the Thumb state, stays).
+inline void land_at_injection(switch_slots& body) noexcept {
+  body.ip = static_cast<char*>(body.ip) - injection_landing_offset;
+}
+
 // The asm statements' slot offsets, by name: [f*] those at From, [t*] those
 // at To, both from the frame in r4.
 #define TANDEM_SWITCH_OFFSETS(From, To)                                                           \
@@ -75,6 +94,8 @@ inline constexpr std::uint32_t fpscr_control_bits = 0x07c09f00;
 #define TANDEM_SWITCH_ADR "adr     r3, 1f + 1\n\t" /* bit 0: resume in Thumb state */
 #define TANDEM_SWITCH_SAVE_IP_FP "strd    r3, r7, [r4, #%c[fip]]\n\t"
 #define TANDEM_SWITCH_LOAD_FP "ldr     r7, [r4, #%c[ffp]]\n\t"
+#define TANDEM_SWITCH_LOAD_FP_WIDE "ldr.w   r7, [r4, #%c[ffp]]\n\t"
+#define TANDEM_SWITCH_BRANCH_WIDE "b.w     %l[injected]\n"
 #else
 #define TANDEM_SWITCH_OTHER_FP "r7"
 #define TANDEM_SWITCH_ADR "adr     r3, 1f\n\t"
@@ -82,6 +103,8 @@ inline constexpr std::uint32_t fpscr_control_bits = 0x07c09f00;
   "str     r3, [r4, #%c[fip]]\n\t" \
   "str     r11, [r4, #%c[ffp]]\n\t"
 #define TANDEM_SWITCH_LOAD_FP "ldr     r11, [r4, #%c[ffp]]\n\t"
+#define TANDEM_SWITCH_LOAD_FP_WIDE TANDEM_SWITCH_LOAD_FP
+#define TANDEM_SWITCH_BRANCH_WIDE "b       %l[injected]\n"
 #endif
 
 // d16-d31 exist only with NEON or VFP-D32. Compilers accept them as
@@ -103,10 +126,22 @@ inline constexpr std::uint32_t fpscr_control_bits = 0x07c09f00;
   "ldr     pc, [r4, #%c[tip]]\n" /* interworks, as bit 0 says */
 
 // Suspend into the slots at From (resume at 1:), resume those at To.
-#define TANDEM_SWITCH_JUMP                                                       \
-  TANDEM_SWITCH_ADR                                                              \
-  "str     sp, [r4, #%c[fsp]]\n\t" TANDEM_SWITCH_SAVE_IP_FP TANDEM_SWITCH_RESUME \
-  "1:\n\t" TANDEM_SWITCH_LOAD_FP
+#define TANDEM_SWITCH_SUSPEND \
+  TANDEM_SWITCH_ADR           \
+  "str     sp, [r4, #%c[fsp]]\n\t" TANDEM_SWITCH_SAVE_IP_FP TANDEM_SWITCH_RESUME
+
+#define TANDEM_SWITCH_JUMP TANDEM_SWITCH_SUSPEND "1:\n\t" TANDEM_SWITCH_LOAD_FP
+
+// A body's yield: the switch above, with the injection landing before its
+// own (label 2: it restores the frame pointer and branches to `injected`),
+// in wide encodings, so that its size is fixed; the assembler checks it.
+#define TANDEM_SWITCH_YIELD                                                            \
+  TANDEM_SWITCH_SUSPEND "2:\n\t" TANDEM_SWITCH_LOAD_FP_WIDE TANDEM_SWITCH_BRANCH_WIDE  \
+                        "1:\n\t" TANDEM_SWITCH_LOAD_FP                                 \
+                        ".if     1b - 2b != %c[injection_offset]\n\t"                  \
+                        ".error  \"tandem: the injection landing's size differs from " \
+                        "injection_landing_offset\"\n\t"                               \
+                        ".endif\n\t"
 
 // Store the status word (32 bits: its upper half is always zero) at
 // StatusAt from the frame, where the other side's next checks read it.
@@ -126,12 +161,20 @@ __attribute__((always_inline)) inline landing switch_within(void* frame, std::ui
   register void* r4 asm("r4") = frame;
   register std::uintptr_t r5 asm("r5") = value;
   register std::uintptr_t r6 asm("r6") = status;
-  if constexpr (SameFrame)
-    asm volatile(TANDEM_SWITCH_STORE_STATUS TANDEM_SWITCH_JUMP
-                 : "+r"(r5), "+r"(r6)
-                 : "r"(r4), TANDEM_SWITCH_OFFSETS(From, To), [sat] "i"(StatusAt)
-                 : TANDEM_SWITCH_CLOBBERS);
-  else
+  if constexpr (SameFrame) {
+    // A body's yield. Its two landings return two ways: after inlining,
+    // the caller's test of the status folds into each. The status the
+    // resumer hands over is not read: where the body lands says it.
+    asm goto(TANDEM_SWITCH_STORE_STATUS TANDEM_SWITCH_YIELD
+             : "+r"(r5), "+r"(r6)
+             : "r"(r4), TANDEM_SWITCH_OFFSETS(From, To), [sat] "i"(StatusAt),
+               [injection_offset] "i"(injection_landing_offset)
+             : TANDEM_SWITCH_CLOBBERS
+             : injected);
+    return {r5, r4, 0};
+  injected:
+    return {0, r4, 1};
+  } else
     asm volatile(TANDEM_SWITCH_STORE_STATUS TANDEM_SWITCH_JUMP
                  : "+r"(r4), "+r"(r5), "+r"(r6)
                  : TANDEM_SWITCH_OFFSETS(From, To), [sat] "i"(StatusAt)
@@ -159,6 +202,10 @@ template <std::size_t To, std::size_t Back>
 }
 
 #undef TANDEM_SWITCH_JUMP
+#undef TANDEM_SWITCH_YIELD
+#undef TANDEM_SWITCH_SUSPEND
+#undef TANDEM_SWITCH_LOAD_FP_WIDE
+#undef TANDEM_SWITCH_BRANCH_WIDE
 #undef TANDEM_SWITCH_STORE_STATUS
 #undef TANDEM_SWITCH_RESUME
 #undef TANDEM_SWITCH_CLOBBERS
