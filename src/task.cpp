@@ -86,26 +86,38 @@ bool task_core::cancel() {
     cancel_pending_ = true;  // its first step finishes it as cancelled
     return true;
   }
-  if (waiting_ == nullptr) {  // running: its next suspension throws
+  if (waiting_ == nullptr) {  // running: its next suspension takes it
     cancel_pending_ = true;
     return true;
   }
   // await, gather and wait_for pass the cancellation on and keep waiting;
   // if there is nothing left to cancel (what they wait for just finished),
   // the cancellation is this task's own.
-  // A cancellation that comes back around while being forwarded (tasks
-  // awaiting each other in a cycle) stops here, as this task's own.
-  if (waiting_->forward && !forwarding_cancel_) {
-    forwarding_cancel_ = true;
-    struct reset {
-      bool& flag;
-      ~reset() { flag = false; }
-    } guard{forwarding_cancel_};
-    if (waiting_->forward()) return true;
-  }
+  if (forward_cancel(*waiting_)) return true;
   cancel_pending_ = true;
   schedule_step();
   return true;
+}
+
+bool task_core::forward_cancel(suspension& s) {
+  // A cancellation that comes back around while being forwarded (tasks
+  // awaiting each other in a cycle) stops here, as this task's own.
+  if (!s.forward || forwarding_cancel_) return false;
+  forwarding_cancel_ = true;
+  struct reset {
+    bool& flag;
+    ~reset() { flag = false; }
+  } guard{forwarding_cancel_};
+  return s.forward();
+}
+
+bool task_core::pass_on_pending_cancel(suspension& s) {
+  const bool passed_on = forward_cancel(s);
+  if (cancel_pending_) {  // it came back around: this task's own
+    cancel_pending_ = false;
+    return false;
+  }
+  return passed_on;
 }
 
 std::uint32_t task_core::uncancel() noexcept {

@@ -83,7 +83,7 @@ inline void task_core::schedule_step() {
   refuse_inside_generator(t);  // before anything is queued
   if (t.cancel_pending_) {     // cancelled while it ran
     t.cancel_pending_ = false;
-    throw cancelled_error{};
+    if (!t.pass_on_pending_cancel(s)) throw cancelled_error{};
   }
   t.waiting_ = &s;
   if (s.requeue) t.schedule_step();  // only now: a cancelled task throws above

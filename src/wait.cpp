@@ -108,7 +108,7 @@ bool wait_with_deadline(task_core& core, clock::duration timeout) {
   suspension s;
   s.forward = forward;
   s.undo = undo;
-  core.when_done(me.waker(s));
+  const done_callback_taken_back wake(core, me.waker(s));
   while (!core.done()) suspend(s);
   return *timed_out && !cancelled_from_outside;
 }

@@ -537,6 +537,53 @@ TEST(Task, CancellingAwaitForwardsToAwaited) {
   EXPECT_TRUE(outer.cancelled());
 }
 
+// asyncio: a task cancelled while it runs passes the cancellation on to
+// the task it next awaits (Task.__step: `_fut_waiter.cancel()` for a
+// `_must_cancel` task), and the await ends the way that task ends.
+// Regression: the await threw at once and left the awaited task running,
+// with a done-callback on it.
+TEST(Task, ACancellationThatCameWhileRunningIsForwardedAtTheNextAwait) {
+  event_loop loop;
+  bool inner_saw_cancel = false;
+  std::optional<tandem::task<void>> self;
+  std::optional<tandem::task<int>> inner;
+  self = loop.create_task([&] {
+    inner = tandem::current_loop().create_task([&] {
+      try {
+        tandem::sleep_for(1h);
+      } catch (const tandem::cancelled_error&) {
+        inner_saw_cancel = true;
+        throw;
+      }
+      return 1;
+    });
+    tandem::sleep_for(0s);  // inner sleeps
+    EXPECT_TRUE(self->cancel());
+    EXPECT_THROW(tandem::await(*inner), tandem::cancelled_error);
+    EXPECT_EQ(tandem::detail::task_access::core(*inner).done_callback_count(), 0u);
+  });
+  EXPECT_NO_THROW(run_bounded(loop, *self));  // the await's cancelled_error was caught
+  EXPECT_TRUE(inner_saw_cancel);
+  EXPECT_TRUE(inner->cancelled());
+}
+
+// An await refused (inside a generator) takes back the done-callback it
+// left on the task: a loop of refused awaits would grow its list.
+TEST(Task, AwaitRefusedInsideAGeneratorLeavesNoCallbackOnTheAwaitedTask) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto other = tandem::current_loop().create_task([] {
+      tandem::sleep_for(1ms);
+      return 1;
+    });
+    tandem::coroutine<void, void> g(
+        [&](tandem::yielder<void, void>&) { (void)tandem::await(other); });
+    EXPECT_THROW(g.next(), std::logic_error);
+    EXPECT_EQ(tandem::detail::task_access::core(other).done_callback_count(), 0u);
+    EXPECT_EQ(tandem::await(other), 1);
+  });
+}
+
 // Regression (fuzzer): two tasks awaiting each other forwarded one cancellation back
 // and forth until the stack overflowed.
 TEST(Task, CancellingAwaitInAnAwaitCycleEndsBothTasksCancelled) {

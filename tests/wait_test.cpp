@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -397,6 +398,44 @@ tandem::task<int> value_after(int value, steady::duration d) {
     tandem::sleep_for(d);
     return value;
   });
+}
+
+// A cancellation that came while the task ran goes, at its next gather
+// or wait_for, to the tasks they wait for (asyncio forwards a pending
+// cancellation to what the task awaits), and that call ends cancelled.
+// Regression: they threw at once and left the tasks running.
+TEST(Wait, GatherAndWaitForForwardACancellationThatCameWhileTheTaskRan) {
+  event_loop loop;
+  std::optional<tandem::task<void>> self;
+  std::vector<tandem::task<int>> waited;
+  self = loop.create_task([&] {
+    auto a = sleeper_until_cancelled([]() -> int { throw; });
+    auto b = sleeper_until_cancelled([]() -> int { throw; });
+    auto c = sleeper_until_cancelled([]() -> int { throw; });
+    waited = {a, b, c};
+    tandem::sleep_for(0s);  // they sleep
+    self->cancel();
+    EXPECT_THROW(tandem::gather(a, b), tandem::cancelled_error);
+    self->cancel();
+    EXPECT_THROW(tandem::wait_for(c, 1h), tandem::cancelled_error);
+  });
+  EXPECT_NO_THROW(run_bounded(loop, *self));
+  for (auto& t : waited) EXPECT_TRUE(t.cancelled());
+}
+
+// wait() never cancels: a cancellation that came while the task ran is
+// thrown at it, and the tasks go on.
+TEST(Wait, WaitThrowsACancellationThatCameWhileTheTaskRanAndCancelsNothing) {
+  event_loop loop;
+  std::optional<tandem::task<void>> self;
+  self = loop.create_task([&] {
+    std::vector<tandem::task<int>> tasks{value_after(1, 1ms)};
+    self->cancel();
+    EXPECT_THROW(tandem::wait(tasks), tandem::cancelled_error);
+    EXPECT_FALSE(tasks[0].cancelled());
+    EXPECT_EQ(tandem::await(tasks[0]), 1);
+  });
+  EXPECT_NO_THROW(run_bounded(loop, *self));
 }
 
 TEST(Wait, GatherOverAVectorReturnsTheValuesInListOrder) {

@@ -16,7 +16,9 @@
 //    its next suspension; if it returns before suspending again, it ends
 //    cancelled (asyncio: "cancelled right before the coroutine stops").
 //    Cancelling a task suspended in await(t2) forwards the cancellation to
-//    t2, and the await ends the way t2 ends.
+//    t2, and the await ends the way t2 ends; so does a cancellation that
+//    came while the task ran, at its next await (gather and wait_for
+//    forward it too; any other suspension throws it).
 //  - A task exception that nobody retrieved (result, exception, await,
 //    gather, run_until_complete) is reported on stderr, naming its what(),
 //    when the task's last handle goes away.
@@ -164,6 +166,15 @@ class task_core : public std::enable_shared_from_this<task_core> {
   void step();
   void end_of_function();  // the function ended: gives back its frame, finishes
   void finish(status s, std::exception_ptr e);
+  // A cancellation that came while the task ran, at a suspension that
+  // passes cancellations on (await, gather, wait_for): passed on to what
+  // it waits for, as asyncio's task does with its pending cancellation,
+  // and the task waits on. False: nothing took it, so the suspension
+  // throws it (and always where it came back around a cycle of tasks
+  // awaiting each other).
+  bool pass_on_pending_cancel(suspension& s);
+  // cancel() at a suspension that passes it on: true if it was passed on.
+  bool forward_cancel(suspension& s);
   void leave_wait() noexcept;  // the loop closes: unregister from the wait
   void abandon() noexcept;     // the loop closes: unwind, count as cancelled
 
@@ -260,6 +271,23 @@ class task {
 
 namespace detail {
 
+// A done-callback on a task for as long as a wait lasts: taken back if the
+// wait ends first (refused, or thrown), so that the task keeps none.
+class done_callback_taken_back {
+ public:
+  done_callback_taken_back(task_core& t, std::function<void()> cb)
+      : task_(t), key_(t.when_done(std::move(cb))) {}
+  done_callback_taken_back(const done_callback_taken_back&) = delete;
+  done_callback_taken_back& operator=(const done_callback_taken_back&) = delete;
+  ~done_callback_taken_back() {
+    if (key_ != 0 && !task_.done()) task_.forget_done_callback(key_);
+  }
+
+ private:
+  task_core& task_;
+  std::uint64_t key_;
+};
+
 // What the waiting functions (await, gather, wait_for) need of a handle.
 struct task_access {
   template <class T>
@@ -297,7 +325,7 @@ T await(task<T> t) {
     auto forward = [&other] { return other.cancel(); };
     detail::suspension s;
     s.forward = forward;
-    other.when_done(me.waker(s));
+    const detail::done_callback_taken_back wake(other, me.waker(s));
     detail::suspend(s);  // until other is done, however it ends
   }
   return detail::task_access::take_value(t);
