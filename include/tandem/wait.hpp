@@ -7,14 +7,16 @@
 //  - sleep_for(0s) lets every ready task run once (asyncio's sleep(0)).
 //  - gather() rethrows the first exception (in order of completion) as soon
 //    as it happens; the other tasks keep running. Cancelling a task suspended
-//    in gather() cancels the gathered tasks that are not done, as asyncio
-//    does, and the gather then throws cancelled_error once they are all
-//    done, even if every one of them caught its cancellation and returned.
+//    in gather() (or one cancelled while it ran, when it reaches gather())
+//    cancels the gathered tasks that are not done, as asyncio does, and the
+//    gather then throws cancelled_error once they are all done, even if
+//    every one of them caught its cancellation and returned.
 //  - wait_for() cancels the task on timeout, waits for it to finish, and
 //    throws timeout_error; if the task caught the cancellation and returned,
 //    its value is returned. A zero or negative timeout times out a task that
 //    is not already done (it is cancelled once, at once). Cancelling the
-//    waiting task cancels the awaited one, and the wait then ends in
+//    waiting task (or one cancelled while it ran, when it reaches
+//    wait_for()) cancels the awaited one, and the wait then ends in
 //    cancelled_error, not timeout_error, should the deadline pass meanwhile.
 //  - A negative duration counts as zero, and a deadline too far for the
 //    clock (now + duration::max()) saturates: it never comes.
