@@ -509,20 +509,26 @@ TEST(Task, TaskCancellingItselfThenReturningEndsCancelled) {
   EXPECT_TRUE(self->cancelled());
 }
 
+// A task that sleeps for an hour; cancelled, it sets `saw_cancel` and
+// ends cancelled.
+tandem::task<int> sleeper_noting_its_cancel(bool& saw_cancel) {
+  return tandem::current_loop().create_task([&saw_cancel] {
+    try {
+      tandem::sleep_for(1h);
+    } catch (const tandem::cancelled_error&) {
+      saw_cancel = true;
+      throw;
+    }
+    return 1;
+  });
+}
+
 TEST(Task, CancellingAwaitForwardsToAwaited) {
   event_loop loop;
   bool inner_saw_cancel = false;
   std::optional<tandem::task<int>> inner;
   auto outer = loop.create_task([&] {
-    inner = tandem::current_loop().create_task([&] {
-      try {
-        tandem::sleep_for(1h);
-      } catch (const tandem::cancelled_error&) {
-        inner_saw_cancel = true;
-        throw;
-      }
-      return 1;
-    });
+    inner = sleeper_noting_its_cancel(inner_saw_cancel);
     return tandem::await(*inner);
   });
   run_bounded(loop, [&] {
@@ -548,15 +554,7 @@ TEST(Task, ACancellationThatCameWhileRunningIsForwardedAtTheNextAwait) {
   std::optional<tandem::task<void>> self;
   std::optional<tandem::task<int>> inner;
   self = loop.create_task([&] {
-    inner = tandem::current_loop().create_task([&] {
-      try {
-        tandem::sleep_for(1h);
-      } catch (const tandem::cancelled_error&) {
-        inner_saw_cancel = true;
-        throw;
-      }
-      return 1;
-    });
+    inner = sleeper_noting_its_cancel(inner_saw_cancel);
     tandem::sleep_for(0s);  // inner sleeps
     EXPECT_TRUE(self->cancel());
     EXPECT_THROW(tandem::await(*inner), tandem::cancelled_error);
