@@ -123,16 +123,14 @@ inline void land_at_injection(switch_slots& body) noexcept {
 #define TANDEM_SWITCH_JUMP TANDEM_SWITCH_SUSPEND "1:\n\t" TANDEM_SWITCH_LANDING
 
 // A body's yield: the switch above, with the injection landing before its
-// own (label 2: it jumps on to `injected`). Its size is fixed, and the
-// assembler checks it.
-#define TANDEM_SWITCH_YIELD                                                            \
-  TANDEM_SWITCH_SUSPEND "2:\n\t" TANDEM_SWITCH_LANDING                                 \
-                        "b       %l[injected]\n"                                       \
-                        "1:\n\t" TANDEM_SWITCH_LANDING                                 \
-                        ".if     1b - 2b != %c[injection_offset]\n\t"                  \
-                        ".error  \"tandem: the injection landing's size differs from " \
-                        "injection_landing_offset\"\n\t"                               \
-                        ".endif\n\t"
+// own (label 2: it jumps on to `injected`). `.org` puts the yield's own
+// landing (label 1) exactly injection_landing_offset bytes after it (see
+// switch_x86_64.hpp): a landing that outgrew the offset stops the build.
+#define TANDEM_SWITCH_YIELD                                   \
+  TANDEM_SWITCH_SUSPEND "2:\n\t" TANDEM_SWITCH_LANDING        \
+                        "b       %l[injected]\n\t"            \
+                        ".org    2b + %c[injection_offset]\n" \
+                        "1:\n\t" TANDEM_SWITCH_LANDING
 
 // Store the status word (32 bits: its upper half is always zero) at
 // StatusAt from the frame, where the other side's next checks read it.

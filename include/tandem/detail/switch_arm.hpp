@@ -95,7 +95,7 @@ inline void land_at_injection(switch_slots& body) noexcept {
 #define TANDEM_SWITCH_SAVE_IP_FP "strd    r3, r7, [r4, #%c[fip]]\n\t"
 #define TANDEM_SWITCH_LOAD_FP "ldr     r7, [r4, #%c[ffp]]\n\t"
 #define TANDEM_SWITCH_LOAD_FP_WIDE "ldr.w   r7, [r4, #%c[ffp]]\n\t"
-#define TANDEM_SWITCH_BRANCH_WIDE "b.w     %l[injected]\n"
+#define TANDEM_SWITCH_BRANCH_WIDE "b.w     %l[injected]\n\t"
 #else
 #define TANDEM_SWITCH_OTHER_FP "r7"
 #define TANDEM_SWITCH_ADR "adr     r3, 1f\n\t"
@@ -104,7 +104,7 @@ inline void land_at_injection(switch_slots& body) noexcept {
   "str     r11, [r4, #%c[ffp]]\n\t"
 #define TANDEM_SWITCH_LOAD_FP "ldr     r11, [r4, #%c[ffp]]\n\t"
 #define TANDEM_SWITCH_LOAD_FP_WIDE TANDEM_SWITCH_LOAD_FP
-#define TANDEM_SWITCH_BRANCH_WIDE "b       %l[injected]\n"
+#define TANDEM_SWITCH_BRANCH_WIDE "b       %l[injected]\n\t"
 #endif
 
 // d16-d31 exist only with NEON or VFP-D32. Compilers accept them as
@@ -134,14 +134,14 @@ inline void land_at_injection(switch_slots& body) noexcept {
 
 // A body's yield: the switch above, with the injection landing before its
 // own (label 2: it restores the frame pointer and branches to `injected`),
-// in wide encodings, so that its size is fixed; the assembler checks it.
-#define TANDEM_SWITCH_YIELD                                                            \
-  TANDEM_SWITCH_SUSPEND "2:\n\t" TANDEM_SWITCH_LOAD_FP_WIDE TANDEM_SWITCH_BRANCH_WIDE  \
-                        "1:\n\t" TANDEM_SWITCH_LOAD_FP                                 \
-                        ".if     1b - 2b != %c[injection_offset]\n\t"                  \
-                        ".error  \"tandem: the injection landing's size differs from " \
-                        "injection_landing_offset\"\n\t"                               \
-                        ".endif\n\t"
+// in wide encodings, so that its size is fixed. `.org` puts the yield's
+// own landing (label 1) exactly injection_landing_offset bytes after it
+// (see switch_x86_64.hpp): a landing that outgrew the offset stops the
+// build.
+#define TANDEM_SWITCH_YIELD                                                           \
+  TANDEM_SWITCH_SUSPEND "2:\n\t" TANDEM_SWITCH_LOAD_FP_WIDE TANDEM_SWITCH_BRANCH_WIDE \
+                        ".org    2b + %c[injection_offset]\n"                         \
+                        "1:\n\t" TANDEM_SWITCH_LOAD_FP
 
 // Store the status word (32 bits: its upper half is always zero) at
 // StatusAt from the frame, where the other side's next checks read it.

@@ -125,20 +125,21 @@ inline void land_at_injection(switch_slots& body) noexcept {
 // A body's yield: the switch above, with the injection landing before its
 // own (label 2: it restores the frame pointer and jumps to `injected`).
 // The jump is encoded by hand, with a 32-bit displacement, so that the
-// landing's size is fixed; the assembler checks it.
-#define TANDEM_SWITCH_YIELD                                                                    \
-  "leaq    1f(%%rip), %%rax\n\t"                                                               \
-  "movq    %%rsp, %c[fsp](%%r12)\n\t"                                                          \
-  "movq    %%rax, %c[fip](%%r12)\n\t"                                                          \
-  "movq    %%rbp, %c[ffp](%%r12)\n\t" TANDEM_SWITCH_RESUME "2:\n\t" TANDEM_SWITCH_LANDING_PAD  \
-  "movq    %c[ffp](%%r12), %%rbp\n\t"                                                          \
-  ".byte   0xe9\n\t"                                                                           \
-  ".long   %l[injected] - . - 4\n"                                                             \
-  "1:\n\t" TANDEM_SWITCH_LANDING_PAD                                                           \
-  "movq    %c[ffp](%%r12), %%rbp\n\t"                                                          \
-  ".if     1b - 2b != %c[injection_offset]\n\t"                                                \
-  ".error  \"tandem: the injection landing's size differs from injection_landing_offset\"\n\t" \
-  ".endif\n\t"
+// landing's size is fixed. `.org` puts the yield's own landing (label 1)
+// exactly injection_landing_offset bytes after label 2, whichever
+// assembler (GNU as, or clang's, which cannot test a difference of labels
+// with `.if`): a landing that outgrew the offset stops the build ("attempt
+// to move .org backwards"); a shorter one is padded after its jump.
+#define TANDEM_SWITCH_YIELD                                                                   \
+  "leaq    1f(%%rip), %%rax\n\t"                                                              \
+  "movq    %%rsp, %c[fsp](%%r12)\n\t"                                                         \
+  "movq    %%rax, %c[fip](%%r12)\n\t"                                                         \
+  "movq    %%rbp, %c[ffp](%%r12)\n\t" TANDEM_SWITCH_RESUME "2:\n\t" TANDEM_SWITCH_LANDING_PAD \
+  "movq    %c[ffp](%%r12), %%rbp\n\t"                                                         \
+  ".byte   0xe9\n\t"                                                                          \
+  ".long   %l[injected] - . - 4\n\t"                                                          \
+  ".org    2b + %c[injection_offset]\n"                                                       \
+  "1:\n\t" TANDEM_SWITCH_LANDING_PAD "movq    %c[ffp](%%r12), %%rbp\n\t"
 
 // Suspends the caller into the slots at frame + From and resumes those at
 // frame + To, handing over `value`; returns what the next switch back hands
