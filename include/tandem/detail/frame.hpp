@@ -394,7 +394,7 @@ __attribute__((always_inline)) inline frame_base* suspend(frame_base* f, std::ui
   // the compiler would merge the compares into one masked compare on the fast path. Read again from
   // a pointer the compiler cannot relate to f, as in resume: the check is then one compare with
   // memory.
-  // Where the switch lands injections apart (x86-64, AArch64), only a resume that
+  // Where the switch lands injections apart (x86-64, AArch64, armv7), only a resume that
   // brings an exception arrives at this branch, and a plain send tests
   // nothing.
   const bool maybe_injected = switch_lands_injections_apart
