@@ -34,8 +34,9 @@ inline void land_at_injection(switch_slots&) noexcept {}
 #endif
 #undef TANDEM_SWITCH_LANDS_INJECTIONS_APART
 
-#if TANDEM_INLINE_SWITCH
 #include <cstdint>
+
+#if TANDEM_INLINE_SWITCH
 
 namespace tandem::detail {
 
@@ -52,13 +53,14 @@ inline void set_first_resume(switch_slots& body, std::uintptr_t top, void (*star
 #if !defined(__x86_64__)
 // The caller's stack pointer less `frame`, modulo 2^N (a yield's check
 // that it runs on its own coroutine's stack, below its frame: see
-// on_own_stack). Read afresh at each use (volatile): a copy kept from
-// before a loop of yields would live across the switches, where every
-// register but the frame's is clobbered.
+// on_own_stack). Not volatile: a function's invocation runs on one stack
+// whatever switches it makes, so the offset is the same wherever in the
+// function it is read, and the compiler may compute it once for a loop of
+// yields (see invariant_word).
 // One instruction on AArch64, 32-bit ARM and RISC-V.
 inline std::uintptr_t stack_offset(const void* frame) noexcept {
   std::uintptr_t offset;
-  asm volatile("sub %0, sp, %1" : "=r"(offset) : "r"(frame));
+  asm("sub %0, sp, %1" : "=r"(offset) : "r"(frame));
   return offset;
 }
 #endif
@@ -80,3 +82,25 @@ inline std::uintptr_t thread_address(std::uintptr_t offset) noexcept {
 
 }  // namespace tandem::detail
 #endif
+
+namespace tandem::detail {
+
+// *p, for a word that never changes while code that reads it runs (a
+// frame's stack_floor, set before its body first runs). Where the switch is
+// inline, loaded in an asm statement as a function of p alone: the compiler
+// may then keep it, or what it computes from it, across switches (which
+// clobber memory) as it keeps any value it holds: a yield's stack check is
+// computed once for a loop of yields where a register lives across the
+// switch (AArch64's x22).
+#ifdef TANDEM_LOAD_WORD
+inline std::uintptr_t invariant_word(const std::uintptr_t* p) noexcept {
+  std::uintptr_t word;
+  asm(TANDEM_LOAD_WORD : "=r"(word) : "r"(p));
+  return word;
+}
+#undef TANDEM_LOAD_WORD
+#else
+inline std::uintptr_t invariant_word(const std::uintptr_t* p) noexcept { return *p; }
+#endif
+
+}  // namespace tandem::detail

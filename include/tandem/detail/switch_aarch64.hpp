@@ -2,13 +2,17 @@
 // that of switch_x86_64.hpp: an asm statement whose clobbers the compiler
 // sees, so only live values are saved, and those once per function.
 //
-// Each side leaves {sp, resume address, x29} in its slots and branches to
-// the other side's resume address, label 1 of a switch asm statement in the
-// other side's code. Both sides' slots lie in one frame, at offsets fixed
-// at compile time, so one register, x19, carries the frame both ways (the
-// lander finds it there), the value travels in x20, and the frame's status
-// word in x21: registers the ABI calls callee-saved, where a compiler
-// keeps what lives across calls, so none is moved around the switch.
+// Each side leaves {sp, resume address, x29, x22} in its slots and branches
+// to the other side's resume address, label 1 of a switch asm statement in
+// the other side's code. Both sides' slots lie in one frame, at offsets
+// fixed at compile time, so one register, x19, carries the frame both ways
+// (the lander finds it there), the value travels in x20, and the frame's
+// status word in x21: registers the ABI calls callee-saved, where a
+// compiler keeps what lives across calls, so none is moved around the
+// switch. x22 is kept across it for the compiler: it pairs with x29, whose
+// store and load it shares (stp/ldp), so it costs no instruction, and a
+// value the compiler keeps there (a resumer's exception-state pointer, a
+// loop of yields' stack offset) is neither spilled nor reloaded.
 // Notes:
 //  - The resume address is signed with PAC (modifier: the suspended stack
 //    pointer) and authenticated before the branch, so a forged slot faults.
@@ -30,11 +34,13 @@ struct switch_slots {
   void* sp = nullptr;
   void* ip = nullptr;  // PAC-signed with sp as the modifier
   void* fp = nullptr;
+  void* x22 = nullptr;
   std::uint64_t fpcr = 0;  // own_fp_control only
 };
-static_assert(sizeof(switch_slots) == 32);
-// sp and ip move as a pair (stp/ldp).
+static_assert(sizeof(switch_slots) == 40);
+// sp and ip move as a pair (stp/ldp), and so do fp and x22.
 static_assert(offsetof(switch_slots, ip) == offsetof(switch_slots, sp) + 8);
+static_assert(offsetof(switch_slots, x22) == offsetof(switch_slots, fp) + 8);
 
 // What a switch brings back: the value handed over, the lander's frame
 // (the block of memory its slots lie in), and the frame's status word as
@@ -60,7 +66,7 @@ inline constexpr bool switch_carries_status = true;
 // on landing: a compare and a branch less on each send.
 #define TANDEM_SWITCH_LANDS_INJECTIONS_APART 1
 inline constexpr bool switch_lands_injections_apart = true;
-inline constexpr std::size_t injection_landing_offset = 12;  // bti j, ldr x29, b
+inline constexpr std::size_t injection_landing_offset = 12;  // bti j, ldp x29/x22, b
 
 // A suspended body's resume address, moved from its yield's landing to the
 // injection landing before it. The address is signed (modifier: the body's
@@ -91,14 +97,14 @@ inline void land_at_injection(switch_slots& body) noexcept {
 #define TANDEM_SWITCH_CLOBBERS_SVE
 #endif
 
-// Everything but the three operands, x29 and sp: the other side may change
-// it.
+// Everything but the three operands, x22, x29 and sp: the other side may
+// change it.
 #define TANDEM_SWITCH_CLOBBERS                                                                   \
   "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14", \
-      "x15", "x16", "x17", "x18", "x22", "x23", "x24", "x25", "x26", "x27", "x28", "x30", "v0",  \
-      "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", "v14",   \
-      "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", \
-      "v28", "v29", "v30", "v31", TANDEM_SWITCH_CLOBBERS_SVE "memory", "cc"
+      "x15", "x16", "x17", "x18", "x23", "x24", "x25", "x26", "x27", "x28", "x30", "v0", "v1",   \
+      "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15",  \
+      "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28", \
+      "v29", "v30", "v31", TANDEM_SWITCH_CLOBBERS_SVE "memory", "cc"
 
 // Resume the slots at To (authenticated).
 #define TANDEM_SWITCH_RESUME                                   \
@@ -113,12 +119,13 @@ inline void land_at_injection(switch_slots& body) noexcept {
   "mov     x16, sp\n\t"                               \
   "hint    #8\n\t" /* pacia1716: sign x17 with x16 */ \
   "stp     x16, x17, [x19, #%[fsp]]\n\t"              \
-  "str     x29, [x19, #%[ffp]]\n\t" TANDEM_SWITCH_RESUME
+  "stp     x29, x22, [x19, #%[ffp]]\n\t" TANDEM_SWITCH_RESUME
 
-// A landing: the other side arrives by br; the frame pointer comes back.
+// A landing: the other side arrives by br; the frame pointer and x22 come
+// back.
 #define TANDEM_SWITCH_LANDING   \
   "hint    #36\n\t" /* bti j */ \
-  "ldr     x29, [x19, #%[ffp]]\n\t"
+  "ldp     x29, x22, [x19, #%[ffp]]\n\t"
 
 #define TANDEM_SWITCH_JUMP TANDEM_SWITCH_SUSPEND "1:\n\t" TANDEM_SWITCH_LANDING
 
@@ -224,6 +231,8 @@ inline void* sign_resume_address(void* ip, void* sp) noexcept {
 
 // Reads the thread pointer, for switch.hpp's thread_address.
 #define TANDEM_READ_THREAD_POINTER "mrs %0, tpidr_el0"
+// Loads a word, for switch.hpp's invariant_word.
+#define TANDEM_LOAD_WORD "ldr %0, [%1]"
 
 // A fresh body's first resume address, as the switch jumps to it (see
 // set_first_resume in switch.hpp): signed with the body's stack pointer.

@@ -236,6 +236,8 @@ inline void switch_fp_control(switch_slots* save, const switch_slots* load) noex
 
 // Reads the thread pointer, for switch.hpp's thread_address.
 #define TANDEM_READ_THREAD_POINTER "mrc p15, 0, %0, c13, c0, 3"
+// Loads a word, for switch.hpp's invariant_word.
+#define TANDEM_LOAD_WORD "ldr %0, [%1]"
 
 // A fresh body's first resume address, as the switch jumps to it (see
 // set_first_resume in switch.hpp): as it is.

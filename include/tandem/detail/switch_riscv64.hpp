@@ -160,6 +160,9 @@ inline void switch_fp_control(switch_slots* save, const switch_slots* load) noex
   if (save->frm != load->frm) asm volatile("fsrm %0" : : "r"(load->frm) : "memory");
 }
 
+// Loads a word, for switch.hpp's invariant_word.
+#define TANDEM_LOAD_WORD "ld %0, 0(%1)"
+
 // switch.hpp's thread_address, in one instruction: tp is a register, and
 // loads take no index register.
 inline std::uintptr_t thread_address(std::uintptr_t offset) noexcept {

@@ -228,14 +228,15 @@ inline void switch_fp_control(switch_slots* save, const switch_slots* load) noex
       : "rax", "cc", "memory");
 }
 
+// Loads a word, for switch.hpp's invariant_word.
+#define TANDEM_LOAD_WORD "movq (%1), %0"
+
 // The caller's stack pointer less `frame`, modulo 2^N (a yield's check
 // that it runs on its own coroutine's stack, below its frame: see
-// on_own_stack). Read afresh at each use (volatile): a copy kept from
-// before a loop of yields would live across the switches, where every
-// register but the frame's is clobbered.
+// on_own_stack). Not volatile: see switch.hpp's.
 inline std::uintptr_t stack_offset(const void* frame) noexcept {
   std::uintptr_t offset;
-  asm volatile("movq %%rsp, %0\n\tsubq %1, %0" : "=&r"(offset) : "r"(frame));
+  asm("movq %%rsp, %0\n\tsubq %1, %0" : "=&r"(offset) : "r"(frame));
   return offset;
 }
 
