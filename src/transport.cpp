@@ -184,7 +184,7 @@ bool transport::receive(const char* operation) {
 }
 
 std::string transport::read(std::size_t n) {
-  check_can_read("read");
+  check_can_read_bytes("read");
   if (n == 0) return {};
   if (buffered() > 0) return take(std::min(n, buffered()));
   // Large messages are received straight into the string returned, small
@@ -199,7 +199,7 @@ std::string transport::read(std::size_t n) {
 }
 
 std::size_t transport::read_into(char* data, std::size_t size) {
-  check_can_read("read_into");
+  check_can_read_bytes("read_into");
   if (size == 0) return 0;
   if (buffered() > 0) {  // what an earlier read took beyond what it returned
     const std::size_t n = std::min(size, buffered());
@@ -211,14 +211,14 @@ std::size_t transport::read_into(char* data, std::size_t size) {
 }
 
 std::string transport::read_all() {
-  check_can_read("read_all");
+  check_can_read_bytes("read_all");
   while (receive("read_all")) {
   }
   return take(buffered());
 }
 
 std::string transport::readexactly(std::size_t n) {
-  check_can_read("readexactly");
+  check_can_read_bytes("readexactly");
   while (buffered() < n) {
     if (!receive("readexactly")) throw incomplete_read_error(take(buffered()), n);
   }
@@ -226,7 +226,7 @@ std::string transport::readexactly(std::size_t n) {
 }
 
 std::string transport::readuntil(std::string_view separator) {
-  check_can_read("readuntil");
+  check_can_read_bytes("readuntil");
   if (separator.empty())
     throw std::invalid_argument("tandem::stream::readuntil: the separator is empty");
   return until(separator, "readuntil", false);

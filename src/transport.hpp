@@ -80,6 +80,13 @@ class transport final : public loop_socket, public io_source {
     if (reader_ != nullptr) [[unlikely]]
       throw_misuse(operation, "another task is reading from this stream");
   }
+  // A read other than readline: the caller takes the stream over from a
+  // cancelled readline's discard (the bytes it reads may end that line),
+  // so the next readline returns a line instead of discarding one.
+  void check_can_read_bytes(const char* operation) {
+    check_can_read(operation);
+    discarding_ = 0;
+  }
   void check_can_write(const char* operation) const {
     check_open(operation);
     if (drainer_ != nullptr) [[unlikely]]

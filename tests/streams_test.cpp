@@ -928,4 +928,37 @@ TEST(Streams, CancelledReadlineWhileDiscardingALineGoesOnDiscardingItNextTime) {
   });
 }
 
+// Rule 5: a read other than readline after such a cancellation takes the
+// stream over; the next readline returns the next line whole.
+TEST(Streams, AnotherReadAfterACancelledDiscardingReadlineEndsTheDiscard) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    auto p = connect_pair(/*limit=*/16);
+    auto reader = loop.create_task([&p] { return p.served.readline(); });
+    p.client.write(std::string(100, 'x'));
+    settle();
+    reader.cancel();
+    EXPECT_THROW(tandem::await(reader), tandem::cancelled_error);
+    p.client.write("yyy\ngood line\n");
+    EXPECT_EQ(p.served.readuntil("\n"), "yyy\n");  // the end of the overlong line
+    EXPECT_EQ(p.served.readline(), "good line\n");
+  });
+}
+
+TEST(Streams, ReadAllAfterACancelledDiscardingReadlineLeavesNothingToDiscard) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    auto p = connect_pair(/*limit=*/16);
+    auto reader = loop.create_task([&p] { return p.served.readline(); });
+    p.client.write(std::string(100, 'x'));
+    settle();
+    reader.cancel();
+    EXPECT_THROW(tandem::await(reader), tandem::cancelled_error);
+    p.client.write("tail\n");
+    p.client.close();
+    EXPECT_EQ(p.served.read_all(), "tail\n");
+    EXPECT_EQ(p.served.readline(), "");  // at the end: nothing, not an overrun
+  });
+}
+
 }  // namespace
