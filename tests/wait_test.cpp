@@ -660,6 +660,37 @@ TEST(Wait, TimeoutWhoseFnCatchesTheCancellationReturnsItsValue) {
             -1);
 }
 
+// asyncio's Timeout.__aexit__ withdraws its cancellation whatever fn
+// raised: a fn that turns the timeout's cancelled_error into another
+// exception leaves the task with no cancellation request, and nothing
+// cancels it later (a task group's child failing after this cancelled the
+// task once more, as if from outside).
+TEST(Wait, TimeoutWhoseFnTurnsTheCancellationIntoAnotherErrorWithdrawsIt) {
+  event_loop loop;
+  auto t = loop.create_task([] {
+    EXPECT_THROW(tandem::timeout(1ms,
+                                 [] {
+                                   try {
+                                     tandem::sleep_for(1h);
+                                   } catch (const tandem::cancelled_error&) {
+                                     throw std::runtime_error("converted");
+                                   }
+                                 }),
+                 std::runtime_error);
+    EXPECT_THROW(tandem::with_task_group([](tandem::task_group& g) {
+                   g.create_task([] {
+                     tandem::sleep_for(1ms);
+                     throw std::runtime_error("child");
+                   });
+                   tandem::sleep_for(1h);
+                 }),
+                 tandem::exception_group);
+    tandem::sleep_for(1ms);  // not cancelled
+    return 7;
+  });
+  EXPECT_EQ(loop.run_until_complete(t), 7);
+}
+
 // A call that need not wait does not yield, so it never times out.
 TEST(Wait, TimeoutNeverExpiresInACallThatDoesNotYield) {
   event_loop loop;

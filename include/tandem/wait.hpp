@@ -94,7 +94,9 @@ class timeout_scope {
   template <class F>
   friend auto timeout_at(clock::time_point deadline, F&& fn);
   explicit timeout_scope(clock::time_point deadline);
-  // fn returned: withdraws this timeout's cancellation request, if it made one.
+  // fn returned, or threw something other than cancelled_error: withdraws
+  // this timeout's cancellation request, if it made one (asyncio's
+  // Timeout.__aexit__ uncancels whatever fn raised).
   void returned() noexcept;
   // fn threw cancelled_error: withdraws this timeout's request, and throws
   // timeout_error when it was the one that cancelled (none from outside is
@@ -199,6 +201,9 @@ auto timeout_at(clock::time_point deadline, F&& fn) {
     }
   } catch (const cancelled_error&) {
     scope.cancelled();
+  } catch (...) {
+    scope.returned();
+    throw;
   }
 }
 
