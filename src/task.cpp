@@ -30,6 +30,10 @@ task_core* running_task_or_null() noexcept { return running_task; }
 
 void suspend(suspension& s) { task_core::suspend_running(s); }
 
+void throw_task_of_another_loop(const char* operation) {
+  throw std::logic_error(std::string(operation) + ": the task belongs to another event loop");
+}
+
 std::function<void()> task_core::waker(const suspension& s) {
   // The suspension's id: a waker from an earlier wait cannot resume a later one.
   auto& mutable_s = const_cast<suspension&>(s);

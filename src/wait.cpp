@@ -58,6 +58,7 @@ int gather_wait(task_core* const* cores, std::size_t n) {
   suspension s;
   s.forward = forward;
   callbacks_taken_back callbacks;  // a failure ends the gather before the others
+  for (std::size_t i = 0; i < n; ++i) check_same_loop(me.loop(), *cores[i], "tandem::gather");
   for (std::size_t i = 0; i < n; ++i) {
     if (cores[i]->done()) {
       order->push_back(i);
@@ -84,6 +85,7 @@ bool wait_with_deadline(task_core& core, clock::duration timeout) {
   task_core& me = current_task();
   if (&core == &me) throw std::logic_error("tandem::wait_for: a task cannot wait for itself");
   if (core.done()) return false;
+  check_same_loop(me.loop(), core, "tandem::wait_for");
   refuse_inside_generator(me);  // before the timeout can cancel anything
   auto timed_out = std::make_shared<bool>(false);
   auto self = core.shared_from_this();
@@ -127,6 +129,7 @@ void wait_until(task_core* const* cores, std::size_t n, return_when when,
     return done == n;
   };
   if (satisfied()) return;
+  for (std::size_t i = 0; i < n; ++i) check_same_loop(me.loop(), *cores[i], "tandem::wait");
   refuse_inside_generator(me);
   suspension s;
   const auto wake = me.waker(s);

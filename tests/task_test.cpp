@@ -786,4 +786,34 @@ TEST(Task, BadStackSizeThrows) {
   EXPECT_EQ(run_bounded(loop, [] { return 2; }), 2);
 }
 
+// A task is waited for on its own loop only: another loop would never run
+// it (asyncio: "attached to a different loop"). Each way of waiting throws
+// logic_error naming itself, and the task still runs on its own loop.
+TEST(Task, WaitingForATaskOfAnotherLoopThrowsLogicError) {
+  event_loop a;
+  event_loop b;
+  auto theirs = a.create_task([] {
+    tandem::sleep_for(1ms);
+    return 5;
+  });
+  auto expect_refused = [](auto&& wait, const char* name) {
+    try {
+      wait();
+      ADD_FAILURE() << name << " returned";
+    } catch (const std::logic_error& e) {
+      EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("another event loop"), std::string::npos) << e.what();
+    }
+  };
+  run_bounded(b, [&] {
+    expect_refused([&] { tandem::await(theirs); }, "tandem::await");
+    expect_refused([&] { tandem::gather(theirs); }, "tandem::gather");
+    expect_refused([&] { tandem::wait_for(theirs, 1s); }, "tandem::wait_for");
+    expect_refused([&] { tandem::wait(std::vector{theirs}); }, "tandem::wait");
+  });
+  expect_refused([&] { b.run_until_complete(theirs); }, "run_until_complete");
+  EXPECT_FALSE(theirs.cancelled());
+  EXPECT_EQ(run_bounded(a, theirs), 5);
+}
+
 }  // namespace

@@ -115,7 +115,8 @@ class event_loop {
   }
 
   // Runs the loop until the task is done; returns its value or rethrows its
-  // exception. logic_error if the loop is running or closed.
+  // exception. logic_error if the loop is running or closed, or if the task
+  // belongs to another loop.
   template <class F>
   auto run_until_complete(F&& fn) -> std::invoke_result_t<std::decay_t<F>&> {
     check_can_run("run_until_complete");
@@ -124,6 +125,8 @@ class event_loop {
   template <class T>
   T run_until_complete(task<T> t) {
     check_can_run("run_until_complete");
+    detail::check_same_loop(*this, detail::task_access::core(t),
+                            "tandem::event_loop::run_until_complete");
     run_until_done(detail::task_access::core(t));
     return detail::task_access::take_value(t);
   }

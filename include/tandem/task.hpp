@@ -230,6 +230,14 @@ task_core* running_task_or_null() noexcept;
 // Suspends the current task in s until woken; throws cancelled_error if it
 // is cancelled meanwhile, logic_error outside a task or inside a generator.
 void suspend(suspension& s);
+// A task is waited for only on its own loop (asyncio: "attached to a
+// different loop"): another loop would never run it, or would be woken
+// from the thread running it. logic_error naming `operation` otherwise.
+[[noreturn]] void throw_task_of_another_loop(const char* operation);
+inline void check_same_loop(const event_loop& loop, const task_core& t, const char* operation) {
+  if (&t.loop() != &loop) [[unlikely]]
+    throw_task_of_another_loop(operation);
+}
 
 struct task_access;
 
@@ -322,6 +330,7 @@ T await(task<T> t) {
   detail::task_core& other = detail::task_access::core(t);
   if (&other == &me) throw std::logic_error("tandem::await: a task cannot await itself");
   if (!other.done()) {
+    detail::check_same_loop(me.loop(), other, "tandem::await");
     auto forward = [&other] { return other.cancel(); };
     detail::suspension s;
     s.forward = forward;
