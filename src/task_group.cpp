@@ -2,6 +2,7 @@
 #include "tandem/task_group.hpp"
 
 #include <functional>
+#include <list>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -40,18 +41,27 @@ class task_group_state {
   }
 
   void adopt(const std::shared_ptr<task_core>& t, const std::shared_ptr<task_group_state>& self) {
+    const auto at = tasks_.insert(tasks_.end(), t);
+    try {
+      t->when_done([weak = std::weak_ptr<task_group_state>(self), at] {
+        if (auto s = weak.lock()) s->on_task_done(at);
+      });
+    } catch (...) {
+      tasks_.erase(at);
+      throw;
+    }
     ++unfinished_;
-    tasks_.push_back(t);
-    task_core* raw = t.get();
-    t->when_done([weak = std::weak_ptr<task_group_state>(self), raw] {
-      if (auto s = weak.lock()) s->on_task_done(*raw);
-    });
   }
 
   void close(std::exception_ptr body_failure, bool body_cancelled);
 
  private:
-  void on_task_done(task_core& t) {
+  // A finished task leaves the group at once, as in asyncio: a long-lived
+  // group keeps only its unfinished tasks (and the exceptions of the failed).
+  void on_task_done(std::list<std::shared_ptr<task_core>>::iterator at) {
+    const std::shared_ptr<task_core> done = std::move(*at);
+    tasks_.erase(at);
+    task_core& t = *done;
     --unfinished_;
     if (!t.cancelled() && t.failed()) {
       errors_.push_back(t.exception());  // counts as retrieved
@@ -72,9 +82,9 @@ class task_group_state {
   }
 
   task_core& parent_;
-  std::vector<std::shared_ptr<task_core>> tasks_;
-  std::vector<std::exception_ptr> errors_;  // in the order the tasks failed
-  std::function<void()> wake_parent_;       // while close() waits
+  std::list<std::shared_ptr<task_core>> tasks_;  // the unfinished ones, in creation order
+  std::vector<std::exception_ptr> errors_;       // in the order the tasks failed
+  std::function<void()> wake_parent_;            // while close() waits
   std::size_t unfinished_ = 0;
   bool exiting_ = false;
   bool aborting_ = false;

@@ -288,4 +288,37 @@ TEST(TaskGroup, OutsideATaskThrowsLogicError) {
   EXPECT_THROW(tandem::with_task_group([](tandem::task_group&) {}), std::logic_error);
 }
 
+// asyncio's TaskGroup forgets a task once it is done: a long-lived group
+// holds only the unfinished ones. Each child's value counts itself alive.
+TEST(TaskGroup, AFinishedTaskLeavesTheGroupWithItsValue) {
+  struct counted {
+    int* alive;
+    explicit counted(int* a) : alive(a) { ++*alive; }
+    counted(const counted& o) : alive(o.alive) { ++*alive; }
+    counted& operator=(const counted&) = delete;
+    ~counted() { --*alive; }
+  };
+  event_loop loop;
+  int alive = 0;
+  run_bounded(loop, [&] {
+    tandem::with_task_group([&](tandem::task_group& g) {
+      int finished = 0;
+      for (int i = 0; i < 100; ++i)
+        (void)g.create_task([&alive, &finished] {
+          ++finished;
+          return counted(&alive);
+        });
+      auto slow = g.create_task([&alive] {
+        tandem::sleep_for(1h);
+        return counted(&alive);
+      });
+      // The children run, then their done-callbacks: a few iterations.
+      while (finished < 100) tandem::sleep_for(0s);
+      for (int i = 0; i < 10 && alive != 0; ++i) tandem::sleep_for(0s);
+      EXPECT_EQ(alive, 0) << "the group kept finished tasks' values";
+      slow.cancel();
+    });
+  });
+}
+
 }  // namespace
