@@ -2,6 +2,7 @@
 #include "signal_handlers.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <array>
@@ -24,14 +25,32 @@ constinit std::atomic<int> pipe_of_signal[NSIG] = {};
 std::mutex owners_mutex;
 std::array<const signal_handlers*, NSIG> owner_of_signal{};
 
+// Handlers between reading a pipe's descriptor and writing to it, on any
+// thread. The pipe is closed only once none is (wait_for_handlers_in_flight):
+// a handler that read the descriptor just before it was taken away would
+// otherwise write into whatever file took its number next.
+constinit std::atomic<int> handlers_in_flight{0};
+
 extern "C" void write_signal_number(int signum) {
   const int saved_errno = errno;
-  const int fd = pipe_of_signal[signum].load(std::memory_order_relaxed) - 1;
+  // Counted before the descriptor is read (both sequentially consistent):
+  // a closer that took the descriptor away and then sees no handler in
+  // flight knows that none read it before.
+  handlers_in_flight.fetch_add(1);
+  const int fd = pipe_of_signal[signum].load() - 1;
   if (fd >= 0) {
     const auto byte = static_cast<unsigned char>(signum);
     [[maybe_unused]] auto r = ::write(fd, &byte, 1);  // a full pipe drops it: one is pending
   }
+  handlers_in_flight.fetch_sub(1);
   errno = saved_errno;
+}
+
+// Called after every pipe_of_signal entry naming the pipe was cleared. A
+// handler interrupting this thread runs to its end first, so this never
+// waits on its own thread; one on another thread is a write away.
+void wait_for_handlers_in_flight() noexcept {
+  while (handlers_in_flight.load() != 0) sched_yield();
 }
 
 }  // namespace
@@ -126,6 +145,7 @@ void signal_handlers::remove_all(poller* io) noexcept {
   }
   if (read_fd_ >= 0) {
     if (io != nullptr) io->unwatch_always(read_fd_);
+    wait_for_handlers_in_flight();
     ::close(read_fd_);
     ::close(write_fd_);
     read_fd_ = write_fd_ = -1;
