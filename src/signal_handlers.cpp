@@ -114,8 +114,11 @@ void signal_handlers::add(int signum, std::function<void()> cb, poller& io, read
     handlers_.emplace(signum, std::move(h));
   } catch (...) {
     pipe_of_signal[signum].store(0);
-    std::lock_guard lock(owners_mutex);
-    owner_of_signal[static_cast<std::size_t>(signum)] = nullptr;
+    {
+      std::lock_guard lock(owners_mutex);
+      owner_of_signal[static_cast<std::size_t>(signum)] = nullptr;
+    }
+    if (handlers_.empty()) remove_all(&io);  // the pipe opened for this one
     throw;
   }
 }

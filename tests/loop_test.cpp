@@ -16,11 +16,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -615,6 +617,20 @@ TEST(Loop, SignalHandlerForSigkillSigstopOrABadNumberThrowsInvalidArgument) {
   EXPECT_THROW(loop.add_signal_handler(NSIG, [] {}), std::invalid_argument);
   EXPECT_THROW(loop.add_signal_handler(SIGUSR1, nullptr), std::invalid_argument);
   EXPECT_FALSE(loop.remove_signal_handler(SIGUSR1));
+}
+
+// glibc keeps signals 32 and 33 for itself: sigaction refuses them. The
+// pipe opened for the loop's first handler is closed again.
+TEST(Loop, AFirstSignalHandlerThatCannotBeInstalledLeavesNoPipeOpen) {
+  auto open_descriptors = [] {
+    const std::filesystem::directory_iterator fds("/proc/self/fd");
+    return std::distance(begin(fds), end(fds));
+  };
+  event_loop loop;
+  const auto before = open_descriptors();
+  EXPECT_THROW(loop.add_signal_handler(32, [] {}), std::system_error);
+  EXPECT_EQ(open_descriptors(), before);
+  EXPECT_FALSE(loop.remove_signal_handler(32));
 }
 
 TEST(Loop, SignalHandledByAnotherLiveLoopThrowsLogicError) {
