@@ -57,6 +57,18 @@ int gather_wait(task_core* const* cores, std::size_t n) {
   };
   suspension s;
   s.forward = forward;
+  // A gather that ends early (a failure, or cancelled) stands for every task
+  // it gathered, as asyncio's does: it retrieves the exceptions of those
+  // that fail after it, so none is reported as never retrieved.
+  struct retrieved_if_left_early {
+    task_core* const* cores;
+    std::size_t n;
+    bool completed = false;
+    ~retrieved_if_left_early() {
+      if (!completed)
+        for (std::size_t i = 0; i < n; ++i) cores[i]->mark_retrieved();
+    }
+  } gathered{cores, n};
   callbacks_taken_back callbacks;  // a failure ends the gather before the others
   for (std::size_t i = 0; i < n; ++i) check_same_loop(me.loop(), *cores[i], "tandem::gather");
   for (std::size_t i = 0; i < n; ++i) {
@@ -74,6 +86,7 @@ int gather_wait(task_core* const* cores, std::size_t n) {
       if (!cores[i]->succeeded()) return static_cast<int>(i);
     if (order->size() == n) {
       if (cancel_passed_on) throw cancelled_error{};
+      gathered.completed = true;
       return -1;
     }
     suspend(s);

@@ -722,6 +722,29 @@ TEST(Task, RetrievedExceptionsAreNotReported) {
     EXPECT_EQ(output.find(what), std::string::npos) << what << " reported: " << output;
 }
 
+// asyncio's gather retrieves the exception of a task that fails after the
+// gather ended on an earlier failure: that one is not reported either.
+TEST(Task, AFailureAfterTheGatherEndedIsRetrievedByIt) {
+  testing::internal::CaptureStderr();
+  {
+    event_loop loop;
+    run_bounded(loop, [&loop] {
+      auto first = loop.create_task([]() -> int {
+        tandem::sleep_for(1ms);
+        throw std::runtime_error("first-failure-81");
+      });
+      auto second = loop.create_task([]() -> int {
+        tandem::sleep_for(5ms);
+        throw std::runtime_error("later-failure-82");
+      });
+      EXPECT_THROW(tandem::gather(first, second), std::runtime_error);
+      while (!second.done()) tandem::sleep_for(1ms);
+    });
+  }
+  const std::string output = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(output.find("later-failure-82"), std::string::npos) << "reported: " << output;
+}
+
 // asyncio does not log a cancelled task: cancellation is not a failure.
 TEST(Task, CancelledTaskIsNotReported) {
   testing::internal::CaptureStderr();

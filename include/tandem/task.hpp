@@ -142,6 +142,9 @@ class task_core : public std::enable_shared_from_this<task_core> {
   std::uint64_t when_done(std::function<void()> cb);
   void forget_done_callback(std::uint64_t key) noexcept;
   std::size_t done_callback_count() const noexcept { return done_callbacks_.size(); }
+  // Its exception, now or when it fails later, counts as retrieved (a
+  // gather that ended first has it, as asyncio's does).
+  void mark_retrieved() noexcept { retrieved_ = true; }
   // A callback that resumes this task if it is still suspended in s. It
   // may outlive the task (it holds a weak reference).
   std::function<void()> waker(const suspension& s);
