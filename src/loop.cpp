@@ -131,6 +131,13 @@ void event_loop::run_until_done(detail::task_core& t) {
   {
     run_scope scope(this, *impl_);
     while (!t.done() && !impl_->stopping) impl_->run_once();
+    // asyncio stops the loop from the task's done-callback, which runs in
+    // the next iteration: that iteration (no waiting for I/O) runs what
+    // the task's last step made ready, and the timers due by then.
+    if (t.done() && !impl_->stopping) {
+      impl_->stopping = true;
+      impl_->run_once();
+    }
   }
   if (!t.done()) throw std::runtime_error("tandem::event_loop: stopped before the task was done");
 }

@@ -50,6 +50,22 @@ TEST(Loop, RunUntilCompleteReturnsTheValue) {
   EXPECT_TRUE(ran);
 }
 
+// asyncio stops run_until_complete from the task's done-callback, one
+// iteration after the task ends: that iteration runs what the task's last
+// step scheduled (a callback, a new task's first step), and no more.
+TEST(Loop, RunUntilCompleteRunsTheIterationAfterTheTaskEnds) {
+  event_loop loop;
+  std::vector<std::string> ran;
+  loop.run_until_complete([&] {
+    loop.call_soon([&] { ran.emplace_back("callback"); });
+    (void)loop.create_task([&] {
+      ran.emplace_back("child started");
+      loop.call_soon([&] { ran.emplace_back("two iterations on"); });
+    });
+  });
+  EXPECT_EQ(ran, (std::vector<std::string>{"callback", "child started"}));
+}
+
 TEST(Loop, RunUntilCompleteRethrowsTheException) {
   event_loop loop;
   try {

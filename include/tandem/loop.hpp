@@ -114,9 +114,11 @@ class event_loop {
     return task<R>(std::move(state));
   }
 
-  // Runs the loop until the task is done; returns its value or rethrows its
-  // exception. logic_error if the loop is running or closed, or if the task
-  // belongs to another loop.
+  // Runs the loop until the task is done, and then one more iteration (as
+  // asyncio, which stops from the task's done-callback: what its last step
+  // scheduled runs); returns its value or rethrows its exception.
+  // logic_error if the loop is running or closed, or if the task belongs
+  // to another loop.
   template <class F>
   auto run_until_complete(F&& fn) -> std::invoke_result_t<std::decay_t<F>&> {
     check_can_run("run_until_complete");
