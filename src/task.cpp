@@ -149,13 +149,19 @@ std::uint64_t task_core::when_done(std::function<void()> cb) {
     loop_->call_soon(std::move(cb));
     return 0;
   }
-  done_callbacks_.emplace_back(++next_callback_key_, std::move(cb));
+  done_callbacks_.push_back({++next_callback_key_, std::move(cb), false});
+  return next_callback_key_;
+}
+
+std::uint64_t task_core::wake_when_done(std::function<void()> waker) {
+  if (done()) return when_done(std::move(waker));  // the waiter is not waiting yet
+  done_callbacks_.push_back({++next_callback_key_, std::move(waker), true});
   return next_callback_key_;
 }
 
 void task_core::forget_done_callback(std::uint64_t key) noexcept {
   for (auto it = done_callbacks_.begin(); it != done_callbacks_.end(); ++it) {
-    if (it->first == key) {
+    if (it->key == key) {
       done_callbacks_.erase(it);
       return;
     }
@@ -171,7 +177,13 @@ void task_core::finish(status s, std::exception_ptr e) {
   failure_ = std::move(e);
   auto callbacks = std::move(done_callbacks_);
   done_callbacks_.clear();
-  for (auto& [key, cb] : callbacks) loop_->call_soon(std::move(cb));
+  for (auto& done : callbacks) {
+    if (done.waker) {
+      done.callback();  // queues the waiting task's step
+    } else {
+      loop_->call_soon(std::move(done.callback));
+    }
+  }
   // May drop the loop's reference, and with it this task: last statement.
   loop_access::of(*loop_).unfinished.erase(this);
 }

@@ -191,6 +191,29 @@ TEST(Task, AwaitReturnsTheValue) {
   });
 }
 
+// asyncio resumes an awaiting task in the iteration right after the one in
+// which the awaited task finished (its wakeup is the done-callback): a
+// cancel() made in that next iteration, after the awaiter, finds it done.
+TEST(Task, AwaitResumesInTheIterationAfterTheAwaitedTaskFinished) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    auto awaited = loop.create_task([] {
+      tandem::sleep_for(0s);  // finishes in the second iteration
+      return 5;
+    });
+    int got = 0;
+    auto awaiter = loop.create_task([&got, awaited] { got = tandem::await(awaited); });
+    tandem::sleep_for(0s);  // iteration 1: both start; the awaiter waits
+    tandem::sleep_for(0s);  // iteration 2: the awaited task finishes
+    bool cancel_took = true;
+    loop.call_soon([&cancel_took, awaiter]() mutable { cancel_took = awaiter.cancel(); });
+    for (int i = 0; i < 3; ++i) tandem::sleep_for(0s);
+    EXPECT_EQ(got, 5);
+    EXPECT_FALSE(cancel_took) << "the awaiter was still waiting in iteration 3";
+    EXPECT_FALSE(awaiter.cancelled());
+  });
+}
+
 TEST(Task, AwaitFailedTaskRethrows) {
   event_loop loop;
   run_bounded(loop, [] {

@@ -140,6 +140,11 @@ class task_core : public std::enable_shared_from_this<task_core> {
   // of waits with a timeout on a long-lived task would grow its list
   // without bound.
   std::uint64_t when_done(std::function<void()> cb);
+  // The same for a waker (see waker()): called as the task finishes, so the
+  // waiting task's step is queued then, not one iteration later from a
+  // queued callback. asyncio's await wakes as soon: there the waiting
+  // task's wakeup is itself the done-callback, and it steps the task.
+  std::uint64_t wake_when_done(std::function<void()> waker);
   void forget_done_callback(std::uint64_t key) noexcept;
   std::size_t done_callback_count() const noexcept { return done_callbacks_.size(); }
   // Its exception, now or when it fails later, counts as retrieved (a
@@ -191,7 +196,12 @@ class task_core : public std::enable_shared_from_this<task_core> {
   bool forwarding_cancel_ = false;  // inside cancel(), passing it on
   std::uint32_t cancel_requests_ = 0;
   std::exception_ptr failure_;
-  std::vector<std::pair<std::uint64_t, std::function<void()>>> done_callbacks_;  // key, callback
+  struct done_callback {
+    std::uint64_t key;
+    std::function<void()> callback;
+    bool waker;  // called as the task finishes, not queued
+  };
+  std::vector<done_callback> done_callbacks_;
   std::uint64_t next_callback_key_ = 0;
   suspension* waiting_ = nullptr;
   std::uint64_t next_suspension_id_ = 0;
@@ -288,6 +298,9 @@ class done_callback_taken_back {
  public:
   done_callback_taken_back(task_core& t, std::function<void()> cb)
       : task_(t), key_(t.when_done(std::move(cb))) {}
+  struct waker_tag {};
+  done_callback_taken_back(task_core& t, std::function<void()> waker, waker_tag)
+      : task_(t), key_(t.wake_when_done(std::move(waker))) {}
   done_callback_taken_back(const done_callback_taken_back&) = delete;
   done_callback_taken_back& operator=(const done_callback_taken_back&) = delete;
   ~done_callback_taken_back() {
@@ -337,7 +350,8 @@ T await(task<T> t) {
     auto forward = [&other] { return other.cancel(); };
     detail::suspension s;
     s.forward = forward;
-    const detail::done_callback_taken_back wake(other, me.waker(s));
+    const detail::done_callback_taken_back wake(other, me.waker(s),
+                                                detail::done_callback_taken_back::waker_tag{});
     detail::suspend(s);  // until other is done, however it ends
   }
   return detail::task_access::take_value(t);
