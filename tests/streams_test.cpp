@@ -905,6 +905,16 @@ TEST(Streams, DrainingWriterAgainstASlowReaderKeepsTheWriteBufferBounded) {
   });
 }
 
+// A readline on p.served, cancelled while it reads on to discard a line
+// past the limit (16) that has no '\n' yet: 100 bytes of it came.
+void cancel_a_discarding_readline(event_loop& loop, stream_pair& p) {
+  auto reader = loop.create_task([&p] { return p.served.readline(); });
+  p.client.write(std::string(100, 'x'));  // past the limit, no '\n' yet
+  settle();                               // the reader discards, waiting for the '\n'
+  reader.cancel();
+  EXPECT_THROW(tandem::await(reader), tandem::cancelled_error);
+}
+
 // Rules 5 and 10: a readline cancelled while it reads on to discard a line
 // past the limit leaves the stream inside that line; the next readline
 // goes on discarding it, then reports it, and the line after it is intact.
@@ -912,11 +922,7 @@ TEST(Streams, CancelledReadlineWhileDiscardingALineGoesOnDiscardingItNextTime) {
   event_loop loop;
   run_bounded(loop, [&loop] {
     auto p = connect_pair(/*limit=*/16);
-    auto reader = loop.create_task([&p] { return p.served.readline(); });
-    p.client.write(std::string(100, 'x'));  // past the limit, no '\n' yet
-    settle();                               // the reader discards, waiting for the '\n'
-    reader.cancel();
-    EXPECT_THROW(tandem::await(reader), tandem::cancelled_error);
+    cancel_a_discarding_readline(loop, p);
     p.client.write("yyy\nnext\n");
     try {
       const std::string line = p.served.readline();
@@ -934,11 +940,7 @@ TEST(Streams, AnotherReadAfterACancelledDiscardingReadlineEndsTheDiscard) {
   event_loop loop;
   run_bounded(loop, [&loop] {
     auto p = connect_pair(/*limit=*/16);
-    auto reader = loop.create_task([&p] { return p.served.readline(); });
-    p.client.write(std::string(100, 'x'));
-    settle();
-    reader.cancel();
-    EXPECT_THROW(tandem::await(reader), tandem::cancelled_error);
+    cancel_a_discarding_readline(loop, p);
     p.client.write("yyy\ngood line\n");
     EXPECT_EQ(p.served.readuntil("\n"), "yyy\n");  // the end of the overlong line
     EXPECT_EQ(p.served.readline(), "good line\n");
@@ -949,16 +951,11 @@ TEST(Streams, ReadAllAfterACancelledDiscardingReadlineLeavesNothingToDiscard) {
   event_loop loop;
   run_bounded(loop, [&loop] {
     auto p = connect_pair(/*limit=*/16);
-    auto reader = loop.create_task([&p] { return p.served.readline(); });
-    p.client.write(std::string(100, 'x'));
-    settle();
-    reader.cancel();
-    EXPECT_THROW(tandem::await(reader), tandem::cancelled_error);
+    cancel_a_discarding_readline(loop, p);
     p.client.write("tail\n");
     p.client.close();
     EXPECT_EQ(p.served.read_all(), "tail\n");
     EXPECT_EQ(p.served.readline(), "");  // at the end: nothing, not an overrun
   });
 }
-
 }  // namespace
