@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "tandem/task.hpp"
+#include "task_switch.hpp"
 
 namespace tandem {
 
@@ -23,6 +24,7 @@ void mutex::lock() {
     throw std::logic_error(
         "tandem::mutex::lock: this task holds the mutex already (it would wait forever)");
   waiters_.wait(pass_on_);  // returns once unlock() handed the mutex over
+  handed_over_ = false;
   holder_ = &me;
 }
 
@@ -34,17 +36,17 @@ bool mutex::try_lock() {
 }
 
 void mutex::unlock() {
-  if (!locked_) throw std::logic_error("tandem::mutex::unlock: the mutex is not locked");
+  // Handed over, not yet taken: the waiter it went to owns it (asyncio's
+  // release of a released lock raises too).
+  if (!locked_ || handed_over_)
+    throw std::logic_error("tandem::mutex::unlock: the mutex is not locked");
   hand_over();
 }
 
 void mutex::hand_over() {
   holder_ = nullptr;
-  if (waiters_.empty()) {
-    locked_ = false;
-  } else {
-    waiters_.wake_one();  // stays locked: the first waiter owns it now
-  }
+  handed_over_ = waiters_.wake_one();  // stays locked: the first waiter owns it now
+  if (!handed_over_) locked_ = false;
 }
 
 void semaphore::acquire() {
@@ -69,16 +71,14 @@ void semaphore::release() {
 }
 
 void semaphore::hand_over() {
-  if (waiters_.empty()) {
-    ++value_;
-  } else {
-    waiters_.wake_one();  // the permit goes to the first waiter
-  }
+  if (!waiters_.wake_one()) ++value_;  // else the permit went to the first waiter
 }
 
 void condition::wait() {
   if (!mutex_->held_by_current_task())
     throw std::logic_error("tandem::condition::wait: the task does not hold the mutex");
+  // Refused before the mutex is let go: a refused wait keeps it held.
+  detail::refuse_inside_generator(detail::current_task());
   mutex_->unlock();
   std::exception_ptr failure;
   bool notified = false;
@@ -113,7 +113,8 @@ void condition::wait() {
 void condition::notify(std::size_t n) {
   if (!mutex_->locked())
     throw std::logic_error("tandem::condition::notify: the mutex is not locked");
-  for (; n > 0 && !waiters_.empty(); --n) waiters_.wake_one();
+  for (; n > 0 && waiters_.wake_one(); --n) {
+  }
 }
 
 void condition::notify_all() { notify(static_cast<std::size_t>(-1)); }

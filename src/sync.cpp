@@ -8,17 +8,17 @@ namespace tandem::detail {
 void wait_list::wait(callable_ref<void> pass_on) {
   task_core& me = current_task();
   suspension s;
-  auto it = wakers_.insert(wakers_.end(), me.local_waker(s));
+  auto it = waiters_.insert(waiters_.end(), {&me, me.local_waker(s)});
   bool listed = true;
   bool woken = false;
   auto undo = [this, it, &listed] {
-    if (listed) wakers_.erase(it);
+    if (listed) waiters_.erase(it);
     listed = false;
   };
   s.undo = undo;
-  // wake_one/wake_all take the waker off the list before calling it.
-  *it = [this, it, &listed, &woken, wake = *it] {
-    wakers_.erase(it);
+  // wake_one/wake_all take the waiter off the list before waking it.
+  it->wake = [this, it, &listed, &woken, wake = it->wake] {
+    waiters_.erase(it);
     listed = false;
     woken = true;
     wake();
@@ -34,16 +34,19 @@ void wait_list::wait(callable_ref<void> pass_on) {
   }
 }
 
-void wait_list::wake_one() {
-  if (!wakers_.empty()) {
-    auto wake = wakers_.front();  // copy: calling it erases the node
+bool wait_list::wake_one() {
+  for (const waiter& w : waiters_) {
+    if (w.task->cancel_pending()) continue;
+    auto wake = w.wake;  // a copy: calling it erases the node
     wake();
+    return true;
   }
+  return false;
 }
 
 void wait_list::wake_all() {
-  while (!wakers_.empty()) {
-    auto wake = wakers_.front();
+  while (!waiters_.empty()) {
+    auto wake = waiters_.front().wake;
     wake();
   }
 }

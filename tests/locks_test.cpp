@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "support/loop_support.hpp"
+#include "tandem/coroutine.hpp"
 #include "tandem/loop.hpp"
 
 namespace {
@@ -496,4 +498,80 @@ TEST(Locks, ConditionWaiterNotifiedThenCancelledWhileRelockingPassesTheWakeUpOn)
   });
   EXPECT_EQ(woken, (std::vector<std::string>{"second"}));
 }
+// asyncio's release of a released lock raises. Unlocking again while the
+// mutex is handed over to a waiter that has not run yet would let a third
+// task in beside that waiter.
+TEST(Locks, UnlockWhileTheMutexIsHandedOverThrowsAndKeepsItTheWaiters) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    tandem::mutex m;
+    int inside = 0;
+    int most_inside = 0;
+    auto holder = [&] {
+      std::lock_guard guard(m);
+      most_inside = std::max(most_inside, ++inside);
+      tandem::sleep_for(1ms);
+      --inside;
+    };
+    m.lock();
+    auto waiter = loop.create_task(holder);
+    tandem::sleep_for(0s);  // the waiter waits for the mutex
+    m.unlock();             // handed over to it
+    EXPECT_THROW(m.unlock(), std::logic_error);
+    EXPECT_TRUE(m.locked());
+    auto third = loop.create_task(holder);
+    tandem::await(waiter);
+    tandem::await(third);
+    EXPECT_EQ(most_inside, 1);
+    EXPECT_FALSE(m.locked());
+  });
+}
+
+// A cancelled waiter is skipped: unlock() gives the mutex to nobody (or to
+// the next waiter) rather than to a task about to throw, so the unlocking
+// task takes it straight back, as in asyncio.
+TEST(Locks, UnlockSkipsAWaiterWhoseCancellationIsPending) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    tandem::mutex m;
+    m.lock();
+    auto cancelled = loop.create_task([&m] { std::lock_guard guard(m); });
+    tandem::sleep_for(0s);  // it waits for the mutex
+    cancelled.cancel();
+    m.unlock();
+    EXPECT_FALSE(m.locked()) << "handed over to a task with a cancellation pending";
+    EXPECT_TRUE(m.try_lock());
+    m.unlock();
+    EXPECT_THROW(tandem::await(cancelled), tandem::cancelled_error);
+  });
+}
+
+// condition::wait inside a generator coroutine is refused (rule 7 of the
+// loop) before it lets the mutex go: the caller still holds it, and the
+// task waiting for it still waits.
+TEST(Locks, ConditionWaitRefusedInsideAGeneratorKeepsTheMutexHeld) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    tandem::mutex m;
+    tandem::condition cv(m);
+    m.lock();
+    bool other_got_it = false;
+    auto other = loop.create_task([&] {
+      std::lock_guard guard(m);
+      other_got_it = true;
+    });
+    tandem::sleep_for(0s);  // it waits for the mutex
+    tandem::coroutine<int> co([&](tandem::yielder<int>& y) {
+      cv.wait();
+      y.yield(1);
+    });
+    EXPECT_THROW(co.next(), std::logic_error);
+    tandem::sleep_for(1ms);
+    EXPECT_FALSE(other_got_it);
+    m.unlock();
+    tandem::await(other);
+    EXPECT_TRUE(other_got_it);
+  });
+}
+
 }  // namespace

@@ -310,4 +310,23 @@ TEST(Sync, QueueGetterWokenThenCancelledWithNoItemLeftKeepsTheNextInPlace) {
     tandem::await(g3);
   });
 }
+// asyncio's put() wakes the first getter that is not cancelled: an item is
+// not offered to a getter about to throw, where a third task could take it
+// before the wake-up is passed on an iteration later.
+TEST(Sync, QueuePutSkipsAGetterWhoseCancellationIsPending) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    tandem::queue<int> q;
+    auto first = loop.create_task([&q] { return q.get(); });
+    auto second = loop.create_task([&q] { return q.get(); });
+    tandem::sleep_for(0s);  // both wait
+    first.cancel();
+    q.put(1);
+    tandem::sleep_for(0s);
+    EXPECT_FALSE(q.try_get().has_value()) << "the item was left for anyone to take";
+    EXPECT_EQ(tandem::await(second), 1);
+    EXPECT_THROW(tandem::await(first), tandem::cancelled_error);
+  });
+}
+
 }  // namespace

@@ -59,6 +59,7 @@ class mutex {
   bool held_by_current_task() const;
 
   bool locked_ = false;
+  bool handed_over_ = false;                   // to a woken waiter that has not run yet
   const detail::task_core* holder_ = nullptr;  // null while handed over, not yet taken
   detail::wait_list waiters_;
   struct pass_on {

@@ -17,6 +17,8 @@
 namespace tandem {
 
 namespace detail {
+class task_core;
+
 // Tasks waiting in a queue or an event, first come first served.
 class wait_list {
  public:
@@ -27,18 +29,27 @@ class wait_list {
   // too, or the mutex is unlocked). An event's set() has woken everyone:
   // nothing to pass on.
   void wait(callable_ref<void> pass_on = {});
-  void wake_one();
+  // Wakes the first waiter whose task has no cancellation pending: one
+  // that has will throw it when it runs, and would pass the wake-up on
+  // only then, an iteration late, while another task could take what it
+  // was woken for (asyncio skips a cancelled waiter's future the same
+  // way). False: no waiter was woken.
+  bool wake_one();
   void wake_all();
-  bool empty() const noexcept { return wakers_.empty(); }
+  bool empty() const noexcept { return waiters_.empty(); }
 
  private:
-  std::list<std::function<void()>> wakers_;
+  struct waiter {
+    const task_core* task;
+    std::function<void()> wake;
+  };
+  std::list<waiter> waiters_;
 };
 
 // Wakes the next waiter of a list: what a woken waiter passes on.
 struct wake_next {
   wait_list* list;
-  void operator()() const { list->wake_one(); }
+  void operator()() const { (void)list->wake_one(); }
 };
 }  // namespace detail
 

@@ -131,6 +131,9 @@ class task_core : public std::enable_shared_from_this<task_core> {
   // Makes the task's next suspension throw cancelled_error again (a task
   // group's exception_group won over a cancellation from outside).
   void keep_cancellation_pending() noexcept { cancel_pending_ = true; }
+  // A cancellation that the task will throw at its next suspension, or at
+  // the one it is in when it runs.
+  bool cancel_pending() const noexcept { return cancel_pending_; }
   void check_result();             // throws what the task ended with
   std::exception_ptr exception();  // null on success; throws if cancelled or not done
   // Calls cb (through call_soon) once the task is done; returns a key
