@@ -30,8 +30,12 @@ constinit thread_local event_loop* running_loop __attribute__((tls_model("initia
 int event_loop::impl::poll_timeout_ms() const {
   if (!ready.empty() || stopping || posted.pending()) return 0;
   if (timers.empty()) return -1;
-  const auto wait = timers.earliest() - clock::now();
-  if (wait <= clock::duration::zero()) return 0;
+  // Compared before subtracting: a deadline at time_point::min() less now
+  // would overflow into a wait of days.
+  const clock::time_point earliest = timers.earliest();
+  const clock::time_point now = clock::now();
+  if (earliest <= now) return 0;
+  const auto wait = earliest - now;
   return static_cast<int>(
       std::min<std::int64_t>(std::chrono::ceil<std::chrono::milliseconds>(wait).count(), 1 << 30));
 }
@@ -228,6 +232,9 @@ void event_loop::call_soon(std::function<void()> cb) {
 
 void event_loop::call_soon_threadsafe(std::function<void()> cb) {
   if (!cb) throw_empty_callback("call_soon_threadsafe");
+  // From inside the running loop: call_soon, as asyncio's (call_soon and a
+  // wake-up), so that it keeps its place among the loop's own callbacks.
+  if (detail::running_loop == this) return impl_->ready.push_callback(std::move(cb));
   if (!impl_->posted.post(std::move(cb), impl_->io))
     throw std::logic_error("tandem::event_loop::call_soon_threadsafe: the loop is closed");
 }

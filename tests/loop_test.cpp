@@ -299,6 +299,20 @@ TEST(Loop, CallSoonThreadsafeKeepsEachThreadsOrder) {
 }
 
 // Regression: call_soon_threadsafe and close() did not share a lock and raced.
+// asyncio's call_soon_threadsafe is call_soon plus a wake-up: from the
+// loop's own thread it keeps its place among call_soon's callbacks.
+TEST(Loop, CallSoonThreadsafeFromTheLoopsThreadKeepsItsPlace) {
+  event_loop loop;
+  std::vector<int> order;
+  run_bounded(loop, [&] {
+    loop.call_soon_threadsafe([&] { order.push_back(1); });
+    loop.call_soon([&] { order.push_back(2); });
+    loop.call_soon_threadsafe([&] { order.push_back(3); });
+    while (order.size() < 3) tandem::sleep_for(0s);
+  });
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+}
+
 TEST(Loop, CallSoonThreadsafeRacingCloseRunsOrThrowsLogicError) {
   for (int round = 0; round < 20; ++round) {
     event_loop loop;

@@ -9,11 +9,13 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -40,6 +42,24 @@ TEST(Timer, TimersWithEqualDeadlinesRunInTheOrderScheduled) {
   run_forever_bounded(loop);
   EXPECT_EQ(order, (std::vector<int>{1, 3, 5, 7, 9, 11, 13, 15, 17, 19,
                                      0, 2, 4, 6, 8, 10, 12, 14, 16, 18}));
+}
+
+// A deadline at the clock's minimum is long past: it fires in the next
+// iteration. (The loop's wait for it overflowed into about 12 days; a
+// thread wakes the loop after 2 s, so that such a wait ends the test.)
+TEST(Timer, ADeadlineAtTheClocksMinimumFiresAtOnce) {
+  event_loop loop;
+  const auto start = std::chrono::steady_clock::now();
+  loop.call_at(tandem::clock::time_point::min(), [&] { loop.stop(); });
+  std::atomic<bool> stopped{false};
+  std::thread waker([&] {
+    for (int i = 0; i < 200 && !stopped.load(); ++i) std::this_thread::sleep_for(10ms);
+    if (!stopped.load()) loop.call_soon_threadsafe([&] { loop.stop(); });
+  });
+  loop.run_forever();
+  stopped.store(true);
+  waker.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
 }
 
 TEST(Timer, TimersRunInDeadlineOrderNotSchedulingOrder) {
