@@ -11,12 +11,16 @@
 //   malformed request   400 Bad Request: the request line is not
 //                       "METHOD TARGET HTTP/1.x", a header has no colon or
 //                       a bad name, Content-Length is not a number or
-//                       differs between copies, the head (request line and
-//                       headers) is over 16 KiB, or has more than 100
+//                       differs between copies, an HTTP/1.1 request has no
+//                       Host or two, the head (request line and headers)
+//                       is over 16 KiB (answered as soon as a line passes
+//                       that, not at its end), or has more than 100
 //                       headers. The connection closes after a 4xx/5xx.
 //
-// HTTP/1.1 connections stay open unless the client sends "Connection:
-// close"; HTTP/1.0 ones close unless it sends "Connection: keep-alive".
+// A response to HEAD, an error's included, has no body. An empty line
+// before a request line is skipped (RFC 9112, 2.2). HTTP/1.1 connections
+// stay open unless the client's Connection header lists "close"; HTTP/1.0
+// ones close unless it lists "keep-alive".
 // Pipelined requests are answered in order. Before closing, the server
 // shuts its sending side down and reads on (up to 1 MiB, for up to 5 s)
 // until the client closes: closing with unread bytes would send a reset,
@@ -56,6 +60,7 @@ struct request {
   std::optional<std::size_t> content_length;
   std::optional<bool> connection_close;  // from a Connection header
   bool chunked = false;
+  int hosts = 0;  // Host headers
 };
 
 // An error response: the request cannot be answered normally, and the
@@ -100,10 +105,23 @@ void parse_request_line(std::string_view line, request& r) {
     throw http_error{400, "Bad Request"};
   r.method = line.substr(0, first);
   r.target = line.substr(first + 1, second - first - 1);
+  // HTTP/1.x: a later minor version is answered as 1.1 (RFC 9110, 6.2).
   const std::string_view version = line.substr(second + 1);
-  if (!is_token(r.method) || r.target.empty() || (version != "HTTP/1.1" && version != "HTTP/1.0"))
+  if (!is_token(r.method) || r.target.empty() || version.size() != 8 ||
+      !version.starts_with("HTTP/1.") || version[7] < '0' || version[7] > '9')
     throw http_error{400, "Bad Request"};
-  r.http11 = version == "HTTP/1.1";
+  r.http11 = version != "HTTP/1.0";
+}
+
+// Whether a Connection header's value lists `option` (a comma-separated
+// list of tokens, in any case).
+bool lists(std::string_view value, std::string_view option) {
+  for (;;) {
+    const std::size_t comma = value.find(',');
+    if (iequals(trim(value.substr(0, comma)), option)) return true;
+    if (comma == std::string_view::npos) return false;
+    value.remove_prefix(comma + 1);
+  }
 }
 
 void parse_header(std::string_view line, request& r) {
@@ -113,15 +131,23 @@ void parse_header(std::string_view line, request& r) {
   const std::string_view name = line.substr(0, colon);
   const std::string_view value = trim(line.substr(colon + 1));
   if (iequals(name, "Content-Length")) {
-    if (value.empty() || value.size() > 18 ||
+    if (value.empty() ||
         !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
       throw http_error{400, "Bad Request"};
-    const std::size_t length = std::stoull(std::string(value));
+    std::string_view digits = value.substr(std::min(value.find_first_not_of('0'), value.size()));
+    if (digits.size() > 18) throw http_error{413, "Content Too Large"};  // over max_body anyway
+    if (digits.empty()) digits = "0";
+    const std::size_t length = std::stoull(std::string(digits));
     if (r.content_length && *r.content_length != length) throw http_error{400, "Bad Request"};
     r.content_length = length;
   } else if (iequals(name, "Connection")) {
-    if (iequals(value, "close")) r.connection_close = true;
-    if (iequals(value, "keep-alive")) r.connection_close = false;
+    if (lists(value, "close")) {
+      r.connection_close = true;
+    } else if (lists(value, "keep-alive") && !r.connection_close.value_or(false)) {
+      r.connection_close = false;
+    }
+  } else if (iequals(name, "Host")) {
+    ++r.hosts;
   } else if (iequals(name, "Transfer-Encoding")) {
     r.chunked = true;
   }
@@ -140,30 +166,47 @@ void respond(tandem::stream& s, int status, const char* reason, std::string_view
   s.drain();
 }
 
+// A line through its '\n'; "" at the end of the stream. readuntil, not
+// readline: a line over the stream's limit (max_head) throws
+// limit_overrun_error as soon as that much came, where readline would read
+// on to its end, however long the client keeps sending.
+std::string read_line(tandem::stream& s) {
+  try {
+    return s.readuntil("\n");
+  } catch (const tandem::incomplete_read_error& e) {
+    return e.partial();  // cut short by the end: strip_eol answers 400
+  }
+}
+
 // Reads and answers one request; false when the connection is to close.
-bool serve_one(tandem::stream& s) {
-  const std::string first = s.readline();
-  if (first.empty()) return false;  // the client closed between requests
+// `head_request`: the request is a HEAD (its error response has no body).
+bool serve_one(tandem::stream& s, bool& head_request) {
+  head_request = false;
+  std::string first = read_line(s);
+  if (first == "\r\n" || first == "\n") first = read_line(s);  // RFC 9112, 2.2
+  if (first.empty()) return false;                             // the client closed between requests
   std::size_t head = first.size();
   request r;
   parse_request_line(strip_eol(first), r);
+  head_request = r.method == "HEAD";
   for (std::size_t headers = 0;; ++headers) {
-    const std::string line = s.readline();
+    const std::string line = read_line(s);
     if ((head += line.size()) > max_head) throw http_error{400, "Bad Request"};
     const std::string_view header = strip_eol(line);
     if (header.empty()) break;
     if (headers == max_headers) throw http_error{400, "Bad Request"};
     parse_header(header, r);
   }
+  if (r.http11 ? r.hosts != 1 : r.hosts > 1) throw http_error{400, "Bad Request"};  // RFC 9112, 3.2
   if (r.chunked) throw http_error{501, "Not Implemented"};
   if (r.content_length.value_or(0) > max_body) throw http_error{413, "Content Too Large"};
   if (r.content_length) s.readexactly(*r.content_length);  // read, and not used
   const bool close = r.connection_close.value_or(!r.http11);
   const std::string_view path = std::string_view(r.target).substr(0, r.target.find('?'));
   if (path != "/") {
-    respond(s, 404, "Not Found", "not found\n", close);
-  } else if (r.method == "GET" || r.method == "HEAD") {
-    respond(s, 200, "OK", "hello\n", close, r.method == "HEAD");
+    respond(s, 404, "Not Found", "not found\n", close, head_request);
+  } else if (r.method == "GET" || head_request) {
+    respond(s, 200, "OK", "hello\n", close, head_request);
   } else {
     respond(s, 405, "Method Not Allowed", "method not allowed\n", close);
   }
@@ -184,16 +227,17 @@ void linger_and_close(tandem::stream& s) {
 }
 
 void serve_connection(tandem::stream s) {
+  bool head_request = false;
   try {
     try {
-      while (serve_one(s)) {
+      while (serve_one(s, head_request)) {
       }
       if (!s.at_eof()) linger_and_close(s);
     } catch (const http_error& e) {
-      respond(s, e.status, e.reason, std::string(e.reason) + "\n", true);
+      respond(s, e.status, e.reason, std::string(e.reason) + "\n", true, head_request);
       linger_and_close(s);
     } catch (const tandem::limit_overrun_error&) {  // a line over the limit
-      respond(s, 400, "Bad Request", "Bad Request\n", true);
+      respond(s, 400, "Bad Request", "Bad Request\n", true, head_request);
       linger_and_close(s);
     }
   } catch (const tandem::incomplete_read_error&) {

@@ -95,17 +95,45 @@ def check_malformed(port):
         "two Content-Lengths": b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
         "line over the limit": b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n",
         "head over 16 KiB": b"GET / HTTP/1.1\r\n" + (b"X-A: " + b"b" * 5000 + b"\r\n") * 4 + b"\r\n",
+        "HTTP/1.1 without Host": b"GET / HTTP/1.1\r\n\r\n",
+        "two Hosts": b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
     }
     for name, request in cases.items():
         reply = raw_exchange(port, request)
         expect(reply.startswith(b"HTTP/1.1 400 "), f"{name}: got {reply[:40]!r}, not a 400")
         expect(b"Connection: close" in reply, f"{name}: the 400 does not close the connection")
-    reply = raw_exchange(port, b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    reply = raw_exchange(
+        port, b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
     expect(reply.startswith(b"HTTP/1.1 501 "), f"chunked: got {reply[:40]!r}, not a 501")
     # HTTP/1.0 closes after the response unless asked to keep alive.
     reply = raw_exchange(port, b"GET / HTTP/1.0\r\n\r\n")
     expect(reply.startswith(b"HTTP/1.1 200 ") and reply.endswith(b"\r\n\r\nhello\n"),
            f"HTTP/1.0: got {reply!r}")
+    # "close" among other Connection options closes (RFC 9112, 9.6); an
+    # empty line before the request line is skipped; HTTP/1.2 is served.
+    for name, request in {
+        "Connection: TE, close": b"GET / HTTP/1.1\r\nHost: h\r\nConnection: TE, close\r\n\r\n",
+        "empty line first": b"\r\nGET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        "HTTP/1.2": b"GET / HTTP/1.2\r\nHost: h\r\nConnection: close\r\n\r\n",
+    }.items():
+        reply = raw_exchange(port, request)
+        expect(reply.startswith(b"HTTP/1.1 200 ") and reply.endswith(b"\r\n\r\nhello\n"),
+               f"{name}: got {reply!r}")
+    # A response to HEAD has no body, a 404's included: the next response
+    # of a pipeline follows its head at once.
+    reply = raw_exchange(port, b"HEAD /missing HTTP/1.1\r\nHost: h\r\n\r\n"
+                               b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+    expect(reply.startswith(b"HTTP/1.1 404 ") and b"\r\n\r\nHTTP/1.1 200 " in reply,
+           f"HEAD 404 then GET: got {reply!r}")
+
+
+def check_endless_line(port):
+    """A request line that passes the limit gets its 400 at once, while the
+    client is still sending it (not when a newline comes)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+        s.sendall(b"GET /" + b"a" * 20000)
+        reply = s.recv(65536)
+        expect(reply.startswith(b"HTTP/1.1 400 "), f"endless line: got {reply[:40]!r}, not a 400")
 
 
 def main():
@@ -115,6 +143,7 @@ def main():
         check_curl(curl, port)
         check_http_client(port)
         check_malformed(port)
+        check_endless_line(port)
         proc.send_signal(signal.SIGTERM)
         status = proc.wait(timeout=TIMEOUT)
         expect(status == 0, f"http_server exited {status} on SIGTERM")
