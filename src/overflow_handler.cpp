@@ -97,16 +97,16 @@ bool set_up_alt_stack() noexcept {
   return true;
 }
 
-// The live frame whose guard page holds `fault`. The registries are read
+// The live frame whose guard band holds `fault`. The registries are read
 // without locks: the process is about to die, and a frame being listed on
 // another thread at this instant is at worst missed.
 const frame_base* frame_guarded_at(const void* fault) noexcept {
-  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const std::uintptr_t guard = stack_guard_size();
   const auto address = reinterpret_cast<std::uintptr_t>(fault);
   const frame_base* found = nullptr;
   any_live_frame([&](const frame_base* f) {
     const auto bottom = reinterpret_cast<std::uintptr_t>(f->stack.bottom());
-    if (address < bottom && address >= bottom - page) found = f;
+    if (address < bottom && address >= bottom - guard) found = f;
     return found != nullptr;
   });
   return found;

@@ -30,8 +30,12 @@ void write_overflow_report(const overflow_subject& who, const void* fault) noexc
 // Dies of SIGSEGV, the signal a guarded overflow gets, bypassing handlers.
 [[noreturn]] void die_of_overflow() noexcept;
 
-// Whether a stack without a guard page was run off: the page below it,
-// which nothing may touch, became resident. False for guarded stacks.
+// The bytes of the guard band below every pooled stack (whole pages).
+std::size_t stack_guard_size() noexcept;
+
+// Whether a stack without a guard band was run off: a page of the band
+// below it, which nothing may touch, became resident. False for guarded
+// stacks.
 bool ran_off_unguarded(const tandem::stack& s) noexcept;
 
 // Sets up this thread's alternate signal stack if install_overflow_handler

@@ -41,8 +41,21 @@ constexpr std::size_t return_batch = 64;
 
 enum class guard_mechanism { madvise, mprotect };
 
+// The guard below each stack is a band of pages, not one: a function whose
+// frame is larger than a page moves the stack pointer past a single guard
+// page in one step and writes beyond it, into whatever lies below (the
+// next stack of the slab). 64 KiB is what GCC's -fstack-clash-protection
+// assumes of the guard on AArch64; a frame larger than the band can still
+// jump it, unless the code was built with that option, which probes the
+// stack a page at a time. Two pages where the address space is 4 GiB and
+// every byte of it counts (100,000 stacks of 16 KiB take 2.4 GB with it).
+constexpr std::size_t guard_band = sizeof(void*) >= 8 ? 64 * 1024 : 8 * 1024;
+// Its pages, at most (4 KiB pages): mincore's answer for the band fits.
+constexpr std::size_t max_guard_pages = guard_band / 4096;
+
 struct pool_config {
   std::size_t page;
+  std::size_t guard;  // the guard band below each stack: whole pages
   guard_mechanism mechanism;
   std::size_t mprotect_budget;
 };
@@ -73,6 +86,7 @@ std::size_t read_max_map_count() {
 pool_config detect_config() {
   pool_config c{};
   c.page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  c.guard = std::max(c.page, (guard_band + c.page - 1) / c.page * c.page);
   const char* forced = std::getenv("TANDEM_STACK_GUARD");
   const bool force_mprotect = forced != nullptr && (std::strcmp(forced, "mprotect") == 0 ||
                                                     std::strcmp(forced, "none") == 0);
@@ -91,7 +105,7 @@ const pool_config& config() {
 }
 
 struct slot {
-  std::byte* base;  // lowest usable byte; one page below it is the guard
+  std::byte* base;  // lowest usable byte; the guard band lies below it
   bool guarded;
 };
 
@@ -142,11 +156,11 @@ std::string describe_errno(int error) { return std::strerror(error); }
 // Puts a guard below `base` if the mechanism and the budget allow.
 bool install_guard(global_pool& g, std::byte* base) {
   const auto& c = config();
-  std::byte* guard = base - c.page;
-  if (c.mechanism == guard_mechanism::madvise && ::madvise(guard, c.page, madv_guard_install) == 0)
+  std::byte* guard = base - c.guard;
+  if (c.mechanism == guard_mechanism::madvise && ::madvise(guard, c.guard, madv_guard_install) == 0)
     return true;
   if (g.mprotect_guards >= c.mprotect_budget) return false;
-  if (::mprotect(guard, c.page, PROT_NONE) != 0) return false;
+  if (::mprotect(guard, c.guard, PROT_NONE) != 0) return false;
   ++g.mprotect_guards;
   return true;
 }
@@ -174,8 +188,8 @@ void hide_from_valgrind([[maybe_unused]] void* base, [[maybe_unused]] std::size_
 }
 
 slot carve(global_pool& g, size_class& sc) {
-  const std::size_t page = config().page;
-  const std::size_t stride = page + sc.usable;
+  const std::size_t guard = config().guard;
+  const std::size_t stride = guard + sc.usable;
   if (sc.carve_left == 0) {
     const std::size_t count = std::max<std::size_t>(1, slab_bytes / stride);
     void* slab = ::mmap(nullptr, count * stride, PROT_READ | PROT_WRITE,
@@ -192,7 +206,7 @@ slot carve(global_pool& g, size_class& sc) {
     sc.carve_next = static_cast<std::byte*>(slab);
     sc.carve_left = count;
   }
-  slot s{sc.carve_next + page, false};
+  slot s{sc.carve_next + guard, false};
   sc.carve_next += stride;
   --sc.carve_left;
   s.guarded = install_guard(g, s.base);
@@ -251,7 +265,7 @@ thread_cache* my_cache() {
 // and mprotect's, and the page below an unguarded stack must not be
 // resident anyway (it was checked when the stack was released).
 void return_pages(std::vector<slot>& batch, std::size_t usable) noexcept {
-  const std::size_t stride = config().page + usable;
+  const std::size_t stride = config().guard + usable;
   std::sort(batch.begin(), batch.end(),
             [](const slot& a, const slot& b) { return a.base < b.base; });
   for (std::size_t first = 0; first < batch.size();) {
@@ -359,13 +373,16 @@ slot acquire(std::size_t usable) {
   return s;
 }
 
-// The page below an unguarded stack stands in for the guard: nothing may
-// ever touch it. If the kernel says it is resident, the stack was run off.
+// The band below an unguarded stack stands in for the guard: nothing may
+// ever touch it. If the kernel says a page of it is resident, the stack was
+// run off.
 bool page_below_touched(const std::byte* base) noexcept {
-  const std::size_t page = config().page;
-  unsigned char resident = 0;
-  return ::mincore(const_cast<std::byte*>(base) - page, page, &resident) == 0 &&
-         (resident & 1) != 0;
+  const auto& c = config();
+  unsigned char resident[max_guard_pages] = {};
+  if (::mincore(const_cast<std::byte*>(base) - c.guard, c.guard, resident) != 0) return false;
+  for (std::size_t i = 0; i < c.guard / c.page; ++i)
+    if ((resident[i] & 1) != 0) return true;
+  return false;
 }
 
 void check_unguarded(slot s, std::size_t usable) {
@@ -456,6 +473,8 @@ void stack::release() noexcept {
   size_ = 0;
   valgrind_id_ = 0;
 }
+
+std::size_t detail::stack_guard_size() noexcept { return config().guard; }
 
 bool detail::ran_off_unguarded(const tandem::stack& s) noexcept {
   return s && !s.guarded() && page_below_touched(static_cast<const std::byte*>(s.bottom()));

@@ -199,7 +199,21 @@ void on_segv(int, siginfo_t* info, void*) {
   ::_exit(in_guard ? 42 : 43);
 }
 
-void overflow_and_report_where(tandem::stack& s) {
+// The guard below every stack is a band of pages: 8 KiB at least (64 KiB
+// on 64-bit targets), so that a frame larger than a page cannot jump it.
+constexpr std::size_t smallest_guard_band = 8 * 1024;
+
+// A frame of 22 KiB on a 16 KiB stack, which writes only its lowest byte:
+// about 6 KiB below the stack, past a single guard page of 4 KiB, inside
+// the band.
+__attribute__((noinline)) void one_big_frame() {
+  volatile char frame[22 * 1024];
+  frame[0] = 1;
+  static_cast<void>(frame[0]);
+}
+
+void overflow_and_report_where(tandem::stack& s, void (*entry)(tandem_transfer),
+                               std::size_t guard = page_size()) {
   // The handler runs on its own stack: the faulting one is used up.
   static std::vector<char> alt(256 * 1024);
   stack_t ss{};
@@ -212,17 +226,32 @@ void overflow_and_report_where(tandem::stack& s) {
   sigaction(SIGSEGV, &sa, nullptr);
 
   guard_high = s.bottom();
-  guard_low = static_cast<char*>(s.bottom()) - page_size();
-  auto entry = [](tandem_transfer) { recurse(0); };
+  guard_low = static_cast<char*>(s.bottom()) - guard;
   tandem_jump(tandem_make_context(s.top(), s.size(), entry), nullptr);
 }
+
+void recurse_forever(tandem_transfer) { recurse(0); }
 
 TEST(StackDeathTest, OverflowFaultsInTheGuardPage) {
   // Exit code 42: SIGSEGV at an address inside the guard page below the
   // stack. 43 would be a fault elsewhere (corruption got there first).
   auto run = [] {
     static tandem::stack s({.size = tandem::min_stack_size});
-    overflow_and_report_where(s);
+    overflow_and_report_where(s, recurse_forever);
+  };
+  EXPECT_EXIT(run(), testing::ExitedWithCode(42), "");
+}
+
+// A frame larger than a page moves the stack pointer past a single guard
+// page in one step; the band below the stack still catches its write,
+// which would otherwise land in the neighbouring stack of the slab.
+TEST(StackDeathTest, AFrameLargerThanAPageFaultsInTheGuardBand) {
+  auto run = [] {
+    // Two neighbours: the one below would take the write.
+    static tandem::stack below({.size = tandem::min_stack_size});
+    static tandem::stack s({.size = tandem::min_stack_size});
+    overflow_and_report_where(
+        s, [](tandem_transfer) { one_big_frame(); }, smallest_guard_band);
   };
   EXPECT_EXIT(run(), testing::ExitedWithCode(42), "");
 }
@@ -244,7 +273,7 @@ TEST(StackDeathTest, OverflowOfAStackWhosePagesWentBackFaultsInTheGuardPage) {
     static std::vector<tandem::stack> from_the_cache;
     for (int i = 0; i < 64; ++i) from_the_cache.emplace_back(options);
     static tandem::stack s(options);  // from the free list
-    overflow_and_report_where(s);
+    overflow_and_report_where(s, recurse_forever);
   };
   EXPECT_EXIT(run(), testing::ExitedWithCode(42), "");
 }
@@ -278,13 +307,13 @@ TEST(Stack, OneMillionLiveStacks) {
   // can give while other tests run). Every count is still far past the
   // mprotect guard budget (8,191 by default).
   // On 32-bit targets the limit is the address space: a million of the
-  // smallest stacks with their guard pages would take 20 GB of it, five
-  // times all a 32-bit process has; 100,000 of them take 2 GB.
+  // smallest stacks with their 8 KiB guard bands would take 24 GB of it,
+  // six times all a 32-bit process has; 50,000 of them take 1.2 GB.
   constexpr bool narrow = sizeof(void*) < 8;
 #ifdef TANDEM_ASAN
-  constexpr std::uint64_t full_count = 100'000;
+  constexpr std::uint64_t full_count = narrow ? 50'000 : 100'000;
 #else
-  constexpr std::uint64_t full_count = narrow ? 100'000 : 1'000'000;
+  constexpr std::uint64_t full_count = narrow ? 50'000 : 1'000'000;
 #endif
   const tandem::stack_options options{.size = narrow ? tandem::min_stack_size : 0};
   const std::size_t count = testing_support::iterations(full_count, 20'000);

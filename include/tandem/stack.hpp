@@ -3,8 +3,14 @@
 // A tandem::stack is a block of memory a context runs on. It is mmap'ed
 // with MAP_NORESERVE, so pages are committed only when first touched (a
 // coroutine that uses 8 KiB of a 256 KiB stack costs 8 KiB of memory), and
-// a guard page sits below its low end: running off the end faults with
-// SIGSEGV at once instead of overwriting whatever lies below.
+// a guard band sits below its low end: running off the end faults with
+// SIGSEGV at once instead of overwriting whatever lies below. The band is
+// 64 KiB of pages (8 KiB on 32-bit targets), not one page: a function with
+// a frame larger than a page moves the stack pointer past one guard page
+// in a single step. A frame larger than the band can still jump it; code
+// with such frames should be built with -fstack-clash-protection, which
+// touches the stack a page at a time (and assumes a 64 KiB guard on
+// AArch64).
 //
 // Pooling. A released stack goes to a cache owned by the releasing thread
 // (up to 64 per size) and the next stack of that size on that thread takes
@@ -53,7 +59,7 @@
 
 namespace tandem {
 
-// Sizes count the bytes a coroutine can use; the guard page is extra.
+// Sizes count the bytes a coroutine can use; the guard band is extra.
 // Every size is rounded up to a whole number of pages.
 inline constexpr std::size_t default_stack_size = std::size_t{256} * 1024;
 inline constexpr std::size_t min_stack_size = std::size_t{16} * 1024;
@@ -132,7 +138,7 @@ class stack {
  private:
   void release() noexcept;
 
-  std::byte* base_ = nullptr;  // lowest usable byte; the guard page is below
+  std::byte* base_ = nullptr;  // lowest usable byte; the guard band is below
   std::size_t size_ = 0;
   bool guarded_ = false;
   unsigned valgrind_id_ = 0;  // the stack as Valgrind knows it (0 outside Valgrind)
