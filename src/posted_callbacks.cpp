@@ -1,7 +1,9 @@
 // Callbacks posted from other threads: see posted_callbacks.hpp.
 #include "posted_callbacks.hpp"
 
+#include <functional>
 #include <utility>
+#include <vector>
 
 namespace tandem::detail {
 
@@ -22,10 +24,16 @@ void posted_callbacks::take_into(ready_queue& ready) {
 }
 
 void posted_callbacks::close(poller& io) {
-  std::lock_guard lock(mutex_);
-  closed_ = true;
-  callbacks_.clear();
-  io.close_wake_fd();
+  // Destroyed after the lock is let go: a callback's captures may post
+  // again from their destructors (refused now), which would wait forever
+  // for this very lock.
+  std::vector<std::function<void()>> dropped;
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    dropped.swap(callbacks_);
+    io.close_wake_fd();
+  }
 }
 
 }  // namespace tandem::detail

@@ -313,6 +313,33 @@ TEST(Loop, CallSoonThreadsafeFromTheLoopsThreadKeepsItsPlace) {
   EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
 }
 
+// close() drops what was posted and not yet run. A dropped callback's
+// captures may post again from their destructors: refused, since the loop
+// is closed, and close() does not deadlock on its own lock.
+TEST(Loop, CloseDropsPostedCallbacksWhoseCapturesPostAgain) {
+  struct posts_when_destroyed {
+    event_loop* loop;
+    bool* refused;
+    posts_when_destroyed(event_loop* l, bool* r) : loop(l), refused(r) {}
+    posts_when_destroyed(const posts_when_destroyed&) = delete;
+    posts_when_destroyed& operator=(const posts_when_destroyed&) = delete;
+    ~posts_when_destroyed() {
+      try {
+        loop->call_soon_threadsafe([] {});
+      } catch (const std::logic_error&) {
+        *refused = true;
+      }
+    }
+  };
+  event_loop loop;
+  bool refused = false;
+  auto captured = std::make_shared<posts_when_destroyed>(&loop, &refused);
+  loop.call_soon_threadsafe([captured] {});
+  captured.reset();
+  loop.close();
+  EXPECT_TRUE(refused);
+}
+
 TEST(Loop, CallSoonThreadsafeRacingCloseRunsOrThrowsLogicError) {
   for (int round = 0; round < 20; ++round) {
     event_loop loop;
