@@ -19,13 +19,15 @@
 #include "tandem/loop.hpp"
 
 namespace {
-std::atomic<bool> hold_next_handler_write{false};
+// An int, not a bool: a one-byte atomic exchange is a libatomic call on
+// RISC-V, which this binary does not link.
+std::atomic<int> hold_next_handler_write{0};
 std::atomic<bool> handler_write_held{false};
 thread_local bool on_signal_thread = false;
 }  // namespace
 
 extern "C" ssize_t write(int fd, const void* data, size_t size) {
-  if (on_signal_thread && hold_next_handler_write.exchange(false)) {
+  if (on_signal_thread && hold_next_handler_write.exchange(0) != 0) {
     handler_write_held.store(true);
     const timespec held{0, 200'000'000};  // 200 ms: the closer runs meanwhile
     nanosleep(&held, nullptr);
@@ -50,7 +52,7 @@ TEST(SignalPipe, ALastHandlerRemovedWhileAHandlerWritesLeavesRecycledDescriptors
     while (!done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   });
   while (!ready.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  hold_next_handler_write.store(true);
+  hold_next_handler_write.store(1);
   ASSERT_EQ(pthread_kill(signalled.native_handle(), SIGUSR1), 0);
   for (int ms = 0; ms < 10'000 && !handler_write_held.load(); ++ms)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
