@@ -365,7 +365,7 @@ __attribute__((always_inline)) inline resumed resume(frame_head* h, std::uintptr
 // the top of its stack, so the stack pointer is on the stack when it less
 // the frame, a "negative" number, is above the bottom less the frame.
 __attribute__((always_inline)) inline bool on_own_stack(const frame_base* f) noexcept {
-  return stack_offset(f) > invariant_word(&f->stack_floor);
+  return runs_below(f, &f->stack_floor);
 }
 
 // From inside the body: switches back to the resumer with `value`; returns

@@ -3,6 +3,20 @@
 // stack and thread pointers that the hot path makes around them.
 #pragma once
 
+// A body's yield is an asm goto where its switch lands injections apart.
+// GCC lays out code counting an asm statement as one instruction a line,
+// but an asm goto, a jump, as one instruction whatever its length
+// (final.cc's get_attr_length): on 32-bit ARM, whose literal pools must
+// lie within 1020 bytes of the loads that use them, a function with a
+// pool near that limit and a yield between failed to assemble ("offset
+// out of range"), and AArch64's short branches (tbz, 32 KiB) rely on the
+// same count. An empty asm statement of as many lines as the yield has
+// instructions, put just before it, emits nothing and makes the count
+// right: `lines` is what the yield emits, in instructions of 4 bytes.
+// x86-64's assembler sizes every jump itself, and needs none.
+#define TANDEM_ASM_GOTO_LENGTH(lines) asm volatile(lines)
+#define TANDEM_EIGHT_LINES "\n\n\n\n\n\n\n\n"
+
 #if defined(TANDEM_PORTABLE_SWITCH)  // tests of the fallback, on any target
 #include "tandem/detail/switch_portable.hpp"
 #define TANDEM_INLINE_SWITCH 0
@@ -33,6 +47,8 @@ inline void land_at_injection(switch_slots&) noexcept {}
 }  // namespace tandem::detail
 #endif
 #undef TANDEM_SWITCH_LANDS_INJECTIONS_APART
+#undef TANDEM_ASM_GOTO_LENGTH
+#undef TANDEM_EIGHT_LINES
 
 #include <cstdint>
 
@@ -49,21 +65,6 @@ inline void set_first_resume(switch_slots& body, std::uintptr_t top, void (*star
   body.fp = nullptr;
   body.ip = first_resume_address(reinterpret_cast<void*>(start), body.sp);
 }
-
-#if !defined(__x86_64__)
-// The caller's stack pointer less `frame`, modulo 2^N (a yield's check
-// that it runs on its own coroutine's stack, below its frame: see
-// on_own_stack). Not volatile: a function's invocation runs on one stack
-// whatever switches it makes, so the offset is the same wherever in the
-// function it is read, and the compiler may compute it once for a loop of
-// yields (see invariant_word).
-// One instruction on AArch64, 32-bit ARM and RISC-V.
-inline std::uintptr_t stack_offset(const void* frame) noexcept {
-  std::uintptr_t offset;
-  asm("sub %0, sp, %1" : "=r"(offset) : "r"(frame));
-  return offset;
-}
-#endif
 
 #ifdef TANDEM_READ_THREAD_POINTER
 // The running thread's pointer plus `offset`: the address of a
@@ -85,14 +86,30 @@ inline std::uintptr_t thread_address(std::uintptr_t offset) noexcept {
 
 namespace tandem::detail {
 
-// *p, for a word that never changes while code that reads it runs (a
-// frame's stack_floor, set before its body first runs). Where the switch is
-// inline, loaded in an asm statement as a function of p alone: the compiler
-// may then keep it, or what it computes from it, across switches (which
-// clobber memory) as it keeps any value it holds: a yield's stack check is
-// computed once for a loop of yields where a register lives across the
-// switch (AArch64's x22).
-#ifdef TANDEM_LOAD_WORD
+// Whether the caller's stack pointer, less `frame` (modulo 2^N), is above
+// *floor: a yield's check that it runs on its own coroutine's stack, below
+// its frame (see frame.hpp's on_own_stack). *floor never changes while code
+// that reads it runs (a frame's stack_floor, set before its body first
+// runs), and a function's invocation runs on one stack whatever switches
+// it makes, so the answer is the same wherever in the function it is
+// asked. Where the switch is inline it is computed by one asm statement
+// that is a function of frame and floor alone (not volatile), which the
+// compiler may compute once for a loop of yields and keep across the
+// switches (which clobber memory) as it keeps any value. On the load-store
+// targets the asm computes the answer itself, so a loop of yields keeps one
+// word, not two: in a register the switch preserves where one is free
+// (AArch64's x22, ARM's r7), and tests it with one branch. x86-64 compares
+// the stack pointer with memory, and keeps the offset and the floor.
+#if defined(TANDEM_STACK_CHECK)
+inline bool runs_below(const void* frame, const std::uintptr_t* floor) noexcept {
+  std::uintptr_t ok;
+  std::uintptr_t offset;
+  asm(TANDEM_STACK_CHECK : "=&r"(ok), "=&r"(offset) : "r"(frame), "r"(floor) : "cc");
+  return ok != 0;
+}
+#undef TANDEM_STACK_CHECK
+#else
+#if defined(TANDEM_LOAD_WORD)
 inline std::uintptr_t invariant_word(const std::uintptr_t* p) noexcept {
   std::uintptr_t word;
   asm(TANDEM_LOAD_WORD : "=r"(word) : "r"(p));
@@ -101,6 +118,10 @@ inline std::uintptr_t invariant_word(const std::uintptr_t* p) noexcept {
 #undef TANDEM_LOAD_WORD
 #else
 inline std::uintptr_t invariant_word(const std::uintptr_t* p) noexcept { return *p; }
+#endif
+inline bool runs_below(const void* frame, const std::uintptr_t* floor) noexcept {
+  return stack_offset(frame) > invariant_word(floor);
+}
 #endif
 
 }  // namespace tandem::detail

@@ -17,7 +17,15 @@
 //  - The resume address is signed with PAC (modifier: the suspended stack
 //    pointer) and authenticated before the branch, so a forged slot faults.
 //    The PAC instructions are hints: NOPs on cores without PAC.
-//  - The branch is `br x17`, so the landing label is a BTI landing pad.
+//  - The branch is `br x17`, so the landing label is a BTI landing pad
+//    where the including code is compiled for BTI (-mbranch-protection=bti
+//    or standard, which define __ARM_FEATURE_BTI_DEFAULT). The landing lies
+//    in that code: the loader guards its pages only when every object of
+//    the module is marked for BTI, and the compiler marks this one only
+//    then, so elsewhere a pad would cost an instruction a switch for
+//    nothing, as GCC leaves out its own pads there. PAC signing does not
+//    depend on the flags: every translation unit of a program (the
+//    library's, the user's) reads and writes the same slots.
 //  - x29 is saved by hand: it cannot be declared clobbered when it is the
 //    frame pointer.
 //  - FPCR is the thread's, as across a call: the switch leaves it alone.
@@ -66,7 +74,10 @@ inline constexpr bool switch_carries_status = true;
 // on landing: a compare and a branch less on each send.
 #define TANDEM_SWITCH_LANDS_INJECTIONS_APART 1
 inline constexpr bool switch_lands_injections_apart = true;
-inline constexpr std::size_t injection_landing_offset = 12;  // bti j, ldp x29/x22, b
+// bti j (or padding, see TANDEM_SWITCH_YIELD), ldp x29/x22, b: the same in
+// every translation unit, since the resumer that redirects a yield may have
+// been compiled with other flags than the yield.
+inline constexpr std::size_t injection_landing_offset = 12;
 
 // A suspended body's resume address, moved from its yield's landing to the
 // injection landing before it. The address is signed (modifier: the body's
@@ -123,16 +134,21 @@ inline void land_at_injection(switch_slots& body) noexcept {
 
 // A landing: the other side arrives by br; the frame pointer and x22 come
 // back.
-#define TANDEM_SWITCH_LANDING   \
-  "hint    #36\n\t" /* bti j */ \
-  "ldp     x29, x22, [x19, #%[ffp]]\n\t"
+#ifdef __ARM_FEATURE_BTI_DEFAULT
+#define TANDEM_SWITCH_BTI_J "hint    #36\n\t" /* bti j */
+#else
+#define TANDEM_SWITCH_BTI_J
+#endif
+#define TANDEM_SWITCH_LANDING TANDEM_SWITCH_BTI_J "ldp     x29, x22, [x19, #%[ffp]]\n\t"
 
 #define TANDEM_SWITCH_JUMP TANDEM_SWITCH_SUSPEND "1:\n\t" TANDEM_SWITCH_LANDING
 
 // A body's yield: the switch above, with the injection landing before its
 // own (label 2: it jumps on to `injected`). `.org` puts the yield's own
 // landing (label 1) exactly injection_landing_offset bytes after it (see
-// switch_x86_64.hpp): a landing that outgrew the offset stops the build.
+// switch_x86_64.hpp): a landing that outgrew the offset stops the build,
+// and one without its pad is followed by 4 bytes of padding, never run
+// (the b before them jumps).
 #define TANDEM_SWITCH_YIELD                                   \
   TANDEM_SWITCH_SUSPEND "2:\n\t" TANDEM_SWITCH_LANDING        \
                         "b       %l[injected]\n\t"            \
@@ -161,6 +177,9 @@ __attribute__((always_inline)) inline landing switch_within(void* frame, std::ui
     // A body's yield. Its two landings return two ways: after inlining,
     // the caller's test of the status folds into each. The status the
     // resumer hands over is not read: where the body lands says it.
+    // Its length as GCC is to count it (see switch.hpp): 15
+    // instructions, with the status store and the padding.
+    TANDEM_ASM_GOTO_LENGTH(TANDEM_EIGHT_LINES TANDEM_EIGHT_LINES);
     asm goto(TANDEM_SWITCH_STORE_STATUS TANDEM_SWITCH_YIELD
              : "+r"(x20), "+r"(x21)
              : "r"(x19), TANDEM_SWITCH_OFFSETS(From, To), [sat] "i"(StatusAt),
@@ -200,6 +219,7 @@ template <std::size_t To, std::size_t Back>
 #undef TANDEM_SWITCH_JUMP
 #undef TANDEM_SWITCH_YIELD
 #undef TANDEM_SWITCH_LANDING
+#undef TANDEM_SWITCH_BTI_J
 #undef TANDEM_SWITCH_SUSPEND
 #undef TANDEM_SWITCH_STORE_STATUS
 #undef TANDEM_SWITCH_RESUME
@@ -231,8 +251,9 @@ inline void* sign_resume_address(void* ip, void* sp) noexcept {
 
 // Reads the thread pointer, for switch.hpp's thread_address.
 #define TANDEM_READ_THREAD_POINTER "mrs %0, tpidr_el0"
-// Loads a word, for switch.hpp's invariant_word.
-#define TANDEM_LOAD_WORD "ldr %0, [%1]"
+// A yield's stack check, for switch.hpp's runs_below: %0 the floor, then
+// whether the stack pointer less the frame (%1) is above it (unsigned).
+#define TANDEM_STACK_CHECK "ldr %0, [%3]\n\tsub %1, sp, %2\n\tcmp %1, %0\n\tcset %0, hi"
 
 // A fresh body's first resume address, as the switch jumps to it (see
 // set_first_resume in switch.hpp): signed with the body's stack pointer.

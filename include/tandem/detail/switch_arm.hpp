@@ -165,6 +165,9 @@ __attribute__((always_inline)) inline landing switch_within(void* frame, std::ui
     // A body's yield. Its two landings return two ways: after inlining,
     // the caller's test of the status folds into each. The status the
     // resumer hands over is not read: where the body lands says it.
+    // Its length as GCC is to count it (see switch.hpp): at most 12
+    // instructions, with the status store.
+    TANDEM_ASM_GOTO_LENGTH(TANDEM_EIGHT_LINES "\n\n\n\n");
     asm goto(TANDEM_SWITCH_STORE_STATUS TANDEM_SWITCH_YIELD
              : "+r"(r5), "+r"(r6)
              : "r"(r4), TANDEM_SWITCH_OFFSETS(From, To), [sat] "i"(StatusAt),
@@ -236,8 +239,10 @@ inline void switch_fp_control(switch_slots* save, const switch_slots* load) noex
 
 // Reads the thread pointer, for switch.hpp's thread_address.
 #define TANDEM_READ_THREAD_POINTER "mrc p15, 0, %0, c13, c0, 3"
-// Loads a word, for switch.hpp's invariant_word.
-#define TANDEM_LOAD_WORD "ldr %0, [%1]"
+// A yield's stack check, for switch.hpp's runs_below: %0 the floor, %1
+// the stack pointer less the frame; floor - offset borrows when the offset
+// is above the floor (unsigned), and sbc then makes %0 all ones, else zero.
+#define TANDEM_STACK_CHECK "ldr %0, [%3]\n\tsub %1, sp, %2\n\tsubs %1, %0, %1\n\tsbc %0, %0, %0"
 
 // A fresh body's first resume address, as the switch jumps to it (see
 // set_first_resume in switch.hpp): as it is.

@@ -160,8 +160,9 @@ inline void switch_fp_control(switch_slots* save, const switch_slots* load) noex
   if (save->frm != load->frm) asm volatile("fsrm %0" : : "r"(load->frm) : "memory");
 }
 
-// Loads a word, for switch.hpp's invariant_word.
-#define TANDEM_LOAD_WORD "ld %0, 0(%1)"
+// A yield's stack check, for switch.hpp's runs_below: %0 the floor, then
+// whether it is below the stack pointer less the frame (%1), unsigned.
+#define TANDEM_STACK_CHECK "ld %0, 0(%3)\n\tsub %1, sp, %2\n\tsltu %0, %0, %1"
 
 // switch.hpp's thread_address, in one instruction: tp is a register, and
 // loads take no index register.
