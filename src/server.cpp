@@ -63,7 +63,8 @@ struct server_state final : loop_socket, std::enable_shared_from_this<server_sta
   std::function<void(stream)> handler;
   std::size_t limit;
   std::vector<std::unique_ptr<listener>> listeners;
-  std::string unix_path;  // unlinked on close() if still this server's socket
+  socket_address unix_address;  // a Unix server's socket: what its unnamed clients are named after
+  std::string unix_path;        // unlinked on close() if still this server's socket
   dev_t unix_device = 0;
   ino_t unix_inode = 0;
   std::uint16_t port = 0;
@@ -137,8 +138,12 @@ void server_state::accept_from(listener& l) {
       continue;  // ECONNABORTED, EPROTO, EPERM...: that connection only
     }
     if (peer.family() != AF_UNIX) set_no_delay(fd);
+    // A Unix client that bound no name (the usual case) is named as a
+    // client of this server's socket: the one name its errors can give.
+    const bool client_of = peer.unnamed_unix() && unix_address.length != 0;
     try {
-      stream connection(transport::open(*loop, fd, peer, limit));
+      stream connection(
+          transport::open(*loop, fd, client_of ? unix_address : peer, limit, client_of));
       ++running_handlers;  // handler_call's destructor counts it off, however this ends
       loop->create_task(handler_call(shared_from_this(), std::move(connection)));
     } catch (const std::exception&) {
@@ -316,6 +321,7 @@ server start_unix_server(std::function<void(stream)> handler, std::string_view p
   if (in_filesystem && ::stat(file.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
     ::unlink(file.c_str());
   auto state = std::make_shared<detail::server_state>(loop, std::move(handler), limit);
+  state->unix_address = address;
   state->listen_on(listening_socket(address, operation));
   if (in_filesystem && ::stat(file.c_str(), &st) == 0) {
     state->unix_path = file;

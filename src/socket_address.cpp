@@ -12,6 +12,14 @@
 #include <system_error>
 
 namespace tandem::detail {
+namespace {
+// The bytes of sun_path that the address's length covers.
+std::size_t unix_name_size(const socket_address& address) noexcept {
+  constexpr std::size_t start = offsetof(sockaddr_un, sun_path);
+  const std::size_t room = address.length > start ? address.length - start : 0;
+  return std::min(room, sizeof sockaddr_un::sun_path);
+}
+}  // namespace
 
 std::string socket_address::describe() const {
   char text[INET6_ADDRSTRLEN] = {};
@@ -44,9 +52,7 @@ std::string socket_address::describe() const {
     }
     case AF_UNIX: {
       const auto* un = reinterpret_cast<const sockaddr_un*>(&storage);
-      const std::size_t room =
-          length > offsetof(sockaddr_un, sun_path) ? length - offsetof(sockaddr_un, sun_path) : 0;
-      const std::size_t size = std::min(room, sizeof un->sun_path);
+      const std::size_t size = unix_name_size(*this);
       // A name in Linux's abstract namespace: '\0' and all of the bytes
       // after it, written "@name" as ss and netstat write it.
       if (size > 1 && un->sun_path[0] == '\0') {
@@ -60,6 +66,15 @@ std::string socket_address::describe() const {
     default:
       return {};
   }
+}
+
+bool socket_address::unnamed_unix() const noexcept {
+  if (family() != AF_UNIX) return false;
+  const std::size_t size = unix_name_size(*this);
+  // Linux gives such an address only sun_family; a lone '\0' is no
+  // abstract name either.
+  return size == 0 ||
+         (size == 1 && reinterpret_cast<const sockaddr_un*>(&storage)->sun_path[0] == '\0');
 }
 
 bool operator==(const socket_address& a, const socket_address& b) noexcept {

@@ -19,6 +19,9 @@ struct socket_address {
   sockaddr* get() noexcept { return reinterpret_cast<sockaddr*>(&storage); }
   int family() const noexcept { return storage.ss_family; }
   std::string describe() const;  // "" when empty
+  // A Unix socket with no name: what accept() gives for a client that
+  // bound none (the usual case), as the kernel autobinds no name.
+  bool unnamed_unix() const noexcept;
 
   // The same address: the same bytes, as the kernel takes them.
   friend bool operator==(const socket_address& a, const socket_address& b) noexcept;

@@ -26,10 +26,10 @@ constexpr std::uint32_t hang_up_events = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 }  // namespace
 
 std::shared_ptr<transport> transport::open(event_loop& loop, int fd, const socket_address& peer,
-                                           std::size_t limit) {
+                                           std::size_t limit, bool client_of) {
   std::shared_ptr<transport> t;
   try {
-    t = std::make_shared<transport>(loop, fd, peer, limit);
+    t = std::make_shared<transport>(loop, fd, peer, limit, client_of);
   } catch (...) {
     ::close(fd);
     throw;
@@ -47,9 +47,9 @@ std::shared_ptr<transport> transport::open(event_loop& loop, int fd, const socke
   return t;
 }
 
-transport::transport(event_loop& loop, int fd, const socket_address& peer,
-                     std::size_t limit) noexcept
-    : loop_(&loop), fd_(fd), peer_(peer), limit_(limit) {}
+transport::transport(event_loop& loop, int fd, const socket_address& peer, std::size_t limit,
+                     bool client_of) noexcept
+    : loop_(&loop), fd_(fd), peer_(peer), limit_(limit), client_of_(client_of) {}
 
 // ---- waiting ---------------------------------------------------------------
 

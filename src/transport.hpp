@@ -36,10 +36,13 @@ class transport final : public loop_socket, public io_source {
   static constexpr std::size_t low_water = std::size_t{16} * 1024;
 
   // Takes fd (non-blocking) and registers it with the loop; closes it and
-  // throws if epoll refuses it.
+  // throws if epoll refuses it. peer: the address its errors name. A Unix
+  // client that bound no name has none, so a server names its connection
+  // after its own socket instead, as client_of: "a client of /path".
   static std::shared_ptr<transport> open(event_loop& loop, int fd, const socket_address& peer,
-                                         std::size_t limit);
-  transport(event_loop& loop, int fd, const socket_address& peer, std::size_t limit) noexcept;
+                                         std::size_t limit, bool client_of = false);
+  transport(event_loop& loop, int fd, const socket_address& peer, std::size_t limit,
+            bool client_of = false) noexcept;
 
   std::string read(std::size_t n);
   std::size_t read_into(char* data, std::size_t size);
@@ -56,7 +59,9 @@ class transport final : public loop_socket, public io_source {
   bool at_eof() const noexcept { return closed_ || (eof_ && buffered() == 0); }
   int fd() const noexcept { return closed_ ? -1 : fd_; }
   std::size_t write_buffer_size() const noexcept { return closed_ ? 0 : unsent(); }
-  std::string peer() const { return peer_.describe(); }
+  std::string peer() const {
+    return client_of_ ? "a client of " + peer_.describe() : peer_.describe();
+  }
 
   // open_connection: waits until a non-blocking connect() has finished;
   // returns its error (0: connected).
@@ -140,6 +145,7 @@ class transport final : public loop_socket, public io_source {
   bool eof_written_ = false;  // write_eof(): shut down once wbuf_ is sent
   bool closed_ = false;       // close(): every operation but close throws
   bool closing_ = false;      // closed, sending wbuf_ in the background
+  bool client_of_;            // peer_ is the server's socket, not the peer's (see open)
 };
 
 }  // namespace tandem::detail

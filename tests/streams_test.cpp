@@ -867,6 +867,42 @@ TEST(Streams, UnixConnectionToNoServerInTheAbstractNamespaceNamesIt) {
   });
 }
 
+// A stream accepted from a Unix client that bound no name (the usual
+// case) has no peer address to name: its errors name the server's socket,
+// as the connection's own address (asyncio's 'sockname'; its 'peername' is
+// ''). The server's side of a connection whose client has gone: EPIPE.
+void expect_write_to_a_gone_client_names(const std::string& server_name,
+                                         const std::string& expected) {
+  auto accepted = std::make_shared<tandem::queue<stream>>();
+  auto srv =
+      tandem::start_unix_server([accepted](stream s) { accepted->put(std::move(s)); }, server_name);
+  stream client = tandem::open_unix_connection(server_name);
+  stream served = accepted->get();
+  client.close();
+  try {
+    served.write("x");
+    FAIL() << "wrote to a Unix connection whose client had closed";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code().value(), EPIPE) << e.what();
+    EXPECT_TRUE(names(e, expected)) << e.what();
+  }
+}
+
+TEST(Streams, ErrorOnAnAcceptedUnixConnectionNamesTheServersPath) {
+  event_loop loop;
+  const std::string path = socket_path("accepted");
+  run_bounded(loop,
+              [&path] { expect_write_to_a_gone_client_names(path, "peer a client of " + path); });
+}
+
+TEST(Streams, ErrorOnAnAcceptedAbstractUnixConnectionNamesTheServersName) {
+  event_loop loop;
+  const std::string name = "tandem-accepted-" + std::to_string(::getpid());
+  run_bounded(loop, [&name] {
+    expect_write_to_a_gone_client_names(std::string(1, '\0') + name, "peer a client of @" + name);
+  });
+}
+
 // The heap in use: what malloc handed out, small blocks and mmap-ed ones.
 std::size_t heap_in_use() {
   const auto m = mallinfo2();

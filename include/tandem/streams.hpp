@@ -40,8 +40,10 @@
 //    while one reads, or writing or draining while one drains:
 //    std::logic_error.
 //  - Errors. Socket errors (refused, reset, broken pipe) are
-//    std::system_error naming the peer; a name that does not resolve is a
-//    std::system_error in resolver_category(), naming the host. After
+//    std::system_error naming the peer (a Unix server's connection from a
+//    client that bound no name: "a client of PATH", its server's socket);
+//    a name that does not resolve is a std::system_error in
+//    resolver_category(), naming the host. After
 //    close(), every operation but close(), at_eof() (true) and
 //    native_handle() (-1) throws std::logic_error; so does a write after
 //    write_eof(). A task cancelled inside any stream operation leaves the
