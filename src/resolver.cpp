@@ -100,6 +100,21 @@ std::vector<socket_address> addresses_of(const addrinfo* list) {
   return addresses;
 }
 
+namespace {
+// A path as the messages quote it: a '\0' written "\0", not cutting what().
+std::string quoted(std::string_view path) {
+  std::string out("\"");
+  for (const char c : path) {
+    if (c == '\0') {
+      out += "\\0";
+    } else {
+      out += c;
+    }
+  }
+  return out + '"';
+}
+}  // namespace
+
 socket_address unix_address(std::string_view path, const char* operation) {
   socket_address address;
   auto* un = reinterpret_cast<sockaddr_un*>(&address.storage);
@@ -108,10 +123,20 @@ socket_address unix_address(std::string_view path, const char* operation) {
   // its bytes, with no '\0' after them (as Python and socat address it); a
   // path is a C string, its '\0' inside sun_path.
   const bool abstract = path.front() == '\0';
+  // The kernel, stat and unlink would all cut a path at a '\0' inside it,
+  // and reach another file without a word (a server would unlink and take
+  // over another server's socket there).
+  if (!abstract) {
+    if (const auto at = path.find('\0'); at != std::string_view::npos)
+      throw std::invalid_argument(std::string(operation) + ": the path " + quoted(path) +
+                                  " has a '\\0' at byte " + std::to_string(at) +
+                                  " (only a name in the abstract namespace, which starts with "
+                                  "'\\0', may hold one)");
+  }
   const std::size_t room = abstract ? sizeof un->sun_path : sizeof un->sun_path - 1;
   if (path.size() > room)
-    throw std::invalid_argument(std::string(operation) + ": the path \"" + std::string(path) +
-                                "\" is longer than a Unix socket's " + std::to_string(room) +
+    throw std::invalid_argument(std::string(operation) + ": the path " + quoted(path) +
+                                " is longer than a Unix socket's " + std::to_string(room) +
                                 " bytes");
   un->sun_family = AF_UNIX;
   std::memcpy(un->sun_path, path.data(), path.size());

@@ -22,8 +22,8 @@ std::vector<socket_address> resolve(std::string_view host, std::uint16_t port, b
 // The addresses of a getaddrinfo list, each once, in its order.
 std::vector<socket_address> addresses_of(const addrinfo* list);
 
-// A Unix socket's address; a path that is empty or too long:
-// std::invalid_argument saying `operation`.
+// A Unix socket's address; a path that is empty, too long, or (not an
+// abstract name) has a '\0' inside: std::invalid_argument saying `operation`.
 socket_address unix_address(std::string_view path, const char* operation);
 
 }  // namespace tandem::detail

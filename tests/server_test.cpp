@@ -274,6 +274,25 @@ TEST(Server, UnixServerLeavesAFileThatIsNotASocket) {
   ::unlink(path.c_str());
 }
 
+// A path with a '\0' inside is refused before anything is done with it:
+// cut at the '\0', it named another server's socket, which was unlinked
+// as stale and taken over.
+TEST(Server, UnixServerOnAPathWithANulInsideIsInvalidArgumentAndLeavesTheCutPath) {
+  const std::string path = socket_path("nul-inside");
+  event_loop loop;
+  run_bounded(loop, [&path] {
+    auto first = tandem::start_unix_server(echo_lines, path);
+    EXPECT_THROW(auto second =
+                     tandem::start_unix_server([](stream) {}, path + std::string(1, '\0') + "tail"),
+                 std::invalid_argument);
+    ASSERT_TRUE(exists(path));
+    stream s = tandem::open_unix_connection(path);  // still the first server's socket
+    s.write("first\n");
+    EXPECT_EQ(s.readline(), "first\n");
+  });
+  EXPECT_FALSE(exists(path));
+}
+
 using testing_support::running_on_valgrind;
 
 // EMFILE in the accept loop: the server backs off and goes on; the

@@ -836,6 +836,48 @@ TEST(Streams, UnixPathTooLongOrEmptyIsInvalidArgument) {
   run_bounded(loop, [] {
     EXPECT_THROW(tandem::open_unix_connection(std::string(200, 'x')), std::invalid_argument);
     EXPECT_THROW(tandem::open_unix_connection(""), std::invalid_argument);
+    // sun_path's 108 bytes hold a path of 107 and its '\0'.
+    try {
+      tandem::open_unix_connection("/tmp/" + std::string(103, 'x'));
+      ADD_FAILURE() << "a path of 108 bytes was taken";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("is longer than"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(auto s = tandem::start_unix_server([](stream) {}, std::string(200, 'x')),
+                 std::invalid_argument);
+  });
+}
+
+// A path is a C string: a '\0' inside it would cut it there, silently, and
+// reach another socket. (Python's start_unix_server says "embedded null
+// byte".) In the abstract namespace a '\0' is one of the name's bytes.
+TEST(Streams, UnixPathWithANulInsideIsInvalidArgument) {
+  event_loop loop;
+  const std::string path = socket_path("nul-inside");
+  run_bounded(loop, [&path] {
+    auto srv = tandem::start_unix_server([](stream s) { s.write("reached\n"); }, path);
+    try {
+      stream s = tandem::open_unix_connection(path + std::string(1, '\0') + "tail");
+      ADD_FAILURE() << "connected through a path cut at its '\\0': " << s.readline();
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("'\\0'"), std::string::npos) << e.what();
+    }
+  });
+}
+
+TEST(Streams, UnixAbstractNameWithANulInsideIsAllOfItsBytes) {
+  event_loop loop;
+  const std::string name = std::string(1, '\0') + "tandem-" + std::to_string(::getpid());
+  const std::string longer = name + std::string(1, '\0') + "tail";
+  run_bounded(loop, [&name, &longer] {
+    auto srv = tandem::start_unix_server([](stream s) { s.write("reached\n"); }, longer);
+    EXPECT_EQ(tandem::open_unix_connection(longer).readline(), "reached\n");
+    try {
+      tandem::open_unix_connection(name);
+      ADD_FAILURE() << "the name without its tail reached the server";
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(e.code().value(), ECONNREFUSED) << e.what();
+    }
   });
 }
 

@@ -161,6 +161,8 @@ stream open_connection(std::string_view host, std::uint16_t port,
                        std::size_t limit = default_stream_limit);
 // A Unix socket path; one that starts with '\0' is a name in Linux's
 // abstract namespace (no file), all of whose bytes count, as Python's.
+// Empty, too long for sun_path, or (a path) with a '\0' inside:
+// std::invalid_argument (as for start_unix_server).
 stream open_unix_connection(std::string_view path, std::size_t limit = default_stream_limit);
 
 // A listening server (asyncio's Server). Move-only; destroying it closes it.
