@@ -28,7 +28,8 @@ class thread_pool {
   thread_pool& operator=(const thread_pool&) = delete;
 
   // The loop's thread. `done` runs on the loop's thread once job finished
-  // (not if it was abandoned before it started).
+  // (not if it was abandoned before it started). Throws what starting a
+  // worker threw (std::system_error), with nothing queued.
   void submit(std::shared_ptr<thread_job> job, std::function<void()> done);
   // Drops the jobs not started and waits for the running ones.
   void shutdown() noexcept;

@@ -18,8 +18,17 @@ void thread_pool::submit(std::shared_ptr<thread_job> job, std::function<void()> 
   queue_.push_back({std::move(job), std::move(done)});
   // An idle worker takes one job: a second job submitted before it woke
   // needs a worker of its own (it might be what the first waits for).
-  if (queue_.size() > idle_ && workers_.size() < max_thread_workers())
-    workers_.emplace_back([this] { work(); });
+  if (queue_.size() > idle_ && workers_.size() < max_thread_workers()) {
+    try {
+      workers_.emplace_back([this] { work(); });
+    } catch (...) {
+      // No thread (EAGAIN) or no memory: the caller is told the job
+      // failed, so it must not stay queued for a worker to run later.
+      // Under the lock no worker has taken it yet.
+      queue_.pop_back();
+      throw;
+    }
+  }
   wake_.notify_one();
 }
 

@@ -11,6 +11,8 @@
 //  - The worker pool belongs to the loop: it is made on first use, grows to
 //    at least min(32, hardware threads + 4) workers as work arrives, and the
 //    loop's close() waits for the fns that are running.
+//  - When the pool must grow and no thread starts, to_thread throws that
+//    std::system_error (EAGAIN) and fn never runs.
 // fn must not touch the loop or its tasks (only call_soon_threadsafe). A
 // suspending call: outside a task, or inside a generator coroutine running
 // in a task, std::logic_error.
