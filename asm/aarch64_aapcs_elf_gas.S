@@ -23,6 +23,10 @@
 #define AUTIASP   hint #29 /* authenticate x30, modifier sp */
 #define PACIA1716 hint #8  /* sign x17, modifier x16 */
 
+/* The size of the emergency stack (at the end of this file): 16 KiB, a
+   multiple of 16, so that its top is as aligned as its start. */
+#define EMERGENCY_STACK_SIZE 0x4000
+
     .text
 
 /*
@@ -83,6 +87,11 @@ tandem_jump:
     /* Sign our return address; this is also the BTI landing pad. */
     PACIASP
     .cfi_negate_ra_state
+
+    /* A NULL `to` would load the stack pointer from address 0: report it
+       out of line instead (one cbz, predicted not taken). It comes after
+       the paciasp, which must stay first as the landing pad. */
+    cbz     x0, tandem_jump_to_null
 
     /* Save the callee-saved GPRs, d8-d15 and FPCR. */
     sub     sp, sp, #TANDEM_FRAME_SIZE
@@ -174,6 +183,35 @@ tandem_jump:
     .size   tandem_jump, .-tandem_jump
 
 /*
+ * tandem_jump's report of a NULL `to`. Reached by a direct branch (no
+ * landing pad needed) right after tandem_jump's paciasp, so the stack is as
+ * tandem_jump's caller left it and x30, its return address, is signed with
+ * that sp as the modifier: the CFA here, as the unwinder expects. The
+ * caller may run on a context stack too small for the report (see the
+ * emergency stack below), so the report runs on the emergency stack. A
+ * frame record on the caller's stack keeps the chain to the caller, and
+ * x29, which the reporter preserves, the CFA.
+ */
+    .type   tandem_jump_to_null, %function
+    .p2align 4
+tandem_jump_to_null:
+    .cfi_startproc
+    .cfi_negate_ra_state
+    stp     x29, x30, [sp, #-16]!
+    .cfi_def_cfa_offset 16
+    .cfi_offset x29, -16
+    .cfi_offset x30, -8
+    mov     x29, sp
+    .cfi_def_cfa x29, 16
+    adrp    x9, tandem_emergency_stack + EMERGENCY_STACK_SIZE
+    add     x9, x9, :lo12:tandem_emergency_stack + EMERGENCY_STACK_SIZE
+    mov     sp, x9
+    bl      tandem_detail_jump_to_null  /* noreturn */
+    brk     #0x3c
+    .cfi_endproc
+    .size   tandem_jump_to_null, .-tandem_jump_to_null
+
+/*
  * Where a new context starts: tandem_jump's first resumption returns to
  * .Lcontext_entry with x0:x1 = {from, data}, the entry in x19 and x29 = 0.
  * The return address is marked undefined, so unwinders and debuggers stop
@@ -195,8 +233,16 @@ tandem_context_start:
     /* entry(tandem_transfer{from, data}): the struct is already in x0:x1. */
     blr     x19
 
-    /* The entry returned, which it must never do. */
-    bl      tandem_detail_entry_returned
+    /* The entry returned, which it must never do. Report it on the
+       emergency stack: the context's may be too small for the report. x19
+       (the entry, no longer needed) keeps the stack pointer from which the
+       CFA is reckoned; x29 is still 0, which ends frame-pointer walks. */
+    mov     x19, sp
+    .cfi_def_cfa x19, 0
+    adrp    x9, tandem_emergency_stack + EMERGENCY_STACK_SIZE
+    add     x9, x9, :lo12:tandem_emergency_stack + EMERGENCY_STACK_SIZE
+    mov     sp, x9
+    bl      tandem_detail_entry_returned  /* noreturn */
     brk     #0x3c
     .cfi_endproc
     .size   tandem_context_start, .-tandem_context_start
@@ -222,6 +268,30 @@ tandem_coroutine_start:
     brk     #0x3c
     .cfi_endproc
     .size   tandem_coroutine_start, .-tandem_coroutine_start
+
+/*
+ * The emergency stack, on which the reports of an entry that returned and
+ * of a jump to NULL run. Their first calls into libc go through lazy PLT
+ * binding, where ld.so saves registers on the stack, then fputs and abort.
+ * A context's stack may be as small as TANDEM_CONTEXT_MIN_SIZE, most of it
+ * taken by the initial frame, and running off it would end the process
+ * with a bare SIGSEGV instead of the report.
+ * The buffer is one for the process, shared by all threads: two threads
+ * reporting at the same moment would write over each other's frames. That
+ * is acceptable, since a report ends in abort() and the process is going
+ * down either way; a stack per thread would need TLS, whose first access
+ * from a shared library may itself call into ld.so on the small stack.
+ * gdb stops a backtrace from a report at the frame that switched here when
+ * the reporting stack lies below this buffer ("previous frame inner to
+ * this frame"), a check that assumes one stack; the unwind info is right,
+ * and libgcc's unwinder walks on to the caller.
+ */
+    .bss
+    .p2align 4
+    .type   tandem_emergency_stack, %object
+    .size   tandem_emergency_stack, EMERGENCY_STACK_SIZE
+tandem_emergency_stack:
+    .zero   EMERGENCY_STACK_SIZE
 
 /* A non-executable stack, and the GNU property note that marks this object
    as BTI- and PAC-ready. */

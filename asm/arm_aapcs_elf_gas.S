@@ -26,6 +26,10 @@
 #error "asm/arm_aapcs_elf_gas.S is for the hard-float ABI (armhf, -mfloat-abi=hard)"
 #endif
 
+/* The size of the emergency stack (at the end of this file): 16 KiB, a
+   multiple of 16, so that its top is as aligned as its start. */
+#define EMERGENCY_STACK_SIZE 0x4000
+
     .syntax unified
     .arch   armv7-a
     .fpu    vfpv3-d16
@@ -100,6 +104,11 @@ tandem_make_context:
 tandem_jump:
     .fnstart
     .cfi_startproc
+
+    /* A NULL `to` would load the stack pointer from address 0: report it
+       out of line instead (a compare and a branch predicted not taken). */
+    cmp     r1, #0
+    beq     tandem_jump_to_null
 
     /* Save the result address, r4-r11, the FPSCR (in r12's place) and lr,
        above one word of padding that keeps the frame a multiple of 16. */
@@ -189,6 +198,42 @@ tandem_jump:
     .size   tandem_jump, .-tandem_jump
 
 /*
+ * tandem_jump's report of a NULL `to`. Reached by a branch from its first
+ * instructions, so the stack and lr are as tandem_jump's caller left them,
+ * and unwinding goes straight to that caller. The caller may run on a
+ * context stack too small for the report (see the emergency stack below),
+ * so the report runs on the emergency stack; r4, which the reporter
+ * preserves, keeps the caller's stack pointer, from which both the CFA and
+ * the EHABI unwinder's vsp are reckoned.
+ */
+    .type   tandem_jump_to_null, %function
+    .p2align 2
+tandem_jump_to_null:
+    .fnstart
+    .cfi_startproc
+    .save   {r4, lr}
+    push    {r4, lr}
+    .cfi_def_cfa_offset 8
+    .cfi_offset r4, -8
+    .cfi_offset lr, -4
+    .setfp  r4, sp
+    mov     r4, sp
+    .cfi_def_cfa_register r4
+    ldr     r1, .Ljump_to_null_stack
+.Ljump_to_null_pc:
+    add     r1, pc, r1
+    mov     sp, r1
+    bl      tandem_detail_jump_to_null  /* noreturn */
+    udf     #0x3c
+    /* The emergency stack's top, relative to the pc that the add reads
+       (its address + 8 in ARM state): position-independent. */
+.Ljump_to_null_stack:
+    .word   tandem_emergency_stack + EMERGENCY_STACK_SIZE - (.Ljump_to_null_pc + 8)
+    .cfi_endproc
+    .fnend
+    .size   tandem_jump_to_null, .-tandem_jump_to_null
+
+/*
  * Where a new context starts: tandem_jump's first resumption returns to
  * .Lcontext_entry with its tandem_transfer written into the top pad (r0
  * points at it), the entry in r4 and both frame pointers zero. The return
@@ -214,9 +259,22 @@ tandem_context_start:
     ldm     r0, {r0, r1}
     blx     r4
 
-    /* The entry returned, which it must never do. */
-    bl      tandem_detail_entry_returned
+    /* The entry returned, which it must never do. Report it on the
+       emergency stack: the context's may be too small for the report. r4
+       (the entry, no longer needed) keeps the stack pointer from which the
+       CFA is reckoned; r7 and r11 are still 0, which ends frame-pointer
+       walks. */
+    mov     r4, sp
+    .cfi_def_cfa_register r4
+    ldr     r1, .Lentry_returned_stack
+.Lentry_returned_pc:
+    add     r1, pc, r1
+    mov     sp, r1
+    bl      tandem_detail_entry_returned  /* noreturn */
     udf     #0x3c
+    /* The emergency stack's top, relative to the pc that the add reads. */
+.Lentry_returned_stack:
+    .word   tandem_emergency_stack + EMERGENCY_STACK_SIZE - (.Lentry_returned_pc + 8)
     .cfi_endproc
     .fnend
     .size   tandem_context_start, .-tandem_context_start
@@ -248,6 +306,30 @@ tandem_coroutine_start:
     .cfi_endproc
     .fnend
     .size   tandem_coroutine_start, .-tandem_coroutine_start
+
+/*
+ * The emergency stack, on which the reports of an entry that returned and
+ * of a jump to NULL run. Their first calls into libc go through lazy PLT
+ * binding, where ld.so saves registers on the stack, then fputs and abort.
+ * A context's stack may be as small as TANDEM_CONTEXT_MIN_SIZE, most of it
+ * taken by the initial frame, and running off it would end the process
+ * with a bare SIGSEGV instead of the report.
+ * The buffer is one for the process, shared by all threads: two threads
+ * reporting at the same moment would write over each other's frames. That
+ * is acceptable, since a report ends in abort() and the process is going
+ * down either way; a stack per thread would need TLS, whose first access
+ * from a shared library may itself call into ld.so on the small stack.
+ * gdb stops a backtrace from a report at the frame that switched here when
+ * the reporting stack lies below this buffer ("previous frame inner to
+ * this frame"), a check that assumes one stack; the unwind info is right,
+ * and libgcc's unwinder walks on to the caller.
+ */
+    .bss
+    .p2align 4
+    .type   tandem_emergency_stack, %object
+    .size   tandem_emergency_stack, EMERGENCY_STACK_SIZE
+tandem_emergency_stack:
+    .zero   EMERGENCY_STACK_SIZE
 
 /* A non-executable stack. */
     .section .note.GNU-stack, "", %progbits

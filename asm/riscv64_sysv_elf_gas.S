@@ -22,6 +22,10 @@
 #define LOAD_S(n)  ld s##n, TANDEM_FRAME_S(n)(sp)
 #define LOAD_FS(n) fld fs##n, TANDEM_FRAME_FS(n)(sp)
 
+/* The size of the emergency stack (at the end of this file): 16 KiB, a
+   multiple of 16, so that its top is as aligned as its start. */
+#define EMERGENCY_STACK_SIZE 0x4000
+
     .text
 
 /*
@@ -76,6 +80,10 @@ tandem_make_context:
     .p2align 2
 tandem_jump:
     .cfi_startproc
+
+    /* A NULL `to` would load the stack pointer from address 0: report it
+       out of line instead (one beqz, predicted not taken). */
+    beqz    a0, tandem_jump_to_null
 
     /* Save ra, s0-s11, fs0-fs11 and the rounding mode. */
     addi    sp, sp, -TANDEM_FRAME_SIZE
@@ -180,6 +188,34 @@ tandem_jump:
     .size   tandem_jump, .-tandem_jump
 
 /*
+ * tandem_jump's report of a NULL `to`. Reached by a branch from its first
+ * instruction, so sp and ra are as tandem_jump's caller left them, and
+ * unwinding goes straight to that caller. The caller may run on a context
+ * stack too small for the report (see the emergency stack below), so the
+ * report runs on the emergency stack. A frame record on the caller's stack
+ * keeps the chain to the caller, and s0, which the reporter preserves, the
+ * CFA.
+ */
+    .type   tandem_jump_to_null, %function
+    .p2align 2
+tandem_jump_to_null:
+    .cfi_startproc
+    addi    sp, sp, -16
+    .cfi_def_cfa_offset 16
+    sd      ra, 8(sp)
+    sd      s0, 0(sp)
+    .cfi_offset ra, -8
+    .cfi_offset s0, -16
+    addi    s0, sp, 16
+    .cfi_def_cfa s0, 0
+    lla     t0, tandem_emergency_stack + EMERGENCY_STACK_SIZE
+    mv      sp, t0
+    call    tandem_detail_jump_to_null  /* noreturn */
+    unimp
+    .cfi_endproc
+    .size   tandem_jump_to_null, .-tandem_jump_to_null
+
+/*
  * Where a new context starts: tandem_jump's first resumption returns to
  * .Lcontext_entry with a0:a1 = {from, data}, the entry in s1 and s0 = 0.
  * The return address is marked undefined, so unwinders and debuggers stop
@@ -200,8 +236,15 @@ tandem_context_start:
     /* entry(tandem_transfer{from, data}): the struct is already in a0:a1. */
     jalr    s1
 
-    /* The entry returned, which it must never do. */
-    call    tandem_detail_entry_returned
+    /* The entry returned, which it must never do. Report it on the
+       emergency stack: the context's may be too small for the report. s1
+       (the entry, no longer needed) keeps the stack pointer from which the
+       CFA is reckoned; s0 is still 0, which ends frame-pointer walks. */
+    mv      s1, sp
+    .cfi_def_cfa_register s1
+    lla     t0, tandem_emergency_stack + EMERGENCY_STACK_SIZE
+    mv      sp, t0
+    call    tandem_detail_entry_returned  /* noreturn */
     unimp
     .cfi_endproc
     .size   tandem_context_start, .-tandem_context_start
@@ -230,6 +273,30 @@ tandem_coroutine_start:
     unimp
     .cfi_endproc
     .size   tandem_coroutine_start, .-tandem_coroutine_start
+
+/*
+ * The emergency stack, on which the reports of an entry that returned and
+ * of a jump to NULL run. Their first calls into libc go through lazy PLT
+ * binding, where ld.so saves registers on the stack, then fputs and abort.
+ * A context's stack may be as small as TANDEM_CONTEXT_MIN_SIZE, most of it
+ * taken by the initial frame, and running off it would end the process
+ * with a bare SIGSEGV instead of the report.
+ * The buffer is one for the process, shared by all threads: two threads
+ * reporting at the same moment would write over each other's frames. That
+ * is acceptable, since a report ends in abort() and the process is going
+ * down either way; a stack per thread would need TLS, whose first access
+ * from a shared library may itself call into ld.so on the small stack.
+ * gdb stops a backtrace from a report at the frame that switched here when
+ * the reporting stack lies below this buffer ("previous frame inner to
+ * this frame"), a check that assumes one stack; the unwind info is right,
+ * and libgcc's unwinder walks on to the caller.
+ */
+    .bss
+    .p2align 4
+    .type   tandem_emergency_stack, %object
+    .size   tandem_emergency_stack, EMERGENCY_STACK_SIZE
+tandem_emergency_stack:
+    .zero   EMERGENCY_STACK_SIZE
 
 /* A non-executable stack. */
     .section .note.GNU-stack, "", %progbits

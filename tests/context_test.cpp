@@ -2,7 +2,11 @@
 #include "tandem/context.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include <csignal>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
@@ -157,6 +161,64 @@ TEST(Context, EntryReturningAborts) {
   tandem::stack s;
   auto entry = [](tandem_transfer) {};
   EXPECT_DEATH(tandem_jump(make(s, entry), nullptr), "tandem: a context's entry function returned");
+}
+
+// A stack of `size` bytes (at most a page) with 64 KiB of inaccessible
+// pages right below it: code that needs more stack than that faults at
+// once, as on a guarded stack, instead of writing over the memory below.
+// tandem::stack cannot be this small.
+class small_guarded_stack {
+ public:
+  explicit small_guarded_stack(std::size_t size) : size_(size) {
+    const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    mapping_size_ = 64 * 1024 + page;
+    void* p = mmap(nullptr, mapping_size_, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::runtime_error("mmap failed");
+    base_ = static_cast<char*>(p);
+    char* usable = base_ + mapping_size_ - page;
+    if (mprotect(usable, page, PROT_READ | PROT_WRITE) != 0)
+      throw std::runtime_error("mprotect failed");
+    top_ = usable + size;
+  }
+  small_guarded_stack(const small_guarded_stack&) = delete;
+  small_guarded_stack& operator=(const small_guarded_stack&) = delete;
+  ~small_guarded_stack() { munmap(base_, mapping_size_); }
+
+  void* top() const { return top_; }
+  std::size_t size() const { return size_; }
+
+ private:
+  char* base_ = nullptr;
+  char* top_ = nullptr;
+  std::size_t size_ = 0;
+  std::size_t mapping_size_ = 0;
+};
+
+// The report of an entry that returned runs on a stack of its own: on a
+// context stack of the smallest size accepted, its first calls into libc
+// (lazy PLT binding, then fputs and abort) ran off the end and died of
+// SIGSEGV, unreported.
+TEST(Context, EntryReturningOnASmallStackAborts) {
+  small_guarded_stack s(TANDEM_CONTEXT_MIN_SIZE);
+  auto entry = [](tandem_transfer) {};
+  EXPECT_EXIT(tandem_jump(tandem_make_context(s.top(), s.size(), entry), nullptr),
+              testing::KilledBySignal(SIGABRT), "tandem: a context's entry function returned");
+}
+
+// A null context is reported by name, not dereferenced (which was a bare
+// SIGSEGV).
+TEST(Context, JumpToNullAborts) {
+  EXPECT_EXIT(tandem_jump(nullptr, nullptr), testing::KilledBySignal(SIGABRT),
+              "tandem_jump: the context to resume is NULL");
+}
+
+// ... also from a context on a small stack, where the report runs on a
+// stack of its own as above.
+TEST(Context, JumpToNullFromASmallStackAborts) {
+  small_guarded_stack s(TANDEM_CONTEXT_MIN_SIZE);
+  auto entry = [](tandem_transfer) { tandem_jump(nullptr, nullptr); };
+  EXPECT_EXIT(tandem_jump(tandem_make_context(s.top(), s.size(), entry), nullptr),
+              testing::KilledBySignal(SIGABRT), "tandem_jump: the context to resume is NULL");
 }
 
 TEST(Context, MakeContextRejectsBadInput) {

@@ -84,7 +84,8 @@ typedef struct tandem_transfer {
 
 /* The function a new context starts in. It must never return: leave it by
    jumping away. If it returns anyway, the process prints a message on
-   stderr and aborts. */
+   stderr and aborts (on a stack of its own: the context's may be too small
+   for the report). */
 typedef void (*tandem_entry)(tandem_transfer);
 
 /* Makes a context that will run entry on the stack of `size` bytes that ends
@@ -98,7 +99,12 @@ tandem_context tandem_make_context(void* stack_top, size_t size, tandem_entry en
 /* Suspends the calling context, resumes `to` and hands it `data`. Returns
    when some context jumps back here: .from is that context, .data what it
    passed. `to` must be a handle from tandem_make_context or from a
-   transfer's .from that has not been resumed yet. */
+   transfer's .from that has not been resumed yet.
+   A NULL `to` (a failed tandem_make_context, say) cannot be resumed: the
+   process prints "tandem_jump: the context to resume is NULL" on stderr and
+   aborts, even from a context on a stack of TANDEM_CONTEXT_MIN_SIZE bytes
+   (the report runs on a stack of its own). Any other handle is trusted:
+   checking it would cost every jump more than this one compare. */
 tandem_transfer tandem_jump(tandem_context to, void* data);
 
 #ifdef __cplusplus
