@@ -23,10 +23,6 @@
 #define AUTIASP   hint #29 /* authenticate x30, modifier sp */
 #define PACIA1716 hint #8  /* sign x17, modifier x16 */
 
-/* The size of the emergency stack (at the end of this file): 16 KiB, a
-   multiple of 16, so that its top is as aligned as its start. */
-#define EMERGENCY_STACK_SIZE 0x4000
-
     .text
 
 /*
@@ -187,8 +183,8 @@ tandem_jump:
  * landing pad needed) right after tandem_jump's paciasp, so the stack is as
  * tandem_jump's caller left it and x30, its return address, is signed with
  * that sp as the modifier: the CFA here, as the unwinder expects. The
- * caller may run on a context stack too small for the report (see the
- * emergency stack below), so the report runs on the emergency stack. A
+ * caller may run on a context stack too small for the report (see
+ * src/context_fatal.cpp), so the report runs on the emergency stack. A
  * frame record on the caller's stack keeps the chain to the caller, and
  * x29, which the reporter preserves, the CFA.
  */
@@ -203,8 +199,8 @@ tandem_jump_to_null:
     .cfi_offset x30, -8
     mov     x29, sp
     .cfi_def_cfa x29, 16
-    adrp    x9, tandem_emergency_stack + EMERGENCY_STACK_SIZE
-    add     x9, x9, :lo12:tandem_emergency_stack + EMERGENCY_STACK_SIZE
+    adrp    x9, tandem_emergency_stack + TANDEM_DETAIL_EMERGENCY_STACK_SIZE
+    add     x9, x9, :lo12:tandem_emergency_stack + TANDEM_DETAIL_EMERGENCY_STACK_SIZE
     mov     sp, x9
     bl      tandem_detail_jump_to_null  /* noreturn */
     brk     #0x3c
@@ -239,8 +235,8 @@ tandem_context_start:
        CFA is reckoned; x29 is still 0, which ends frame-pointer walks. */
     mov     x19, sp
     .cfi_def_cfa x19, 0
-    adrp    x9, tandem_emergency_stack + EMERGENCY_STACK_SIZE
-    add     x9, x9, :lo12:tandem_emergency_stack + EMERGENCY_STACK_SIZE
+    adrp    x9, tandem_emergency_stack + TANDEM_DETAIL_EMERGENCY_STACK_SIZE
+    add     x9, x9, :lo12:tandem_emergency_stack + TANDEM_DETAIL_EMERGENCY_STACK_SIZE
     mov     sp, x9
     bl      tandem_detail_entry_returned  /* noreturn */
     brk     #0x3c
@@ -268,30 +264,6 @@ tandem_coroutine_start:
     brk     #0x3c
     .cfi_endproc
     .size   tandem_coroutine_start, .-tandem_coroutine_start
-
-/*
- * The emergency stack, on which the reports of an entry that returned and
- * of a jump to NULL run. Their first calls into libc go through lazy PLT
- * binding, where ld.so saves registers on the stack, then fputs and abort.
- * A context's stack may be as small as TANDEM_CONTEXT_MIN_SIZE, most of it
- * taken by the initial frame, and running off it would end the process
- * with a bare SIGSEGV instead of the report.
- * The buffer is one for the process, shared by all threads: two threads
- * reporting at the same moment would write over each other's frames. That
- * is acceptable, since a report ends in abort() and the process is going
- * down either way; a stack per thread would need TLS, whose first access
- * from a shared library may itself call into ld.so on the small stack.
- * gdb stops a backtrace from a report at the frame that switched here when
- * the reporting stack lies below this buffer ("previous frame inner to
- * this frame"), a check that assumes one stack; the unwind info is right,
- * and libgcc's unwinder walks on to the caller.
- */
-    .bss
-    .p2align 4
-    .type   tandem_emergency_stack, %object
-    .size   tandem_emergency_stack, EMERGENCY_STACK_SIZE
-tandem_emergency_stack:
-    .zero   EMERGENCY_STACK_SIZE
 
 /* A non-executable stack, and the GNU property note that marks this object
    as BTI- and PAC-ready. */

@@ -26,10 +26,6 @@
 #error "asm/arm_aapcs_elf_gas.S is for the hard-float ABI (armhf, -mfloat-abi=hard)"
 #endif
 
-/* The size of the emergency stack (at the end of this file): 16 KiB, a
-   multiple of 16, so that its top is as aligned as its start. */
-#define EMERGENCY_STACK_SIZE 0x4000
-
     .syntax unified
     .arch   armv7-a
     .fpu    vfpv3-d16
@@ -201,7 +197,7 @@ tandem_jump:
  * tandem_jump's report of a NULL `to`. Reached by a branch from its first
  * instructions, so the stack and lr are as tandem_jump's caller left them,
  * and unwinding goes straight to that caller. The caller may run on a
- * context stack too small for the report (see the emergency stack below),
+ * context stack too small for the report (see src/context_fatal.cpp),
  * so the report runs on the emergency stack; r4, which the reporter
  * preserves, keeps the caller's stack pointer, from which both the CFA and
  * the EHABI unwinder's vsp are reckoned.
@@ -228,7 +224,7 @@ tandem_jump_to_null:
     /* The emergency stack's top, relative to the pc that the add reads
        (its address + 8 in ARM state): position-independent. */
 .Ljump_to_null_stack:
-    .word   tandem_emergency_stack + EMERGENCY_STACK_SIZE - (.Ljump_to_null_pc + 8)
+    .word   tandem_emergency_stack + TANDEM_DETAIL_EMERGENCY_STACK_SIZE - (.Ljump_to_null_pc + 8)
     .cfi_endproc
     .fnend
     .size   tandem_jump_to_null, .-tandem_jump_to_null
@@ -274,7 +270,7 @@ tandem_context_start:
     udf     #0x3c
     /* The emergency stack's top, relative to the pc that the add reads. */
 .Lentry_returned_stack:
-    .word   tandem_emergency_stack + EMERGENCY_STACK_SIZE - (.Lentry_returned_pc + 8)
+    .word   tandem_emergency_stack + TANDEM_DETAIL_EMERGENCY_STACK_SIZE - (.Lentry_returned_pc + 8)
     .cfi_endproc
     .fnend
     .size   tandem_context_start, .-tandem_context_start
@@ -306,30 +302,6 @@ tandem_coroutine_start:
     .cfi_endproc
     .fnend
     .size   tandem_coroutine_start, .-tandem_coroutine_start
-
-/*
- * The emergency stack, on which the reports of an entry that returned and
- * of a jump to NULL run. Their first calls into libc go through lazy PLT
- * binding, where ld.so saves registers on the stack, then fputs and abort.
- * A context's stack may be as small as TANDEM_CONTEXT_MIN_SIZE, most of it
- * taken by the initial frame, and running off it would end the process
- * with a bare SIGSEGV instead of the report.
- * The buffer is one for the process, shared by all threads: two threads
- * reporting at the same moment would write over each other's frames. That
- * is acceptable, since a report ends in abort() and the process is going
- * down either way; a stack per thread would need TLS, whose first access
- * from a shared library may itself call into ld.so on the small stack.
- * gdb stops a backtrace from a report at the frame that switched here when
- * the reporting stack lies below this buffer ("previous frame inner to
- * this frame"), a check that assumes one stack; the unwind info is right,
- * and libgcc's unwinder walks on to the caller.
- */
-    .bss
-    .p2align 4
-    .type   tandem_emergency_stack, %object
-    .size   tandem_emergency_stack, EMERGENCY_STACK_SIZE
-tandem_emergency_stack:
-    .zero   EMERGENCY_STACK_SIZE
 
 /* A non-executable stack. */
     .section .note.GNU-stack, "", %progbits

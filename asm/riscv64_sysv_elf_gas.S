@@ -22,10 +22,6 @@
 #define LOAD_S(n)  ld s##n, TANDEM_FRAME_S(n)(sp)
 #define LOAD_FS(n) fld fs##n, TANDEM_FRAME_FS(n)(sp)
 
-/* The size of the emergency stack (at the end of this file): 16 KiB, a
-   multiple of 16, so that its top is as aligned as its start. */
-#define EMERGENCY_STACK_SIZE 0x4000
-
     .text
 
 /*
@@ -191,7 +187,7 @@ tandem_jump:
  * tandem_jump's report of a NULL `to`. Reached by a branch from its first
  * instruction, so sp and ra are as tandem_jump's caller left them, and
  * unwinding goes straight to that caller. The caller may run on a context
- * stack too small for the report (see the emergency stack below), so the
+ * stack too small for the report (see src/context_fatal.cpp), so the
  * report runs on the emergency stack. A frame record on the caller's stack
  * keeps the chain to the caller, and s0, which the reporter preserves, the
  * CFA.
@@ -208,7 +204,7 @@ tandem_jump_to_null:
     .cfi_offset s0, -16
     addi    s0, sp, 16
     .cfi_def_cfa s0, 0
-    lla     t0, tandem_emergency_stack + EMERGENCY_STACK_SIZE
+    lla     t0, tandem_emergency_stack + TANDEM_DETAIL_EMERGENCY_STACK_SIZE
     mv      sp, t0
     call    tandem_detail_jump_to_null  /* noreturn */
     unimp
@@ -242,7 +238,7 @@ tandem_context_start:
        CFA is reckoned; s0 is still 0, which ends frame-pointer walks. */
     mv      s1, sp
     .cfi_def_cfa_register s1
-    lla     t0, tandem_emergency_stack + EMERGENCY_STACK_SIZE
+    lla     t0, tandem_emergency_stack + TANDEM_DETAIL_EMERGENCY_STACK_SIZE
     mv      sp, t0
     call    tandem_detail_entry_returned  /* noreturn */
     unimp
@@ -273,30 +269,6 @@ tandem_coroutine_start:
     unimp
     .cfi_endproc
     .size   tandem_coroutine_start, .-tandem_coroutine_start
-
-/*
- * The emergency stack, on which the reports of an entry that returned and
- * of a jump to NULL run. Their first calls into libc go through lazy PLT
- * binding, where ld.so saves registers on the stack, then fputs and abort.
- * A context's stack may be as small as TANDEM_CONTEXT_MIN_SIZE, most of it
- * taken by the initial frame, and running off it would end the process
- * with a bare SIGSEGV instead of the report.
- * The buffer is one for the process, shared by all threads: two threads
- * reporting at the same moment would write over each other's frames. That
- * is acceptable, since a report ends in abort() and the process is going
- * down either way; a stack per thread would need TLS, whose first access
- * from a shared library may itself call into ld.so on the small stack.
- * gdb stops a backtrace from a report at the frame that switched here when
- * the reporting stack lies below this buffer ("previous frame inner to
- * this frame"), a check that assumes one stack; the unwind info is right,
- * and libgcc's unwinder walks on to the caller.
- */
-    .bss
-    .p2align 4
-    .type   tandem_emergency_stack, %object
-    .size   tandem_emergency_stack, EMERGENCY_STACK_SIZE
-tandem_emergency_stack:
-    .zero   EMERGENCY_STACK_SIZE
 
 /* A non-executable stack. */
     .section .note.GNU-stack, "", %progbits

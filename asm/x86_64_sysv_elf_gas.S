@@ -18,10 +18,6 @@
 #define LANDING_PAD
 #endif
 
-/* The size of the emergency stack (at the end of this file): 16 KiB, a
-   multiple of 16, so that its top is as aligned as its start. */
-#define EMERGENCY_STACK_SIZE 0x4000
-
     .text
 
 /*
@@ -177,7 +173,7 @@ tandem_jump:
  * endbr64 needed) from its first instructions, so the stack is as
  * tandem_jump's caller left it, with the return address on top, and
  * unwinding goes straight to that caller. The caller may run on a context
- * stack too small for the report (see the emergency stack below), so the
+ * stack too small for the report (see src/context_fatal.cpp), so the
  * report runs on the emergency stack. rbx, saved on the caller's stack
  * first and preserved by the reporter, keeps the stack pointer from which
  * the CFA is reckoned.
@@ -191,7 +187,7 @@ tandem_jump_to_null:
     .cfi_rel_offset %rbx, 0
     movq    %rsp, %rbx
     .cfi_def_cfa_register %rbx
-    leaq    tandem_emergency_stack+EMERGENCY_STACK_SIZE(%rip), %rsp
+    leaq    tandem_emergency_stack+TANDEM_DETAIL_EMERGENCY_STACK_SIZE(%rip), %rsp
     call    tandem_detail_jump_to_null@PLT  /* noreturn */
     ud2
     .cfi_endproc
@@ -226,7 +222,7 @@ tandem_context_start:
        CFA is reckoned. */
     movq    %rsp, %rbx
     .cfi_def_cfa_register %rbx
-    leaq    tandem_emergency_stack+EMERGENCY_STACK_SIZE(%rip), %rsp
+    leaq    tandem_emergency_stack+TANDEM_DETAIL_EMERGENCY_STACK_SIZE(%rip), %rsp
     call    tandem_detail_entry_returned@PLT  /* noreturn */
     ud2
     .cfi_endproc
@@ -251,31 +247,6 @@ tandem_coroutine_start:
     ud2
     .cfi_endproc
     .size   tandem_coroutine_start, .-tandem_coroutine_start
-
-/*
- * The emergency stack, on which the reports of an entry that returned and
- * of a jump to NULL run. Their first calls into libc go through lazy PLT
- * binding, where ld.so saves the whole vector register file on the stack,
- * then fputs and abort: several KiB. A context's stack may be as small as
- * TANDEM_CONTEXT_MIN_SIZE, most of it taken by the initial frame, and
- * running off it would end the process with a bare SIGSEGV instead of the
- * report.
- * The buffer is one for the process, shared by all threads: two threads
- * reporting at the same moment would write over each other's frames. That
- * is acceptable, since a report ends in abort() and the process is going
- * down either way; a stack per thread would need TLS, whose first access
- * from a shared library may itself call into ld.so on the small stack.
- * gdb stops a backtrace from a report at the frame that switched here when
- * the reporting stack lies below this buffer ("previous frame inner to
- * this frame"), a check that assumes one stack; the unwind info is right,
- * and libgcc's unwinder walks on to the caller.
- */
-    .bss
-    .p2align 4
-    .type   tandem_emergency_stack, @object
-    .size   tandem_emergency_stack, EMERGENCY_STACK_SIZE
-tandem_emergency_stack:
-    .zero   EMERGENCY_STACK_SIZE
 
 /* A non-executable stack, and, under -fcf-protection, the GNU property
    note that marks this object as IBT-ready.

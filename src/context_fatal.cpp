@@ -7,6 +7,32 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "tandem/context.h"
+
+// The emergency stack, on which the reports of an entry that returned and
+// of a jump to NULL run: the assembly of each target switches to its top.
+// Their first calls into libc go through lazy PLT binding, where ld.so
+// saves registers on the stack, then fputs and abort. A context's stack may
+// be as small as TANDEM_CONTEXT_MIN_SIZE, most of it taken by the initial
+// frame, and running off it would end the process with a bare SIGSEGV
+// instead of the report.
+// One for the process, shared by all threads: two threads reporting at the
+// same moment would write over each other's frames. That is acceptable,
+// since a report ends in abort() and the process is going down either way;
+// a stack per thread would need TLS, whose first access from a shared
+// library may itself call into ld.so on the small stack.
+// gdb stops a backtrace from a report at the frame that switched here when
+// the reporting stack lies below this buffer ("previous frame inner to
+// this frame"), a check that assumes one stack; the unwind info is right,
+// and libgcc's unwinder walks on to the caller.
+// Hidden: the assembly addresses it relative to the pc, as a symbol of its
+// own module.
+extern "C" {
+__attribute__((
+    visibility("hidden"),
+    aligned(16))) unsigned char tandem_emergency_stack[TANDEM_DETAIL_EMERGENCY_STACK_SIZE];
+}
+
 #define TANDEM_FATAL extern "C" [[noreturn]] __attribute__((visibility("hidden"))) void
 
 TANDEM_FATAL tandem_detail_entry_returned() {

@@ -63,6 +63,10 @@
    insists on at least tandem::min_stack_size). */
 #define TANDEM_CONTEXT_MIN_SIZE 256
 
+/* Internal: the size of the stack on which the assembly reports a fatal
+   misuse (see tandem_entry and tandem_jump). */
+#define TANDEM_DETAIL_EMERGENCY_STACK_SIZE 0x4000
+
 #ifndef __ASSEMBLER__ /* the assembly includes this file for the constant */
 
 #include <stddef.h>
