@@ -20,7 +20,8 @@
 // A response to HEAD, an error's included, has no body. An empty line
 // before a request line is skipped (RFC 9112, 2.2). HTTP/1.1 connections
 // stay open unless the client's Connection header lists "close"; HTTP/1.0
-// ones close unless it lists "keep-alive".
+// ones close unless it lists "keep-alive", and then the response says
+// "Connection: keep-alive" (a 1.0 client assumes a close without it).
 // Pipelined requests are answered in order. Before closing, the server
 // shuts its sending side down and reads on (up to 1 MiB, for up to 5 s)
 // until the client closes: closing with unread bytes would send a reset,
@@ -153,13 +154,14 @@ void parse_header(std::string_view line, request& r) {
   }
 }
 
-void respond(tandem::stream& s, int status, const char* reason, std::string_view body, bool close,
-             bool head = false) {
+// `connection`: the Connection header's value, "" for none.
+void respond(tandem::stream& s, int status, const char* reason, std::string_view body,
+             std::string_view connection, bool head = false) {
   std::string response =
       "HTTP/1.1 " + std::to_string(status) + " " + reason +
       "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   if (status == 405) response += "Allow: GET, HEAD\r\n";
-  if (close) response += "Connection: close\r\n";
+  if (!connection.empty()) response += "Connection: " + std::string(connection) + "\r\n";
   response += "\r\n";
   if (!head) response += body;
   s.write(response);
@@ -202,13 +204,15 @@ bool serve_one(tandem::stream& s, bool& head_request) {
   if (r.content_length.value_or(0) > max_body) throw http_error{413, "Content Too Large"};
   if (r.content_length) s.readexactly(*r.content_length);  // read, and not used
   const bool close = r.connection_close.value_or(!r.http11);
+  // Persistence is HTTP/1.1's default only: a kept 1.0 connection says so.
+  const char* connection = close ? "close" : r.http11 ? "" : "keep-alive";
   const std::string_view path = std::string_view(r.target).substr(0, r.target.find('?'));
   if (path != "/") {
-    respond(s, 404, "Not Found", "not found\n", close, head_request);
+    respond(s, 404, "Not Found", "not found\n", connection, head_request);
   } else if (r.method == "GET" || head_request) {
-    respond(s, 200, "OK", "hello\n", close, head_request);
+    respond(s, 200, "OK", "hello\n", connection, head_request);
   } else {
-    respond(s, 405, "Method Not Allowed", "method not allowed\n", close);
+    respond(s, 405, "Method Not Allowed", "method not allowed\n", connection);
   }
   return !close;
 }
@@ -234,10 +238,10 @@ void serve_connection(tandem::stream s) {
       }
       if (!s.at_eof()) linger_and_close(s);
     } catch (const http_error& e) {
-      respond(s, e.status, e.reason, std::string(e.reason) + "\n", true, head_request);
+      respond(s, e.status, e.reason, std::string(e.reason) + "\n", "close", head_request);
       linger_and_close(s);
     } catch (const tandem::limit_overrun_error&) {  // a line over the limit
-      respond(s, 400, "Bad Request", "Bad Request\n", true, head_request);
+      respond(s, 400, "Bad Request", "Bad Request\n", "close", head_request);
       linger_and_close(s);
     }
   } catch (const tandem::incomplete_read_error&) {

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """The ctest for http_server: starts it on port 0, talks to it with curl and
 with Python's http.client (persistent connections, bodies, 404 and 405,
-HEAD, HTTP/1.0), sends malformed requests over raw sockets (each must get a
-400 and a closed connection), then stops it with SIGTERM and checks that it
-exits 0.
+HEAD, HTTP/1.0 with and without keep-alive), sends malformed requests over
+raw sockets (each must get a 400 and a closed connection), then stops it
+with SIGTERM and checks that it exits 0.
 
 Usage: http_test.py HTTP_SERVER CURL
 Every wait is bounded; a failure kills the server.
@@ -127,6 +127,39 @@ def check_malformed(port):
            f"HEAD 404 then GET: got {reply!r}")
 
 
+def read_response(s):
+    """One response from socket s: (head, body), the body by its Content-Length."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        expect(chunk, f"the connection closed in a response's head: {data!r}")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"\r\nContent-Length: (\d+)", head).group(1))
+    while len(body) < length:
+        chunk = s.recv(65536)
+        expect(chunk, f"the connection closed in a response's body: {body!r}")
+        body += chunk
+    return head, body
+
+
+def check_http10_keep_alive(port):
+    """An HTTP/1.0 client assumes the connection closes unless the response
+    says "Connection: keep-alive" (RFC 9112, 9.3): the server echoes it when
+    it keeps the connection, and closes after a 1.0 request without it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+        for target in (b"/", b"/missing"):
+            s.sendall(b"GET " + target + b" HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            head, _ = read_response(s)
+            expect(re.search(rb"\r\nConnection: keep-alive(\r\n|$)", head),
+                   f"HTTP/1.0 keep-alive {target!r}: no Connection: keep-alive in {head!r}")
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        head, body = read_response(s)
+        expect(head.startswith(b"HTTP/1.1 200 ") and body == b"hello\n"
+               and b"keep-alive" not in head, f"HTTP/1.0 after keep-alive: got {head!r} {body!r}")
+        expect(s.recv(65536) == b"", "HTTP/1.0 without keep-alive: the connection stayed open")
+
+
 def check_endless_line(port):
     """A request line that passes the limit gets its 400 at once, while the
     client is still sending it (not when a newline comes)."""
@@ -143,6 +176,7 @@ def main():
         check_curl(curl, port)
         check_http_client(port)
         check_malformed(port)
+        check_http10_keep_alive(port)
         check_endless_line(port)
         proc.send_signal(signal.SIGTERM)
         status = proc.wait(timeout=TIMEOUT)
