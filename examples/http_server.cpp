@@ -22,14 +22,20 @@
 // stay open unless the client's Connection header lists "close"; HTTP/1.0
 // ones close unless it lists "keep-alive", and then the response says
 // "Connection: keep-alive" (a 1.0 client assumes a close without it).
-// Pipelined requests are answered in order. Before closing, the server
-// shuts its sending side down and reads on (up to 1 MiB, for up to 5 s)
-// until the client closes: closing with unread bytes would send a reset,
-// which can destroy the response before the client has read it.
+// Pipelined requests are answered in order. A connection gets TIMEOUT
+// seconds to start a request (its request line), then as long again for
+// the rest of it (headers and body), however it trickles in; past either
+// it closes, after a 408 Request Timeout if the request had begun. Before
+// closing, the server shuts its sending side down and reads on (up to
+// 1 MiB, for up to 5 s) until the client closes: closing with unread bytes
+// would send a reset, which can destroy the response before the client
+// has read it.
 //
-// Usage: http_server [PORT [HOST]]
-//   PORT  default 8080; 0 asks the kernel for a free port.
-//   HOST  a name or an address to bind, default 0.0.0.0.
+// Usage: http_server [PORT [HOST [TIMEOUT]]]
+//   PORT     default 8080; 0 asks the kernel for a free port.
+//   HOST     a name or an address to bind, default 0.0.0.0.
+//   TIMEOUT  seconds, over 0 and up to a day, default 5 (uvicorn's
+//            keep-alive timeout).
 // Prints "listening on HOST port PORT" once it accepts connections, and
 // exits 0 on SIGINT or SIGTERM (serve_until_signalled.hpp).
 #include <algorithm>
@@ -37,6 +43,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <optional>
 #include <string>
@@ -53,6 +60,9 @@ constexpr std::size_t max_headers = 100;
 constexpr std::size_t max_head = 16 * 1024;  // request line and headers
 constexpr std::size_t max_body = 1 << 20;
 constexpr std::size_t max_linger = 1 << 20;
+// Without it a client that sends nothing, or half a request, would hold
+// its connection and task forever. Set once, from the command line.
+tandem::clock::duration request_timeout = std::chrono::seconds(5);
 
 struct request {
   std::string method;
@@ -184,25 +194,43 @@ std::string read_line(tandem::stream& s) {
 // `head_request`: the request is a HEAD (its error response has no body).
 bool serve_one(tandem::stream& s, bool& head_request) {
   head_request = false;
-  std::string first = read_line(s);
-  if (first == "\r\n" || first == "\n") first = read_line(s);  // RFC 9112, 2.2
-  if (first.empty()) return false;                             // the client closed between requests
-  std::size_t head = first.size();
   request r;
-  parse_request_line(strip_eol(first), r);
-  head_request = r.method == "HEAD";
-  for (std::size_t headers = 0;; ++headers) {
-    const std::string line = read_line(s);
-    if ((head += line.size()) > max_head) throw http_error{400, "Bad Request"};
-    const std::string_view header = strip_eol(line);
-    if (header.empty()) break;
-    if (headers == max_headers) throw http_error{400, "Bad Request"};
-    parse_header(header, r);
+  bool begun = false;  // the request line came
+  // Reads the request; false when the client closed between requests.
+  const auto read_request = [&](tandem::timeout_scope& deadline) {
+    std::string first = read_line(s);
+    if (first == "\r\n" || first == "\n") first = read_line(s);  // RFC 9112, 2.2
+    if (first.empty()) return false;
+    // A fresh deadline for the rest, fixed: one moved by each line would
+    // let a client trickling a line at a time hold the connection forever.
+    // One that expired as the line came stays so (reschedule would be a
+    // logic_error): the task is cancelled already, at its next wait.
+    begun = true;
+    if (!deadline.expired()) deadline.reschedule(tandem::clock::now() + request_timeout);
+    std::size_t head = first.size();
+    parse_request_line(strip_eol(first), r);
+    head_request = r.method == "HEAD";
+    for (std::size_t headers = 0;; ++headers) {
+      const std::string line = read_line(s);
+      if ((head += line.size()) > max_head) throw http_error{400, "Bad Request"};
+      const std::string_view header = strip_eol(line);
+      if (header.empty()) break;
+      if (headers == max_headers) throw http_error{400, "Bad Request"};
+      parse_header(header, r);
+    }
+    // RFC 9112, 3.2: one Host (HTTP/1.0 may have none).
+    if (r.http11 ? r.hosts != 1 : r.hosts > 1) throw http_error{400, "Bad Request"};
+    if (r.chunked) throw http_error{501, "Not Implemented"};
+    if (r.content_length.value_or(0) > max_body) throw http_error{413, "Content Too Large"};
+    if (r.content_length) s.readexactly(*r.content_length);  // read, and not used
+    return true;
+  };
+  try {
+    if (!tandem::timeout(request_timeout, read_request)) return false;
+  } catch (const tandem::timeout_error&) {
+    if (!begun) throw;  // idle: nothing to answer, serve_connection closes
+    throw http_error{408, "Request Timeout"};
   }
-  if (r.http11 ? r.hosts != 1 : r.hosts > 1) throw http_error{400, "Bad Request"};  // RFC 9112, 3.2
-  if (r.chunked) throw http_error{501, "Not Implemented"};
-  if (r.content_length.value_or(0) > max_body) throw http_error{413, "Content Too Large"};
-  if (r.content_length) s.readexactly(*r.content_length);  // read, and not used
   const bool close = r.connection_close.value_or(!r.http11);
   // Persistence is HTTP/1.1's default only: a kept 1.0 connection says so.
   const char* connection = close ? "close" : r.http11 ? "" : "keep-alive";
@@ -247,7 +275,8 @@ void serve_connection(tandem::stream s) {
   } catch (const tandem::incomplete_read_error&) {
     // The client went away in the middle of a request.
   } catch (const tandem::timeout_error&) {
-    // It did not close within the lingering time.
+    // It sent no request in time, or did not close within the lingering
+    // time.
   } catch (const std::system_error& e) {  // a reset: this connection only
     std::fprintf(stderr, "http_server: %s\n", e.what());
   }
@@ -256,5 +285,18 @@ void serve_connection(tandem::stream s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 3) {  // TIMEOUT; serve_until_signalled reads the rest
+    char* end = nullptr;
+    const double seconds = std::strtod(argv[3], &end);
+    // The bounds keep the conversion below from overflowing (NaN fails both).
+    if (argc > 4 || end == argv[3] || *end != '\0' || !(seconds > 0 && seconds <= 86400)) {
+      std::fprintf(stderr, "usage: %s [PORT [HOST [TIMEOUT (seconds, over 0, up to 86400)]]]\n",
+                   argv[0]);
+      return 2;
+    }
+    request_timeout =
+        std::chrono::duration_cast<tandem::clock::duration>(std::chrono::duration<double>(seconds));
+    argc = 3;
+  }
   return examples::serve_until_signalled(argc, argv, 8080, serve_connection, max_head);
 }

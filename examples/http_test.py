@@ -3,17 +3,20 @@
 with Python's http.client (persistent connections, bodies, 404 and 405,
 HEAD, HTTP/1.0 with and without keep-alive), sends malformed requests over
 raw sockets (each must get a 400 and a closed connection), then stops it
-with SIGTERM and checks that it exits 0.
+with SIGTERM and checks that it exits 0. Then starts it again with a 0.5 s
+timeout, and checks that idle and stalled connections are closed.
 
 Usage: http_test.py HTTP_SERVER CURL
 Every wait is bounded; a failure kills the server.
 """
 import http.client
 import re
+import select
 import signal
 import socket
 import subprocess
 import sys
+import time
 
 TIMEOUT = 20
 
@@ -27,8 +30,8 @@ def expect(condition, message):
         fail(message)
 
 
-def start(server):
-    proc = subprocess.Popen([server, "0", "127.0.0.1"], stdout=subprocess.PIPE, text=True)
+def start(server, *timeout):
+    proc = subprocess.Popen([server, "0", "127.0.0.1", *timeout], stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     match = re.match(r"listening on \S+ port (\d+)", line)
     if not match:
@@ -160,6 +163,64 @@ def check_http10_keep_alive(port):
         expect(s.recv(65536) == b"", "HTTP/1.0 without keep-alive: the connection stayed open")
 
 
+def until_close(s, what):
+    """What s receives up to the server's close, which must come in s's timeout."""
+    received = b""
+    try:
+        while chunk := s.recv(65536):
+            received += chunk
+    except socket.timeout:
+        fail(f"{what}: the connection is still open after {s.gettimeout()} s, with {received!r}")
+    return received
+
+
+def check_timeouts(server):
+    """With a 0.5 s timeout: a connection idle before its first request or
+    after a response is closed, with nothing sent; a request stopped in its
+    head or its body gets a 408, as does a head trickled in a line at a time
+    (its deadline is not moved by each line)."""
+    proc, port = start(server, "0.5")
+    try:
+        def connect():
+            return socket.create_connection(("127.0.0.1", port), timeout=5)
+
+        with connect() as s:
+            began = time.monotonic()
+            expect(until_close(s, "idle") == b"", "idle: the server sent something")
+            expect(time.monotonic() - began >= 0.45, "idle: closed before its 0.5 s")
+        with connect() as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+            read_response(s)
+            expect(until_close(s, "idle after a response") == b"",
+                   "idle after a response: the server sent something")
+        for name, request in {
+            "stopped in the head": b"GET / HTTP/1.1\r\nHost: h\r\n",
+            "stopped in the body": b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc",
+        }.items():
+            with connect() as s:
+                s.sendall(request)
+                reply = until_close(s, name)
+                expect(reply.startswith(b"HTTP/1.1 408 ") and b"Connection: close" in reply,
+                       f"{name}: got {reply!r}, not a 408")
+        with connect() as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: h\r\n")
+            began = time.monotonic()
+            for i in range(15):  # 3 s of headers, one each 0.2 s
+                if select.select([s], [], [], 0.2)[0]:
+                    break
+                s.sendall(b"X-Slow-%d: 1\r\n" % i)
+            reply = until_close(s, "trickled head")
+            expect(reply.startswith(b"HTTP/1.1 408 ") and time.monotonic() - began < 2.5,
+                   f"trickled head: got {reply!r} after {time.monotonic() - began:.1f} s")
+        proc.send_signal(signal.SIGTERM)
+        status = proc.wait(timeout=TIMEOUT)
+        expect(status == 0, f"http_server with a timeout exited {status} on SIGTERM")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def check_endless_line(port):
     """A request line that passes the limit gets its 400 at once, while the
     client is still sending it (not when a newline comes)."""
@@ -185,7 +246,8 @@ def main():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    print("http_server: curl, http.client, malformed requests and SIGTERM all passed")
+    check_timeouts(server)
+    print("http_server: curl, http.client, malformed requests, SIGTERM and timeouts all passed")
 
 
 if __name__ == "__main__":
