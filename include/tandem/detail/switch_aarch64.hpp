@@ -12,7 +12,7 @@
 // switch. x22 is kept across it for the compiler: it pairs with x29, whose
 // store and load it shares (stp/ldp), so it costs no instruction, and a
 // value the compiler keeps there (a resumer's exception-state pointer, a
-// loop of yields' stack offset) is neither spilled nor reloaded.
+// loop of yields' stack check) is neither spilled nor reloaded.
 // Notes:
 //  - The resume address is signed with PAC (modifier: the suspended stack
 //    pointer) and authenticated before the branch, so a forged slot faults.
