@@ -135,6 +135,34 @@ TEST(CoroutineRules, Rule15_ResultFollowsTheHandleWhenMoved) {
   EXPECT_EQ(third.result(), 6);
 }
 
+// An R that can be constructed but not assigned (a const type, a type with
+// a const member): the handle still moves, carrying the kept value along.
+struct unassignable_result {
+  const int value;
+};
+
+TEST(CoroutineRules, Rule15_ResultNeedNotBeAssignable) {
+  static_assert(!std::is_move_assignable_v<unassignable_result>);
+  coroutine<int, void, unassignable_result> co([](yielder<int>& y) {
+    y.yield(1);
+    return unassignable_result{5};
+  });
+  co.next();
+  EXPECT_THROW(co.next(), stop_iteration);
+  coroutine<int, void, unassignable_result> moved(std::move(co));
+  EXPECT_EQ(moved.result().value, 5);
+  coroutine<int, void, unassignable_result> assigned(
+      [](yielder<int>&) { return unassignable_result{0}; });
+  assigned = std::move(moved);
+  EXPECT_EQ(assigned.result().value, 5);
+
+  coroutine<int, void, const std::string> constant(
+      [](yielder<int>&) { return std::string("kept"); });
+  EXPECT_THROW(constant.next(), stop_iteration);
+  auto moved_constant = std::move(constant);
+  EXPECT_EQ(moved_constant.result(), "kept");
+}
+
 TEST(CoroutineRules, Rule15_VoidResultIsTheTwoParameterCoroutine) {
   static_assert(std::is_same_v<coroutine<int>, coroutine<int, void, void>>);
   static_assert(std::is_same_v<coroutine<int, int>::result_type, void>);

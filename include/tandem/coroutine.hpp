@@ -358,11 +358,16 @@ class coroutine {
   }
 
   // After a move: this handle keeps other's result, and a live frame
-  // returns its value here from now on.
+  // returns its value here from now on. Constructed afresh, not assigned:
+  // R need only be move-constructible (a const R, or one with a const
+  // member, has no assignment).
   void take_result_of(coroutine& other) noexcept {
     if constexpr (!std::is_void_v<R>) {
-      result_.value = std::move(other.result_.value);
-      other.result_.value.reset();
+      result_.value.reset();
+      if (other.result_.value) {
+        result_.value.emplace(std::move(*other.result_.value));
+        other.result_.value.reset();
+      }
       if (frame_->state != detail::co_state::done && frame_->state != detail::co_state::moved_from)
         static_cast<detail::frame_base*>(frame_)->result_dest = &result_.value;
     }
