@@ -163,6 +163,34 @@ TEST(CoroutineRules, Rule15_ResultNeedNotBeAssignable) {
   EXPECT_EQ(moved_constant.result(), "kept");
 }
 
+// An R whose move constructor may throw (on demand here).
+struct result_with_throwing_move {
+  static inline bool throw_on_move = false;
+  int value;
+  explicit result_with_throwing_move(int v) : value(v) {}
+  result_with_throwing_move(result_with_throwing_move&& other) : value(other.value) {
+    if (throw_on_move) throw std::runtime_error("move");
+  }
+};
+
+TEST(CoroutineRules, Rule15_AThrowingMoveOfTheResultPropagatesFromTheHandlesMove) {
+  using co_type = coroutine<int, void, result_with_throwing_move>;
+  static_assert(!std::is_nothrow_move_constructible_v<co_type>);
+  static_assert(std::is_nothrow_move_constructible_v<coroutine<int, void, int>>);
+  static_assert(std::is_nothrow_move_assignable_v<coroutine<int, void, int>>);
+  co_type co([](yielder<int>&) { return result_with_throwing_move(7); });
+  EXPECT_THROW(co.next(), stop_iteration);
+  result_with_throwing_move::throw_on_move = true;
+  EXPECT_THROW((void)co_type(std::move(co)), std::runtime_error);  // not std::terminate
+  co_type target([](yielder<int>&) { return result_with_throwing_move(0); });
+  EXPECT_THROW(target = std::move(co), std::runtime_error);
+  result_with_throwing_move::throw_on_move = false;
+  EXPECT_EQ(co.result().value, 7);  // the source is left whole
+  co_type moved(std::move(co));
+  EXPECT_EQ(moved.result().value, 7);
+  EXPECT_THROW(co.result(), std::logic_error);  // moved from
+}
+
 TEST(CoroutineRules, Rule15_VoidResultIsTheTwoParameterCoroutine) {
   static_assert(std::is_same_v<coroutine<int>, coroutine<int, void, void>>);
   static_assert(std::is_same_v<coroutine<int, int>::result_type, void>);

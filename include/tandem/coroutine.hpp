@@ -113,6 +113,9 @@ class coroutine {
   static_assert(std::is_void_v<R> || std::is_move_constructible_v<R>,
                 "coroutine<Out, In, R>: R must be void or move-constructible");
 
+  static constexpr bool result_moves_nothrow =
+      std::is_void_v<R> || std::is_nothrow_move_constructible_v<R>;
+
   template <class F>
   static constexpr bool returns_result = [] {
     if constexpr (std::is_void_v<R>)
@@ -145,18 +148,26 @@ class coroutine {
   // Moving a running coroutine (from inside its own body, or from one it
   // resumed) would leave the resume in progress holding the wrong handle:
   // like destroying it, that calls std::terminate with a message.
-  coroutine(coroutine&& other) noexcept
-      : frame_((detail::prepare_move(other.frame_),
-                std::exchange(other.frame_, detail::sentinel(detail::moved_from_frame)))) {
-    take_result_of(other);
+  // A move is noexcept unless moving R may throw: the handle keeps the
+  // body's result (rule 15) and moves it along. If that move throws, the
+  // exception propagates and `other` is left as it was (a move-assignment
+  // has closed its target by then, leaving it without a result).
+  // frame_ is set last, not in the initializer list: result_ is built
+  // after it, and a store before would stay (prepare_move is out of line).
+  coroutine(coroutine&& other) noexcept(result_moves_nothrow) {
+    take_result_of(other);  // first, so that a throw leaves other whole
+    detail::prepare_move(other.frame_);
+    frame_ = std::exchange(other.frame_, detail::sentinel(detail::moved_from_frame));
+    adopt_result_destination();
   }
 
-  coroutine& operator=(coroutine&& other) noexcept {
+  coroutine& operator=(coroutine&& other) noexcept(result_moves_nothrow) {
     if (this != &other) {
       detail::prepare_move(other.frame_);
       detail::close_for_destruction(frame_);
-      frame_ = std::exchange(other.frame_, detail::sentinel(detail::moved_from_frame));
       take_result_of(other);
+      frame_ = std::exchange(other.frame_, detail::sentinel(detail::moved_from_frame));
+      adopt_result_destination();
     }
     return *this;
   }
@@ -357,17 +368,22 @@ class coroutine {
     }
   }
 
-  // After a move: this handle keeps other's result, and a live frame
-  // returns its value here from now on. Constructed afresh, not assigned:
-  // R need only be move-constructible (a const R, or one with a const
-  // member, has no assignment).
-  void take_result_of(coroutine& other) noexcept {
+  // In a move: this handle takes other's result. Constructed afresh, not
+  // assigned: R need only be move-constructible (a const R, or one with a
+  // const member, has no assignment).
+  void take_result_of(coroutine& other) noexcept(result_moves_nothrow) {
     if constexpr (!std::is_void_v<R>) {
       result_.value.reset();
       if (other.result_.value) {
         result_.value.emplace(std::move(*other.result_.value));
         other.result_.value.reset();
       }
+    }
+  }
+
+  // After a move: a live frame returns its value here from now on.
+  void adopt_result_destination() noexcept {
+    if constexpr (!std::is_void_v<R>) {
       if (frame_->state != detail::co_state::done && frame_->state != detail::co_state::moved_from)
         static_cast<detail::frame_base*>(frame_)->result_dest = &result_.value;
     }
