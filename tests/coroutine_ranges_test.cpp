@@ -183,4 +183,23 @@ TEST(CoroutineRules, Rule17_MoveOnlyValuesThroughAView) {
   EXPECT_EQ(seen, (std::vector<int>{1, 2, 3}));
 }
 
+// An Out that can be constructed but not assigned (a const member): the
+// iterator still moves, so the coroutine is still a range and a view.
+struct unassignable_value {
+  const int value;
+};
+
+TEST(CoroutineRules, Rule17_AnOutWithoutAssignmentIsStillAnInputView) {
+  using co_type = coroutine<unassignable_value>;
+  static_assert(!std::is_move_assignable_v<unassignable_value>);
+  static_assert(std::input_iterator<std::ranges::iterator_t<co_type>>);
+  static_assert(std::ranges::input_range<co_type> && std::ranges::view<co_type>);
+  co_type co([](yielder<unassignable_value>& y) {
+    for (int i = 1; i <= 3; ++i) y.yield(unassignable_value{i});
+  });
+  std::vector<int> seen;
+  std::ranges::for_each(co, [&](const unassignable_value& v) { seen.push_back(v.value); });
+  EXPECT_EQ(seen, (std::vector<int>{1, 2, 3}));
+}
+
 }  // namespace

@@ -287,7 +287,7 @@ class coroutine {
       }
     }
     coroutine* co_ = nullptr;
-    mutable std::optional<std::remove_cvref_t<Out>> current_;
+    mutable detail::current_value<std::remove_cvref_t<Out>> current_;
   };
 
   iterator begin() requires(!std::is_void_v<Out>) {

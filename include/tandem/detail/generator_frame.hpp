@@ -120,6 +120,33 @@ struct result_storage {
 template <>
 struct result_storage<void> {};
 
+// An optional whose move-assignment destroys its value and constructs the
+// other's afresh. The coroutine iterator keeps the current value in one
+// when Out has no assignment (a const member): std::optional's assignment
+// is deleted then, which would leave the iterator unmovable, so not a
+// std::input_iterator (generator rule 17).
+template <class T>
+struct reconstructing_optional : std::optional<T> {
+  reconstructing_optional() = default;
+  reconstructing_optional(const reconstructing_optional&) = default;
+  reconstructing_optional(reconstructing_optional&&) = default;
+  reconstructing_optional& operator=(reconstructing_optional&& other) noexcept(
+      std::is_nothrow_move_constructible_v<T>) {
+    if (this != &other) {
+      this->reset();
+      if (other) this->emplace(std::move(*other));
+    }
+    return *this;
+  }
+  ~reconstructing_optional() = default;
+};
+
+// The iterator's current value: std::optional for a V that has assignment,
+// so that nothing changes for those.
+template <class V>
+using current_value =
+    std::conditional_t<std::is_move_assignable_v<V>, std::optional<V>, reconstructing_optional<V>>;
+
 [[noreturn]] void throw_no_result();
 [[noreturn]] void throw_next_needs_default_in();
 // yield_from(sub): throws for a moved-from or running sub.
