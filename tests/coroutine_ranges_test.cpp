@@ -16,6 +16,7 @@
 #include <optional>
 #include <ranges>
 #include <string>
+#include <type_traits>
 #include <typeinfo>
 #include <vector>
 
@@ -200,6 +201,27 @@ TEST(CoroutineRules, Rule17_AnOutWithoutAssignmentIsStillAnInputView) {
   std::vector<int> seen;
   std::ranges::for_each(co, [&](const unassignable_value& v) { seen.push_back(v.value); });
   EXPECT_EQ(seen, (std::vector<int>{1, 2, 3}));
+}
+
+// An In without a default constructor: next() cannot resume a started body
+// (rule 3), so neither can an iterator. Such a coroutine is no range, and
+// range-for over it fails at begin()'s constraint, not inside the iterator.
+struct no_default_in {
+  explicit no_default_in(int v) : value(v) {}
+  int value;
+};
+
+template <class C>
+concept has_begin = requires(C& c) {
+  c.begin();
+};
+
+TEST(CoroutineRules, Rule17_AnInWithoutADefaultMakesNoRange) {
+  using co_type = coroutine<int, no_default_in>;
+  static_assert(!std::default_initializable<no_default_in>);
+  static_assert(!has_begin<co_type>);
+  static_assert(!std::ranges::range<co_type> && !std::ranges::view<co_type>);
+  static_assert(std::ranges::input_range<coroutine<int, int>>);
 }
 
 }  // namespace

@@ -32,7 +32,8 @@
 // yielder::yield_from. With a non-void Out a coroutine is a move-only
 // std::ranges::input_range and view, as std::generator (rule 17): an rvalue
 // pipes into std::views adaptors, an lvalue through std::ranges::ref_view,
-// and reaching the end throws nothing.
+// and reaching the end throws nothing. An In without a default constructor
+// makes it no range: iterating resumes with next().
 //
 // Each resuming call returns the next yielded value, or throws
 // stop_iteration when the body returns (and on every later next/send), or
@@ -290,7 +291,11 @@ class coroutine {
     mutable detail::current_value<std::remove_cvref_t<Out>> current_;
   };
 
-  iterator begin() requires(!std::is_void_v<Out>) {
+  // Only where next() can resume a started body: with an In that has no
+  // default constructor it cannot (rule 3), so such a coroutine is no range
+  // and range-for over it fails here, at the constraint.
+  iterator begin() requires(!std::is_void_v<Out> &&
+                            (std::is_void_v<In> || std::default_initializable<In>)) {
     if (frame_->state == detail::co_state::moved_from) detail::throw_moved_from();
     return iterator(this);
   }
