@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -517,6 +518,25 @@ TEST(Coroutine, MoveOnlyOutAndIn) {
   EXPECT_EQ(*co.next(), 1);
   EXPECT_EQ(*co.send(std::make_unique<int>(4)), 40);
   EXPECT_EQ(*co.send(std::make_unique<int>(7)), 70);
+}
+
+// References are refused by a static_assert (docs/rules.md, section 3;
+// tests/compile_fail checks its message); a std::reference_wrapper is the
+// way to hand out a body's local without a copy.
+TEST(Coroutine, ReferenceWrapperHandsOutTheBodysObject) {
+  std::vector<const std::string*> addresses;
+  coroutine<std::reference_wrapper<std::string>> co(
+      [&](yielder<std::reference_wrapper<std::string>>& y) {
+        std::string local = "body";
+        addresses.push_back(&local);
+        y.yield(std::ref(local));
+        EXPECT_EQ(local, "changed by the resumer");
+      });
+  std::string& got = co.next();
+  EXPECT_EQ(&got, addresses.front());
+  got = "changed by the resumer";
+  for (std::string& s : co) (void)s;
+  EXPECT_TRUE(co.done());
 }
 
 TEST(Coroutine, EveryVoidCombination) {

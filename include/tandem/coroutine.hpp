@@ -10,7 +10,8 @@
 // coroutine<Out, In, R> runs its body on a stack of its own. The body yields
 // values of type Out, receives values of type In, and returns an R (In and
 // R default to void); each may be void or any move-constructible type
-// (move-only types included). The operations and their rules are CPython's
+// (move-only types included) that is not a reference: yield a pointer or a
+// std::reference_wrapper instead. The operations and their rules are CPython's
 // generator methods (PEP 342, PEP 380, PEP 479); the rules are numbered in
 // docs/rules.md (section 3), and tests name them:
 //
@@ -107,6 +108,18 @@ namespace tandem {
 
 template <class Out, class In, class R>
 class coroutine {
+  // Values cross a switch as objects of their own: a reference Out would
+  // need a different hand-over (and the iterator, a different store), and
+  // a reference R could name nothing of the finished body's stack.
+  static_assert(!std::is_reference_v<Out>,
+                "coroutine<Out, In, R>: Out must not be a reference (docs/rules.md, section 3); "
+                "yield a pointer or a std::reference_wrapper");
+  static_assert(!std::is_reference_v<In>,
+                "coroutine<Out, In, R>: In must not be a reference (docs/rules.md, section 3); "
+                "send a pointer or a std::reference_wrapper");
+  static_assert(!std::is_reference_v<R>,
+                "coroutine<Out, In, R>: R must not be a reference (docs/rules.md, section 3); "
+                "return a pointer or a std::reference_wrapper");
   static_assert(std::is_void_v<Out> || std::is_move_constructible_v<Out>,
                 "coroutine<Out, In, R>: Out must be void or move-constructible");
   static_assert(std::is_void_v<In> || std::is_move_constructible_v<In>,

@@ -24,7 +24,12 @@ class yielder {
   template <class... V>
   requires(sizeof...(V) == (std::is_void_v<Out> ? 0 : 1)) In yield(V&&... value) {
     std::uintptr_t word = 0;
-    if constexpr (std::is_void_v<Out>) {
+    if constexpr (std::is_reference_v<Out> || std::is_reference_v<In>) {
+      // coroutine's static_assert rejects references; compiling nothing
+      // here keeps its message from drowning in this body's errors.
+      static_assert(!std::is_reference_v<Out> && !std::is_reference_v<In>,
+                    "yielder<Out, In>: neither may be a reference (docs/rules.md, section 3)");
+    } else if constexpr (std::is_void_v<Out>) {
       detail::suspend(frame(), word);
     } else {
       Out out(std::forward<V>(value)...);  // lives until the resumer took it

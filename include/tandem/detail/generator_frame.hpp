@@ -119,6 +119,12 @@ struct result_storage {
 };
 template <>
 struct result_storage<void> {};
+// Rejected by coroutine's static_assert; empty so that its message comes
+// alone, not among std::optional's errors.
+template <class R>
+struct result_storage<R&> {};
+template <class R>
+struct result_storage<R&&> {};
 
 // An optional whose move-assignment destroys its value and constructs the
 // other's afresh. The coroutine iterator keeps the current value in one

@@ -37,7 +37,12 @@ std::uintptr_t to_word(T& value) noexcept {
 
 template <class T>
 T from_word(std::uintptr_t w) {
-  if constexpr (word_sized<T> && sizeof(T) == sizeof(std::uintptr_t)) {
+  if constexpr (std::is_reference_v<T>) {
+    // coroutine's static_assert has rejected it; this one replaces the
+    // "forming pointer to reference" error that would follow it here.
+    static_assert(!std::is_reference_v<T>,
+                  "coroutine<Out, In, R>: no reference types (docs/rules.md, section 3)");
+  } else if constexpr (word_sized<T> && sizeof(T) == sizeof(std::uintptr_t)) {
     return std::bit_cast<T>(w);
   } else if constexpr (word_sized<T>) {
     std::array<unsigned char, sizeof(T)> bytes;
