@@ -10,10 +10,11 @@
 // coroutine<Out, In, R> runs its body on a stack of its own. The body yields
 // values of type Out, receives values of type In, and returns an R (In and
 // R default to void); each may be void or any move-constructible type
-// (move-only types included) that is not a reference: yield a pointer or a
-// std::reference_wrapper instead. The operations and their rules are CPython's
-// generator methods (PEP 342, PEP 380, PEP 479); the rules are numbered in
-// docs/rules.md (section 3), and tests name them:
+// (move-only types included) that is not a reference (yield a pointer or
+// a std::reference_wrapper instead) nor a C array (std::array). The
+// operations and their rules are CPython's generator methods (PEP 342,
+// PEP 380, PEP 479); the rules are numbered in docs/rules.md (section 3),
+// and tests name them:
 //
 //   next()      resume; the pending yield returns In{} (first call: start).
 //   send(v)     resume; the pending yield returns v. Before the first
@@ -120,6 +121,11 @@ class coroutine {
   static_assert(!std::is_reference_v<R>,
                 "coroutine<Out, In, R>: R must not be a reference (docs/rules.md, section 3); "
                 "return a pointer or a std::reference_wrapper");
+  // A C array is not move-constructible either, but the general message
+  // below would not say what to use instead.
+  static_assert(!std::is_array_v<Out> && !std::is_array_v<In> && !std::is_array_v<R>,
+                "coroutine<Out, In, R>: none may be a C array (docs/rules.md, section 3); "
+                "use std::array");
   static_assert(std::is_void_v<Out> || std::is_move_constructible_v<Out>,
                 "coroutine<Out, In, R>: Out must be void or move-constructible");
   static_assert(std::is_void_v<In> || std::is_move_constructible_v<In>,
