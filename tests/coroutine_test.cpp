@@ -617,6 +617,64 @@ TEST(Coroutine, ExceptionsOfAnyTypeCrossBothWays) {
   }
 }
 
+// A value whose move may throw (on the move numbered throw_at).
+struct fragile_value {
+  static inline int moves = 0;
+  static inline int throw_at = 0;
+  static inline int alive = 0;
+  int value;
+  explicit fragile_value(int v) : value(v) { ++alive; }
+  fragile_value(fragile_value&& other) : value(other.value) {
+    if (++moves == throw_at) throw std::runtime_error("move");
+    ++alive;
+  }
+  ~fragile_value() { --alive; }
+};
+
+// A throwing move while a value is handed over loses that value only: the
+// coroutine stays usable, both ways, and nothing leaks.
+TEST(Coroutine, AThrowingMoveInTheHandOverLosesOnlyThatValue) {
+  {
+    coroutine<fragile_value> co([](yielder<fragile_value>& y) {
+      for (int i = 0; i < 4; ++i) y.yield(fragile_value(i));
+    });
+    EXPECT_EQ(co.next().value, 0);
+    fragile_value::moves = 0;
+    fragile_value::throw_at = 2;  // the resumer's, after the body's into `out`
+    EXPECT_THROW(co.next(), std::runtime_error);
+    EXPECT_FALSE(co.running());
+    EXPECT_FALSE(co.done());
+    EXPECT_EQ(co.next().value, 2);  // 1 was lost; the body went on
+    std::vector<int> rest;
+    fragile_value::moves = 0;
+    fragile_value::throw_at = 2;  // the iterator's, taking 3
+    EXPECT_THROW(for (auto& v : co) rest.push_back(v.value), std::runtime_error);
+    fragile_value::throw_at = 0;
+    for (auto& v : co) rest.push_back(v.value);  // the end
+    EXPECT_TRUE(rest.empty());
+    EXPECT_TRUE(co.done());
+  }
+  {
+    struct fragile_in {
+      fragile_in() = default;
+      fragile_in(fragile_in&&) { throw std::runtime_error("move in"); }
+    };
+    std::vector<std::string> seen;
+    coroutine<int, fragile_in> co([&](yielder<int, fragile_in>& y) {
+      try {
+        y.yield(1);
+      } catch (const std::runtime_error& e) {
+        seen.emplace_back(e.what());
+      }
+      y.yield(2);
+    });
+    co.next();
+    EXPECT_EQ(co.next(), 2);  // the body caught the failed move at its yield
+    EXPECT_EQ(seen, (std::vector<std::string>{"move in"}));
+  }
+  EXPECT_EQ(fragile_value::alive, 0);
+}
+
 TEST(Coroutine, LocalsDestroyedOnCloseAndOnDestruction) {
   int alive = 0;
   struct counted {

@@ -44,6 +44,12 @@
 // raised stop_iteration", with the original nested (PEP 479). Resuming a
 // running coroutine (from its own body, or from one it resumed) throws
 // std::logic_error "coroutine already executing" and changes nothing.
+// A yielded value is moved out of the suspended body's frame into the
+// resumer (next()'s return value, the iterator's current value); if that
+// move throws, the exception propagates from the resuming call, the value
+// is lost, and the body stays suspended at that yield, to go on from it at
+// the next resume. A sent value is moved into the body the same way: if
+// that throws, the exception comes out of the pending yield, in the body.
 //
 // Exceptions: each coroutine has its own C++ exception-handling state, as
 // each CPython generator has its own: a catch block suspended at a yield is
