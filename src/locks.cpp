@@ -3,6 +3,7 @@
 // the woken task finds it already its own when it runs.
 #include "tandem/locks.hpp"
 
+#include <algorithm>
 #include <exception>
 #include <stdexcept>
 
@@ -36,6 +37,14 @@ bool mutex::try_lock() {
 }
 
 void mutex::unlock() {
+  if (!unwound_without_it_.empty()) {
+    const auto it = std::find(unwound_without_it_.begin(), unwound_without_it_.end(),
+                              detail::running_task_or_null());
+    if (it != unwound_without_it_.end()) {
+      unwound_without_it_.erase(it);
+      return;
+    }
+  }
   // Handed over, not yet taken: the waiter it went to owns it (asyncio's
   // release of a released lock raises too).
   if (!locked_ || handed_over_)
@@ -88,9 +97,7 @@ void condition::wait() {
   } catch (const cancelled_error&) {
     failure = std::current_exception();
   } catch (...) {
-    // Unwound (the loop closes): no waiting now, but the mutex is taken
-    // back if it is free, so that the caller's guard unlocks what it holds.
-    if (!mutex_->locked()) mutex_->try_lock();
+    unwound();
     throw;
   }
   // Locked again whether notified or cancelled, as asyncio does: a
@@ -105,9 +112,27 @@ void condition::wait() {
         failure = std::current_exception();
         if (notified) pass_on_();  // notified, then cancelled: the next waiter gets it
       }
+    } catch (...) {
+      unwound();  // while it waited to take the mutex back
+      throw;
     }
   }
   if (failure) std::rethrow_exception(failure);
+}
+
+void condition::unwound() noexcept {
+  // No waiting now. The mutex is taken back if it is free, so that the
+  // caller's guard unlocks what it holds; if another task holds it, the
+  // guard's unlock must not let go of that task's hold (whose own guard
+  // would then find it unlocked, throw from a destructor and terminate).
+  if (!mutex_->locked()) {
+    mutex_->try_lock();
+  } else {
+    try {
+      mutex_->unwound_without_it_.push_back(detail::running_task_or_null());
+    } catch (...) {  // out of memory: the guard unlocks the holder's mutex, as before
+    }
+  }
 }
 
 void condition::notify(std::size_t n) {

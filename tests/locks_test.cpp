@@ -575,3 +575,81 @@ TEST(Locks, ConditionWaitRefusedInsideAGeneratorKeepsTheMutexHeld) {
 }
 
 }  // namespace
+
+namespace {
+
+// The loop's close unwinds by force a condition waiter that waits to take
+// the mutex back from a task that ignores its cancellation. The waiter
+// cannot hold the mutex then, so its guard's unlock must not let go of the
+// holder's: the holder's own guard, unwound after, would find the mutex
+// unlocked, throw from a destructor and terminate the program.
+TEST(Locks, LoopCloseUnwindsAConditionWaiterWhileAnotherTaskHoldsTheMutex) {
+  int destroyed = 0;
+  tandem::mutex m;
+  tandem::condition c(m);
+  {
+    event_loop loop;
+    run_bounded(loop, [&] {
+      auto& l = tandem::current_loop();
+      l.create_task([&] {
+        counted guard(destroyed);
+        std::lock_guard hold(m);
+        c.wait();
+      });
+      let_others_run();
+      l.create_task([&] {  // newer: unwound first
+        counted guard(destroyed);
+        std::lock_guard hold(m);
+        for (;;) {
+          try {
+            tandem::sleep_for(1h);
+          } catch (const tandem::cancelled_error&) {  // ignored: only the unwinding ends it
+          }
+        }
+      });
+      let_others_run();
+    });
+    loop.close();
+  }
+  EXPECT_EQ(destroyed, 2);
+  EXPECT_FALSE(m.locked());
+}
+
+// The same with the holder older than the waiter: the waiter is unwound
+// first, while the holder still holds the mutex.
+TEST(Locks, LoopCloseUnwindsAConditionWaiterBeforeTheTaskThatHoldsTheMutex) {
+  int destroyed = 0;
+  tandem::mutex m;
+  tandem::condition c(m);
+  tandem::event waiting;
+  {
+    event_loop loop;
+    run_bounded(loop, [&] {
+      auto& l = tandem::current_loop();
+      l.create_task([&] {  // older: unwound last
+        counted guard(destroyed);
+        waiting.wait();
+        std::lock_guard hold(m);  // once the waiter let it go
+        for (;;) {
+          try {
+            tandem::sleep_for(1h);
+          } catch (const tandem::cancelled_error&) {  // ignored: only the unwinding ends it
+          }
+        }
+      });
+      l.create_task([&] {
+        counted guard(destroyed);
+        std::lock_guard hold(m);
+        waiting.set();
+        c.wait();
+      });
+      let_others_run();
+      EXPECT_TRUE(m.locked());
+    });
+    loop.close();
+  }
+  EXPECT_EQ(destroyed, 2);
+  EXPECT_FALSE(m.locked());
+}
+
+}  // namespace

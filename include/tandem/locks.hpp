@@ -22,6 +22,8 @@
 //    not. A waiter that was notified and then cancelled passes its wake-up
 //    on to the next. wait(pred) checks pred first. wait() without holding
 //    the mutex, or notify() while it is unlocked: std::logic_error.
+//    Unwound by the loop's close while another task holds the mutex, it
+//    leaves the mutex to that task: the caller's unlock() then does nothing.
 // Waiting calls (lock, acquire, wait) suspend the calling task: outside a
 // task, or inside a generator coroutine in a task, std::logic_error. The
 // try_ calls never suspend. None of these is movable: waiting tasks refer
@@ -30,6 +32,7 @@
 
 #include <cstddef>
 #include <limits>
+#include <vector>
 
 #include "tandem/sync.hpp"
 
@@ -58,6 +61,10 @@ class mutex {
   void hand_over();  // to the first waiter, or unlocked if none
   bool held_by_current_task() const;
 
+  // Tasks whose condition::wait was unwound by force (the loop closes)
+  // while another task held the mutex: their guard's unlock() does nothing,
+  // since the mutex is the holder's, whose own guard unlocks it.
+  std::vector<const detail::task_core*> unwound_without_it_;
   bool locked_ = false;
   bool handed_over_ = false;                   // to a woken waiter that has not run yet
   const detail::task_core* holder_ = nullptr;  // null while handed over, not yet taken
@@ -120,6 +127,9 @@ class condition {
   void notify_all();
 
  private:
+  // The wait is unwound by force: the caller's guard will unlock.
+  void unwound() noexcept;
+
   mutex* mutex_;
   detail::wait_list waiters_;
   detail::wake_next pass_on_{&waiters_};
