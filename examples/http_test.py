@@ -9,6 +9,7 @@ timeout, and checks that idle and stalled connections are closed.
 Usage: http_test.py HTTP_SERVER CURL
 Every wait is bounded; a failure kills the server.
 """
+import contextlib
 import http.client
 import re
 import select
@@ -30,14 +31,25 @@ def expect(condition, message):
         fail(message)
 
 
-def start(server, *timeout):
+@contextlib.contextmanager
+def running(server, *timeout):
+    """Starts http_server on a free port of 127.0.0.1 and yields the port;
+    then stops it with SIGTERM, which it must exit 0 on (killed if the
+    checks failed first)."""
     proc = subprocess.Popen([server, "0", "127.0.0.1", *timeout], stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    match = re.match(r"listening on \S+ port (\d+)", line)
-    if not match:
-        proc.kill()
-        fail(f"http_server printed {line!r}, not 'listening on HOST port PORT'")
-    return proc, int(match.group(1))
+    try:
+        line = proc.stdout.readline()
+        match = re.match(r"listening on \S+ port (\d+)", line)
+        if not match:
+            fail(f"http_server printed {line!r}, not 'listening on HOST port PORT'")
+        yield int(match.group(1))
+        proc.send_signal(signal.SIGTERM)
+        status = proc.wait(timeout=TIMEOUT)
+        expect(status == 0, f"http_server {' '.join(timeout)} exited {status} on SIGTERM")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def check_curl(curl, port):
@@ -179,8 +191,7 @@ def check_timeouts(server):
     after a response is closed, with nothing sent; a request stopped in its
     head or its body gets a 408, as does a head trickled in a line at a time
     (its deadline is not moved by each line)."""
-    proc, port = start(server, "0.5")
-    try:
+    with running(server, "0.5") as port:
         def connect():
             return socket.create_connection(("127.0.0.1", port), timeout=5)
 
@@ -212,13 +223,6 @@ def check_timeouts(server):
             reply = until_close(s, "trickled head")
             expect(reply.startswith(b"HTTP/1.1 408 ") and time.monotonic() - began < 2.5,
                    f"trickled head: got {reply!r} after {time.monotonic() - began:.1f} s")
-        proc.send_signal(signal.SIGTERM)
-        status = proc.wait(timeout=TIMEOUT)
-        expect(status == 0, f"http_server with a timeout exited {status} on SIGTERM")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def check_endless_line(port):
@@ -232,20 +236,12 @@ def check_endless_line(port):
 
 def main():
     server, curl = sys.argv[1], sys.argv[2]
-    proc, port = start(server)
-    try:
+    with running(server) as port:
         check_curl(curl, port)
         check_http_client(port)
         check_malformed(port)
         check_http10_keep_alive(port)
         check_endless_line(port)
-        proc.send_signal(signal.SIGTERM)
-        status = proc.wait(timeout=TIMEOUT)
-        expect(status == 0, f"http_server exited {status} on SIGTERM")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     check_timeouts(server)
     print("http_server: curl, http.client, malformed requests, SIGTERM and timeouts all passed")
 
