@@ -1,9 +1,21 @@
 // Queues and events (tandem/sync.hpp): the list of waiting tasks.
 #include "tandem/sync.hpp"
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "tandem/task.hpp"
 
 namespace tandem::detail {
+
+wait_list::~wait_list() {
+  if (waiters_.empty()) return;
+  std::fputs(
+      "tandem: a queue, event, mutex, condition or semaphore was destroyed while tasks "
+      "wait on it; an object that tasks use must outlive them (and the loop)\n",
+      stderr);
+  std::abort();
+}
 
 void wait_list::wait(callable_ref<void> pass_on) {
   task_core& me = current_task();

@@ -64,6 +64,23 @@ TEST(Sync, QueueIsFifoAndTracksItsSize) {
   EXPECT_EQ(bounded.try_get(), std::optional<int>(3));
 }
 
+// A queue destroyed while a task waits in get(): each waiter's node would
+// be taken off freed memory when the loop unwinds the task. Reported, and
+// the process aborts, where it went on with a use after free.
+TEST(SyncDeathTest, AQueueDestroyedWhileATaskWaitsOnItAbortsWithAMessage) {
+  EXPECT_DEATH(
+      {
+        event_loop loop;
+        auto q = std::make_unique<tandem::queue<int>>();
+        run_bounded(loop, [&] {
+          tandem::current_loop().create_task([&q] { (void)q->get(); });
+          tandem::sleep_for(0s);
+          q.reset();
+        });
+      },
+      "destroyed while tasks wait on it");
+}
+
 TEST(Sync, QueueGetWaitsForAnItem) {
   event_loop loop;
   tandem::queue<std::string> q;

@@ -22,6 +22,14 @@ class task_core;
 // Tasks waiting in a queue or an event, first come first served.
 class wait_list {
  public:
+  wait_list() = default;
+  wait_list(const wait_list&) = delete;
+  wait_list& operator=(const wait_list&) = delete;
+  // Destroyed while tasks wait on it (the object that owns it did not
+  // outlive them): each waiter's node would be taken off freed memory when
+  // the task is woken or unwound. Reports it and aborts instead.
+  ~wait_list();
+
   // Suspends the current task until wake_one/wake_all reaches it. A waiter
   // woken and then cancelled (or unwound) before it ran has not used what
   // woke it: it calls `pass_on`, if set, before the exception propagates
