@@ -14,7 +14,8 @@
 //   tandem/task.hpp   tasks, await, the errors (cancelled_error, ...)
 //   tandem/task_group.hpp  with_task_group, exception_group
 //   tandem/wait.hpp   sleep_for, sleep_until, gather, wait, wait_for, timeout
-//   tandem/sync.hpp   queue, event
+//   tandem/queues.hpp  queue, lifo_queue, priority_queue
+//   tandem/sync.hpp   event
 //   tandem/locks.hpp  mutex, semaphore, bounded_semaphore, condition
 //   tandem/io.hpp     wait_readable, wait_writable
 //   tandem/threads.hpp  to_thread
@@ -199,6 +200,7 @@ event_loop& current_loop();
 // The rest of the toolkit, so that this header alone is enough.
 #include "tandem/io.hpp"
 #include "tandem/locks.hpp"
+#include "tandem/queues.hpp"
 #include "tandem/sync.hpp"
 #include "tandem/task_group.hpp"
 #include "tandem/threads.hpp"

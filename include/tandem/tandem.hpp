@@ -8,6 +8,7 @@
 #include "tandem/locks.hpp"
 #include "tandem/loop.hpp"
 #include "tandem/overflow.hpp"
+#include "tandem/queues.hpp"
 #include "tandem/stack.hpp"
 #include "tandem/streams.hpp"
 #include "tandem/sync.hpp"

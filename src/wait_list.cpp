@@ -1,5 +1,5 @@
-// Queues and events (tandem/sync.hpp): the list of waiting tasks.
-#include "tandem/sync.hpp"
+// The list of tasks waiting on a queue, event or lock (tandem/detail/wait_list.hpp).
+#include "tandem/detail/wait_list.hpp"
 
 #include <cstdio>
 #include <cstdlib>

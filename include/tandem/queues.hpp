@@ -1,0 +1,210 @@
+// tandem/queues.hpp: queues between the tasks of one loop (asyncio's
+// queues.py): queue (first in, first out), lifo_queue (last in, first
+// out) and priority_queue (lowest first), each with asyncio's task_done()
+// and join().
+//
+// put() waits while the queue is full (maxsize 0: never full), get() while
+// it is empty; waiting tasks are served in arrival order. try_put() and
+// try_get() never wait (asyncio's put_nowait and get_nowait, which raise
+// QueueFull and QueueEmpty where these return false and nullopt). A queue
+// is not movable, since waiting tasks refer to it, and belongs to the
+// loop's thread.
+#pragma once
+
+#include <algorithm>
+#include <concepts>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "tandem/detail/wait_list.hpp"
+
+namespace tandem {
+
+namespace detail {
+
+// The orders a queue hands its items out in: push() stores an item, take()
+// removes the one next in order.
+
+// Items in arrival order, taken from the front (first in, first out) or
+// the back (last in, first out). If moving the item out throws, it stays
+// queued where it was.
+enum class taken_from { front, back };
+template <class T, taken_from End>
+class arrival_order {
+ public:
+  void push(T&& value) { items_.push_back(std::move(value)); }
+  T take() {
+    if constexpr (End == taken_from::front) {
+      T value(std::move(items_.front()));
+      items_.pop_front();
+      return value;
+    } else {
+      T value(std::move(items_.back()));
+      items_.pop_back();
+      return value;
+    }
+  }
+  std::size_t size() const noexcept { return items_.size(); }
+
+ private:
+  std::deque<T> items_;
+};
+
+// A binary heap with the lowest item by `less` on top (Python's heapq).
+// The heap algorithms move items about: only types whose moves do not
+// throw, so that an exception can never leave the heap half rearranged.
+template <class T, class Compare>
+class lowest_first {
+ public:
+  explicit lowest_first(Compare less) : after_{std::move(less)} {}
+  void push(T&& value) {
+    items_.push_back(std::move(value));
+    std::push_heap(items_.begin(), items_.end(), after_);
+  }
+  T take() {
+    std::pop_heap(items_.begin(), items_.end(), after_);  // the lowest to the back
+    T value(std::move(items_.back()));
+    items_.pop_back();
+    return value;
+  }
+  std::size_t size() const noexcept { return items_.size(); }
+
+ private:
+  // The standard heap algorithms put the greatest by their comparison on
+  // top: comparing the other way round puts the lowest there.
+  struct comes_after {
+    Compare less;
+    bool operator()(const T& a, const T& b) const { return less(b, a); }
+  } after_;
+  std::vector<T> items_;
+};
+
+// What every queue does whatever its order: waiting, and asyncio's count
+// of unfinished items for task_done() and join().
+template <class T, class Order>
+class basic_queue {
+ public:
+  basic_queue(const basic_queue&) = delete;
+  basic_queue& operator=(const basic_queue&) = delete;
+
+  void put(T value) {
+    while (full()) putters_.wait(pass_slot_on_);
+    store(std::move(value));
+  }
+  T get() {
+    while (empty()) getters_.wait(pass_item_on_);
+    return take();
+  }
+  bool try_put(T value) {
+    if (full()) return false;
+    store(std::move(value));
+    return true;
+  }
+  std::optional<T> try_get() {
+    if (empty()) return std::nullopt;
+    return take();
+  }
+
+  // asyncio's task_done(): a consumer has finished with an item it took.
+  // Every put() or successful try_put() counts one unfinished item, and
+  // each task_done() one less; called when none is unfinished:
+  // std::logic_error (asyncio: ValueError).
+  void task_done() {
+    if (unfinished_ == 0)
+      throw std::logic_error("tandem: queue task_done() called more times than items were put");
+    if (--unfinished_ == 0) joiners_.wake_all();
+  }
+  // asyncio's join(): waits until every item put has been taken and
+  // marked done with task_done(); returns at once if none is unfinished.
+  // As asyncio's, a join() woken by the count reaching zero returns even
+  // if another item was put before it ran.
+  void join() {
+    if (unfinished_ != 0) joiners_.wait();
+  }
+
+  std::size_t size() const noexcept { return items_.size(); }
+  bool empty() const noexcept { return items_.size() == 0; }
+  bool full() const noexcept { return maxsize_ != 0 && items_.size() >= maxsize_; }
+  std::size_t maxsize() const noexcept { return maxsize_; }
+
+ protected:
+  basic_queue(std::size_t maxsize, Order order) : maxsize_(maxsize), items_(std::move(order)) {}
+  ~basic_queue() = default;
+
+ private:
+  void store(T&& value) {
+    items_.push(std::move(value));
+    ++unfinished_;
+    getters_.wake_one();
+  }
+  T take() {
+    T value = items_.take();
+    putters_.wake_one();
+    return value;
+  }
+
+  std::size_t maxsize_;
+  Order items_;
+  std::size_t unfinished_ = 0;
+  wait_list getters_;
+  wait_list putters_;
+  wait_list joiners_;
+  // A woken waiter that cannot take its item (or slot) wakes the next.
+  // Only when there is something to take (asyncio: `if not self.empty()`).
+  struct pass_item_on {
+    basic_queue* q;
+    void operator()() const {
+      if (!q->empty()) q->getters_.wake_one();
+    }
+  } pass_item_on_{this};
+  struct pass_slot_on {
+    basic_queue* q;
+    void operator()() const {
+      if (!q->full()) q->putters_.wake_one();
+    }
+  } pass_slot_on_{this};
+};
+
+}  // namespace detail
+
+// asyncio.Queue: first in, first out. maxsize 0 is unbounded (asyncio:
+// any maxsize <= 0).
+template <class T>
+class queue : public detail::basic_queue<T, detail::arrival_order<T, detail::taken_from::front>> {
+ public:
+  explicit queue(std::size_t maxsize = 0)
+      : detail::basic_queue<T, detail::arrival_order<T, detail::taken_from::front>>(maxsize, {}) {}
+};
+
+// asyncio.LifoQueue: last in, first out.
+template <class T>
+class lifo_queue
+    : public detail::basic_queue<T, detail::arrival_order<T, detail::taken_from::back>> {
+ public:
+  explicit lifo_queue(std::size_t maxsize = 0)
+      : detail::basic_queue<T, detail::arrival_order<T, detail::taken_from::back>>(maxsize, {}) {}
+};
+
+// asyncio.PriorityQueue: get() takes the lowest item by `Compare` (a
+// min-heap, as Python's heapq; std::priority_queue hands out the greatest
+// instead). Items that compare equivalent come out in no set order, as in
+// asyncio: put (priority, sequence) pairs for first in, first out among
+// equals. `Compare` must be a strict weak order that does not throw, as
+// std::priority_queue's, and T's moves must not throw (checked).
+template <class T, class Compare = std::less<T>>
+requires std::strict_weak_order<Compare&, const T&, const T&> &&
+    std::is_nothrow_move_constructible_v<T> && std::is_nothrow_move_assignable_v<T>
+class priority_queue : public detail::basic_queue<T, detail::lowest_first<T, Compare>> {
+ public:
+  explicit priority_queue(std::size_t maxsize = 0, Compare less = Compare())
+      : detail::basic_queue<T, detail::lowest_first<T, Compare>>(
+            maxsize, detail::lowest_first<T, Compare>(std::move(less))) {}
+};
+
+}  // namespace tandem

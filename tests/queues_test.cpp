@@ -1,0 +1,485 @@
+// The loop's queues (tandem/queues.hpp, docs/rules.md section 11):
+// queue<T> (first in, first out), lifo_queue<T>, priority_queue<T>,
+// bounded, with waiting getters and putters, waiters cancelled while they
+// wait, and asyncio's task_done() and join().
+//
+// Every test that waits on the loop runs under a watchdog timer that stops
+// the loop, so a broken loop fails the test instead of hanging it.
+#include "tandem/queues.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <functional>
+#include <memory>
+#include <numeric>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "support/loop_support.hpp"
+#include "tandem/loop.hpp"
+
+namespace {
+
+using namespace loop_testing;
+
+// ---------------------------------------------------------------------------
+// queue<T>.
+
+// Three tasks waiting in q.get(), in line in the order they were made.
+auto three_getters(tandem::queue<int>& q) {
+  auto& l = tandem::current_loop();
+  auto getter = [&q] { return q.get(); };
+  std::array getters{l.create_task(getter), l.create_task(getter), l.create_task(getter)};
+  tandem::sleep_for(0s);
+  return getters;
+}
+
+TEST(Queues, QueueIsFifoAndTracksItsSize) {
+  tandem::queue<int> unbounded;
+  EXPECT_TRUE(unbounded.empty());
+  EXPECT_FALSE(unbounded.full());
+  EXPECT_EQ(unbounded.size(), 0u);
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(unbounded.try_put(i));
+  EXPECT_FALSE(unbounded.full());  // maxsize 0: never full
+  EXPECT_EQ(unbounded.size(), 100u);
+  for (int i = 0; i < 100; ++i) {
+    auto v = unbounded.try_get();
+    ASSERT_TRUE(v.has_value());
+    EXPECT_EQ(*v, i);
+  }
+  EXPECT_FALSE(unbounded.try_get().has_value());
+  EXPECT_TRUE(unbounded.empty());
+
+  tandem::queue<int> bounded(2);
+  EXPECT_TRUE(bounded.try_put(1));
+  EXPECT_TRUE(bounded.try_put(2));
+  EXPECT_TRUE(bounded.full());
+  EXPECT_FALSE(bounded.try_put(3));
+  EXPECT_EQ(bounded.size(), 2u);
+  EXPECT_EQ(bounded.try_get(), std::optional<int>(1));
+  EXPECT_FALSE(bounded.full());
+  EXPECT_TRUE(bounded.try_put(3));
+  EXPECT_EQ(bounded.try_get(), std::optional<int>(2));
+  EXPECT_EQ(bounded.try_get(), std::optional<int>(3));
+}
+
+// A queue destroyed while a task waits in get(): each waiter's node would
+// be taken off freed memory when the loop unwinds the task. Reported, and
+// the process aborts, where it went on with a use after free.
+TEST(QueuesDeathTest, AQueueDestroyedWhileATaskWaitsOnItAbortsWithAMessage) {
+  EXPECT_DEATH(
+      {
+        event_loop loop;
+        auto q = std::make_unique<tandem::queue<int>>();
+        run_bounded(loop, [&] {
+          tandem::current_loop().create_task([&q] { (void)q->get(); });
+          tandem::sleep_for(0s);
+          q.reset();
+        });
+      },
+      "destroyed while tasks wait on it");
+}
+
+TEST(Queues, QueueGetWaitsForAnItem) {
+  event_loop loop;
+  tandem::queue<std::string> q;
+  run_bounded(loop, [&] {
+    auto consumer = tandem::current_loop().create_task([&] { return q.get(); });
+    tandem::sleep_for(0s);
+    tandem::sleep_for(0s);
+    EXPECT_FALSE(consumer.done());
+    q.put("item");  // room: does not suspend
+    EXPECT_EQ(tandem::await(consumer), "item");
+    // An item already there: get() returns it at once.
+    q.put("ready");
+    EXPECT_EQ(q.get(), "ready");
+  });
+}
+
+TEST(Queues, QueuePutWaitsWhileFull) {
+  event_loop loop;
+  tandem::queue<int> q(1);
+  run_bounded(loop, [&] {
+    q.put(1);
+    bool second_in = false;
+    auto producer = tandem::current_loop().create_task([&] {
+      q.put(2);
+      second_in = true;
+    });
+    tandem::sleep_for(0s);
+    tandem::sleep_for(0s);
+    EXPECT_FALSE(second_in);
+    EXPECT_TRUE(q.full());
+    EXPECT_EQ(q.get(), 1);
+    tandem::await(producer);
+    EXPECT_TRUE(second_in);
+    EXPECT_EQ(q.get(), 2);
+  });
+}
+
+// asyncio serves waiting getters in the order they started waiting.
+TEST(Queues, QueueWaitingGettersAreServedInOrder) {
+  event_loop loop;
+  tandem::queue<int> q;
+  run_bounded(loop, [&] {
+    std::vector<tandem::task<int>> getters;
+    for (int i = 0; i < 5; ++i)
+      getters.push_back(tandem::current_loop().create_task([&] { return q.get(); }));
+    tandem::sleep_for(0s);
+    for (int i = 0; i < 5; ++i) q.put(i * 10);
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(tandem::await(getters[i]), i * 10);
+  });
+}
+
+// Regression: a cancelled getter passed on a wake-up it had never got.
+TEST(Queues, QueueWaitingGettersAreServedInOrderPastACancelledOne) {
+  event_loop loop;
+  tandem::queue<int> q;
+  run_bounded(loop, [&] {
+    auto [g1, g2, g3] = three_getters(q);
+    g1.cancel();
+    q.put(7);
+    for (int i = 0; i < 5; ++i) tandem::sleep_for(0s);
+    EXPECT_TRUE(g2.done()) << "the item goes to the first getter still waiting";
+    EXPECT_FALSE(g3.done());
+    EXPECT_EQ(g2.result(), 7);
+    q.put(8);
+    EXPECT_EQ(tandem::await(g3), 8);
+  });
+}
+
+TEST(Queues, QueueCarriesMoveOnlyItems) {
+  event_loop loop;
+  tandem::queue<std::unique_ptr<int>> q(1);
+  run_bounded(loop, [&] {
+    auto producer = tandem::current_loop().create_task([&] {
+      for (int i = 0; i < 10; ++i) q.put(std::make_unique<int>(i));
+    });
+    for (int i = 0; i < 10; ++i) {
+      auto p = q.get();
+      ASSERT_NE(p, nullptr);
+      EXPECT_EQ(*p, i);
+    }
+    tandem::await(producer);
+  });
+  EXPECT_TRUE(q.try_put(std::make_unique<int>(99)));
+  EXPECT_EQ(**q.try_get(), 99);
+}
+
+TEST(Queues, QueueOfMaxsizeOnePassesTenThousandItemsInOrder) {
+  event_loop loop;
+  tandem::queue<int> q(1);
+  constexpr int kItems = 10'000;
+  int put = 0;
+  int got = 0;
+  int max_ahead = 0;
+  int out_of_order = 0;
+  auto producer = loop.create_task([&] {
+    for (int i = 0; i < kItems; ++i) {
+      q.put(i);
+      ++put;
+      max_ahead = std::max(max_ahead, put - got);
+      if (q.size() > 1) ++out_of_order;  // never more than maxsize
+    }
+  });
+  auto consumer = loop.create_task([&] {
+    for (int i = 0; i < kItems; ++i) {
+      if (q.get() != i) ++out_of_order;
+      ++got;
+    }
+  });
+  run_bounded(loop, [&] {
+    tandem::await(producer);
+    tandem::await(consumer);
+  });
+  EXPECT_EQ(put, kItems);
+  EXPECT_EQ(got, kItems);
+  EXPECT_EQ(out_of_order, 0);
+  EXPECT_LE(max_ahead, 1);  // the producer was held back by maxsize
+  EXPECT_TRUE(q.empty());
+}
+
+// A getter woken and then cancelled passes its wake-up on only if an
+// item is left (asyncio: `if not self.empty()`); otherwise the next getter
+// is woken for nothing and loses its place in line.
+TEST(Queues, QueueGetterWokenThenCancelledWithNoItemLeftKeepsTheNextInPlace) {
+  event_loop loop;
+  tandem::queue<int> q;
+  run_bounded(loop, [&] {
+    auto [g1, g2, g3] = three_getters(q);
+    q.put(7);                   // wakes g1
+    EXPECT_EQ(q.try_get(), 7);  // taken before g1 ran
+    g1.cancel();
+    for (int i = 0; i < 5; ++i) tandem::sleep_for(0s);
+    EXPECT_TRUE(g1.cancelled());
+    q.put(8);
+    for (int i = 0; i < 5; ++i) tandem::sleep_for(0s);
+    EXPECT_TRUE(g2.done()) << "g2 was first in line";
+    EXPECT_FALSE(g3.done());
+    q.put(9);
+    tandem::await(g2);
+    tandem::await(g3);
+  });
+}
+// asyncio's put() wakes the first getter that is not cancelled: an item is
+// not offered to a getter about to throw, where a third task could take it
+// before the wake-up is passed on an iteration later.
+TEST(Queues, QueuePutSkipsAGetterWhoseCancellationIsPending) {
+  event_loop loop;
+  run_bounded(loop, [&loop] {
+    tandem::queue<int> q;
+    auto first = loop.create_task([&q] { return q.get(); });
+    auto second = loop.create_task([&q] { return q.get(); });
+    tandem::sleep_for(0s);  // both wait
+    first.cancel();
+    q.put(1);
+    tandem::sleep_for(0s);
+    EXPECT_FALSE(q.try_get().has_value()) << "the item was left for anyone to take";
+    EXPECT_EQ(tandem::await(second), 1);
+    EXPECT_THROW(tandem::await(first), tandem::cancelled_error);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// lifo_queue<T> and priority_queue<T>.
+
+TEST(Queues, LifoQueueHandsOutTheLastItemFirst) {
+  tandem::lifo_queue<int> q(3);
+  for (int i = 1; i <= 3; ++i) EXPECT_TRUE(q.try_put(i));
+  EXPECT_TRUE(q.full());
+  EXPECT_FALSE(q.try_put(4));
+  EXPECT_EQ(q.try_get(), 3);
+  EXPECT_TRUE(q.try_put(5));
+  EXPECT_EQ(q.try_get(), 5);
+  EXPECT_EQ(q.try_get(), 2);
+  EXPECT_EQ(q.try_get(), 1);
+  EXPECT_FALSE(q.try_get().has_value());
+}
+
+// As asyncio.PriorityQueue (heapq): the lowest first, whatever the order
+// of the puts.
+TEST(Queues, PriorityQueueHandsOutTheLowestItemFirst) {
+  tandem::priority_queue<int> q;
+  const std::vector<int> puts{5, 1, 4, 1, 9, 2, 6, 5, 3, 8, 7, 0};
+  for (int v : puts) q.put(v);
+  EXPECT_EQ(q.size(), puts.size());
+  std::vector<int> got;
+  while (auto v = q.try_get()) got.push_back(*v);
+  std::vector<int> sorted = puts;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(got, sorted);
+}
+
+TEST(Queues, PriorityQueueTakesItsComparison) {
+  tandem::priority_queue<std::string, std::greater<>> q(0, std::greater<>{});
+  for (const char* s : {"b", "d", "a", "c"}) q.put(s);
+  std::string got;
+  while (auto v = q.try_get()) got += *v;
+  EXPECT_EQ(got, "dcba");  // std::greater: the greatest is the "lowest"
+}
+
+// (priority, arrival) pairs: first in, first out among equal priorities.
+TEST(Queues, PriorityQueueOfPairsKeepsArrivalOrderAmongEqualPriorities) {
+  tandem::priority_queue<std::pair<int, int>> q;
+  int arrival = 0;
+  for (int priority : {2, 1, 2, 1, 0, 2}) q.put({priority, arrival++});
+  std::vector<std::pair<int, int>> got;
+  while (auto v = q.try_get()) got.push_back(*v);
+  const std::vector<std::pair<int, int>> expected{{0, 4}, {1, 1}, {1, 3}, {2, 0}, {2, 2}, {2, 5}};
+  EXPECT_EQ(got, expected);
+}
+
+TEST(Queues, PriorityQueueCarriesMoveOnlyItems) {
+  auto by_value = [](const std::unique_ptr<int>& a, const std::unique_ptr<int>& b) {
+    return *a < *b;
+  };
+  tandem::priority_queue<std::unique_ptr<int>, decltype(by_value)> q(0, by_value);
+  for (int v : {3, 1, 2}) q.put(std::make_unique<int>(v));
+  for (int v : {1, 2, 3}) EXPECT_EQ(**q.try_get(), v);
+}
+
+// An item whose move throws while get() takes it stays queued, in its
+// place: the next get() takes it (first in first out, last in first out).
+struct fragile {
+  static inline bool fail_next_move = false;
+  int value = 0;
+  explicit fragile(int v) : value(v) {}
+  fragile(const fragile&) = delete;
+  // NOLINTNEXTLINE(bugprone-exception-escape,performance-noexcept-move-constructor): the point
+  fragile(fragile&& other) : value(other.value) {
+    if (fail_next_move) {
+      fail_next_move = false;
+      throw std::runtime_error("move failed");
+    }
+  }
+  fragile& operator=(fragile&& other) noexcept {
+    value = other.value;
+    return *this;
+  }
+  bool operator<(const fragile& other) const noexcept { return value < other.value; }
+};
+
+// A priority queue refuses such a type: its heap moves items about.
+template <class T>
+concept priority_queue_item = requires {
+  typename tandem::priority_queue<T>;
+};
+static_assert(!priority_queue_item<fragile>);
+static_assert(priority_queue_item<std::pair<int, std::string>>);
+
+TEST(Queues, AnItemWhoseMoveThrowsInGetStaysQueued) {
+  tandem::queue<fragile> q;
+  tandem::lifo_queue<fragile> lq;
+  for (int v : {1, 2}) {
+    q.put(fragile(v));
+    lq.put(fragile(v));
+  }
+  fragile::fail_next_move = true;
+  EXPECT_THROW((void)q.try_get(), std::runtime_error);
+  fragile::fail_next_move = true;
+  EXPECT_THROW((void)lq.try_get(), std::runtime_error);
+  EXPECT_EQ(q.try_get()->value, 1);
+  EXPECT_EQ(lq.try_get()->value, 2);
+}
+
+// Waiting works alike whatever the order: a putter blocked on a full
+// priority queue gets in when the lowest item is taken.
+TEST(Queues, PriorityQueuePutWaitsWhileFullAndGetWaitsWhileEmpty) {
+  event_loop loop;
+  tandem::priority_queue<int> q(2);
+  run_bounded(loop, [&] {
+    auto getter = tandem::current_loop().create_task([&] { return q.get(); });
+    tandem::sleep_for(0s);
+    EXPECT_FALSE(getter.done());
+    q.put(7);
+    EXPECT_EQ(tandem::await(getter), 7);
+    q.put(5);
+    q.put(6);
+    auto putter = tandem::current_loop().create_task([&] { q.put(1); });
+    tandem::sleep_for(0s);
+    EXPECT_FALSE(putter.done());
+    EXPECT_EQ(q.get(), 5);
+    tandem::await(putter);
+    EXPECT_EQ(q.get(), 1);
+    EXPECT_EQ(q.get(), 6);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// task_done() and join().
+
+TEST(Queues, TaskDoneMoreTimesThanItemsPutThrowsLogicError) {
+  tandem::queue<int> q;
+  EXPECT_THROW(q.task_done(), std::logic_error);
+  q.put(1);
+  (void)q.try_get();
+  q.task_done();
+  EXPECT_THROW(q.task_done(), std::logic_error);
+  // A failed try_put counts nothing.
+  tandem::lifo_queue<int> full(1);
+  EXPECT_TRUE(full.try_put(1));
+  EXPECT_FALSE(full.try_put(2));
+  full.task_done();
+  EXPECT_THROW(full.task_done(), std::logic_error);
+}
+
+TEST(Queues, JoinReturnsAtOnceWithNothingUnfinished) {
+  event_loop loop;
+  tandem::priority_queue<int> q;
+  run_bounded(loop, [&] {
+    q.join();  // nothing put
+    q.put(1);
+    (void)q.get();
+    q.task_done();
+    q.join();  // put, taken and done
+  });
+}
+
+// asyncio's worker pattern: join() returns once every item put has been
+// taken and marked done, not when the queue is merely empty.
+TEST(Queues, JoinWaitsUntilEveryItemIsMarkedDone) {
+  event_loop loop;
+  tandem::queue<int> q;
+  run_bounded(loop, [&] {
+    std::vector<int> handled;
+    auto worker = [&] {
+      for (;;) {
+        const int item = q.get();
+        tandem::sleep_for(1ms);  // the work
+        handled.push_back(item);
+        q.task_done();
+      }
+    };
+    auto w1 = tandem::current_loop().create_task(worker);
+    auto w2 = tandem::current_loop().create_task(worker);
+    for (int i = 0; i < 10; ++i) q.put(i);
+    q.join();
+    EXPECT_TRUE(q.empty());
+    std::sort(handled.begin(), handled.end());
+    std::vector<int> expected(10);
+    std::iota(expected.begin(), expected.end(), 0);
+    EXPECT_EQ(handled, expected) << "join returned before every item was done";
+    w1.cancel();
+    w2.cancel();
+  });
+}
+
+// As asyncio's: a join() woken by the count reaching zero returns, though
+// an item was put before it ran; every joiner is woken.
+TEST(Queues, JoinWokenAtZeroReturnsThoughAnItemWasPutSince) {
+  event_loop loop;
+  tandem::queue<int> q;
+  run_bounded(loop, [&] {
+    q.put(1);
+    auto j1 = tandem::current_loop().create_task([&] { q.join(); });
+    auto j2 = tandem::current_loop().create_task([&] { q.join(); });
+    tandem::sleep_for(0s);
+    EXPECT_FALSE(j1.done());
+    (void)q.get();
+    q.task_done();
+    q.put(2);
+    tandem::sleep_for(0s);
+    EXPECT_TRUE(j1.done());
+    EXPECT_TRUE(j2.done());
+    auto j3 = tandem::current_loop().create_task([&] { q.join(); });
+    tandem::sleep_for(0s);
+    EXPECT_FALSE(j3.done()) << "item 2 is unfinished";
+    (void)q.get();
+    q.task_done();
+    tandem::await(j3);
+  });
+}
+
+TEST(Queues, CancelledJoinThrowsAndLeavesTheCountAlone) {
+  event_loop loop;
+  tandem::queue<int> q;
+  run_bounded(loop, [&] {
+    q.put(1);
+    auto joiner = tandem::current_loop().create_task([&] { q.join(); });
+    tandem::sleep_for(0s);
+    joiner.cancel();
+    EXPECT_THROW(tandem::await(joiner), tandem::cancelled_error);
+    auto second = tandem::current_loop().create_task([&] { q.join(); });
+    tandem::sleep_for(0s);
+    EXPECT_FALSE(second.done());
+    (void)q.get();
+    q.task_done();
+    tandem::await(second);
+    EXPECT_THROW(q.task_done(), std::logic_error);
+  });
+}
+
+// A join() that must wait is a suspending call (docs/rules.md 4.7).
+TEST(Queues, JoinThatMustWaitOutsideATaskThrowsLogicError) {
+  tandem::queue<int> q;
+  q.join();  // nothing unfinished: does not wait
+  q.put(1);
+  EXPECT_THROW(q.join(), std::logic_error);
+}
+
+}  // namespace
