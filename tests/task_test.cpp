@@ -862,4 +862,94 @@ TEST(Task, WaitingForATaskOfAnotherLoopThrowsLogicError) {
   EXPECT_EQ(run_bounded(a, theirs), 5);
 }
 
+// ---------------------------------------------------------------------------
+// shield (asyncio.shield).
+
+// Cancelling the task in shield(t) throws there at once; t runs on to its
+// end, and its value reaches another handle. (await would cancel t.)
+TEST(Task, CancellingTheShieldingTaskLeavesTheShieldedTaskRunning) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto& l = tandem::current_loop();
+    bool inner_saw_cancel = false;
+    auto inner = l.create_task([&] {
+      try {
+        tandem::sleep_for(20ms);
+      } catch (const tandem::cancelled_error&) {
+        inner_saw_cancel = true;
+        throw;
+      }
+      return 5;
+    });
+    auto outer = l.create_task([&] { return tandem::shield(inner); });
+    tandem::sleep_for(0s);
+    tandem::sleep_for(0s);  // outer waits in shield
+    EXPECT_TRUE(outer.cancel());
+    EXPECT_THROW(tandem::await(outer), tandem::cancelled_error);
+    EXPECT_FALSE(inner.done()) << "shield's cancellation reached the inner task";
+    EXPECT_EQ(tandem::await(inner), 5);
+    EXPECT_FALSE(inner_saw_cancel);
+  });
+}
+
+TEST(Task, ShieldReturnsTheValueOrRethrowsHowTheTaskEnded) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto& l = tandem::current_loop();
+    auto value = l.create_task([] {
+      tandem::sleep_for(1ms);
+      return std::string("done");
+    });
+    EXPECT_EQ(tandem::shield(value), "done");
+    EXPECT_EQ(tandem::shield(value), "done");  // done already: at once
+    auto failing = l.create_task([]() -> int {
+      tandem::sleep_for(1ms);
+      throw std::runtime_error("inner failure");
+    });
+    EXPECT_THROW(tandem::shield(failing), std::runtime_error);
+    // Cancelled through its own handle: cancelled_error, as from await.
+    auto sleeper = l.create_task([] { tandem::sleep_for(1h); });
+    auto canceller = l.create_task([&] { sleeper.cancel(); });
+    EXPECT_THROW(tandem::shield(sleeper), tandem::cancelled_error);
+    tandem::await(canceller);
+  });
+}
+
+// A cancellation that came while the task ran is thrown at shield's wait,
+// not forwarded (await would forward it to t).
+TEST(Task, ShieldDoesNotForwardACancellationThatCameWhileRunning) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto& l = tandem::current_loop();
+    auto inner = l.create_task([] {
+      tandem::sleep_for(5ms);
+      return 1;
+    });
+    std::optional<tandem::task<int>> self;
+    auto outer = l.create_task([&] {
+      self->cancel();
+      return tandem::shield(inner);
+    });
+    self = outer;
+    EXPECT_THROW(tandem::await(outer), tandem::cancelled_error);
+    EXPECT_FALSE(inner.cancelled());
+    EXPECT_EQ(tandem::await(inner), 1);
+  });
+}
+
+TEST(Task, ShieldingItselfOrOutsideATaskThrowsLogicError) {
+  event_loop loop;
+  auto t = loop.create_task([] { return 2; });
+  EXPECT_THROW(tandem::shield(t), std::logic_error);  // outside a task
+  run_bounded(loop, [] {
+    std::optional<tandem::task<int>> self;
+    auto me = tandem::current_loop().create_task([&] {
+      tandem::sleep_for(0s);
+      return tandem::shield(*self);
+    });
+    self = me;
+    EXPECT_THROW(tandem::await(me), std::logic_error);
+  });
+}
+
 }  // namespace

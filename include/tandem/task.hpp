@@ -1,4 +1,4 @@
-// tandem/task.hpp: tasks (asyncio's Task), await, and the loop's errors.
+// tandem/task.hpp: tasks (asyncio's Task), await, shield, and the loop's errors.
 //
 //     auto t = tandem::current_loop().create_task([] { return 42; });
 //     int v = tandem::await(t);   // suspends this task until t is done
@@ -19,6 +19,8 @@
 //    t2, and the await ends the way t2 ends; so does a cancellation that
 //    came while the task ran, at its next await (gather and wait_for
 //    forward it too; any other suspension throws it).
+//    shield(t) waits for t without forwarding: the cancellation is thrown
+//    in the waiting task and t runs on.
 //  - A task exception that nobody retrieved (result, exception, await,
 //    gather, run_until_complete) is reported on stderr, naming its what(),
 //    when the task's last handle goes away.
@@ -340,23 +342,40 @@ struct task_access {
 
 }  // namespace detail
 
+namespace detail {
+// Suspends the current task until `other` is done. `forward`: a
+// cancellation of the current task goes to `other` (await), or else
+// throws cancelled_error here at once and leaves `other` running (shield).
+inline void wait_done(task_core& other, bool forward, const char* who) {
+  task_core& me = current_task();
+  if (&other == &me) throw std::logic_error(std::string(who) + ": a task cannot await itself");
+  if (other.done()) return;
+  check_same_loop(me.loop(), other, who);
+  auto cancel_other = [&other] { return other.cancel(); };
+  suspension s;
+  if (forward) s.forward = cancel_other;
+  const done_callback_taken_back wake(other, me.waker(s), done_callback_taken_back::waker_tag{});
+  suspend(s);  // until other is done, however it ends
+}
+}  // namespace detail
+
 // Suspends the current task until t is done, and returns t's value (a
 // copy; a move-only value is moved out) or rethrows how it ended. A task
 // awaiting itself: logic_error. Cancelling the awaiting task cancels t.
 template <class T>
 T await(task<T> t) {
-  detail::task_core& me = detail::current_task();
-  detail::task_core& other = detail::task_access::core(t);
-  if (&other == &me) throw std::logic_error("tandem::await: a task cannot await itself");
-  if (!other.done()) {
-    detail::check_same_loop(me.loop(), other, "tandem::await");
-    auto forward = [&other] { return other.cancel(); };
-    detail::suspension s;
-    s.forward = forward;
-    const detail::done_callback_taken_back wake(other, me.waker(s),
-                                                detail::done_callback_taken_back::waker_tag{});
-    detail::suspend(s);  // until other is done, however it ends
-  }
+  detail::wait_done(detail::task_access::core(t), true, "tandem::await");
+  return detail::task_access::take_value(t);
+}
+
+// asyncio.shield: await(t), except that cancelling the waiting task does
+// not reach t. The wait throws cancelled_error at once (also when a
+// cancellation is already pending as it begins, unless t is done), and t
+// runs on to its end, for anyone holding another handle to it. t cancelled
+// through a handle of its own: cancelled_error, as from await.
+template <class T>
+T shield(task<T> t) {
+  detail::wait_done(detail::task_access::core(t), false, "tandem::shield");
   return detail::task_access::take_value(t);
 }
 
