@@ -1,7 +1,9 @@
 // Waiting inside a task (tandem/wait.hpp): sleep, gather, wait_for.
 #include "tandem/wait.hpp"
 
+#include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <new>
@@ -10,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "tandem/detail/wait_list.hpp"
 #include "tandem/loop.hpp"
 #include "task_switch.hpp"
 
@@ -163,6 +166,54 @@ void wait_until(task_core* const* cores, std::size_t n, return_when when,
       wake();
     });
   while (!satisfied() && !timed_out) suspend(s);
+}
+
+// as_completed's indices of finished tasks, and the task waiting for one.
+struct completion_order::finished_list {
+  std::deque<std::size_t> indices;
+  wait_list waiter;
+};
+
+completion_order::completion_order(std::vector<std::shared_ptr<task_core>> cores,
+                                   std::optional<clock::duration> timeout)
+    : finished_(std::make_shared<finished_list>()),
+      deadline_(timeout ? deadline_after(clock::now(), *timeout) : clock::time_point::max()) {
+  callbacks_.reserve(cores.size());
+  for (std::size_t i = 0; i < cores.size(); ++i) {
+    const std::uint64_t key =
+        cores[i]->when_done([finished = std::weak_ptr<finished_list>(finished_), i] {
+          if (const auto list = finished.lock()) {
+            list->indices.push_back(i);
+            list->waiter.wake_one();
+          }
+        });
+    callbacks_.emplace_back(std::move(cores[i]), key);  // key 0: done, nothing to take back
+  }
+}
+
+completion_order::~completion_order() {
+  for (const auto& [core, key] : callbacks_)
+    if (key != 0) core->forget_done_callback(key);
+}
+
+std::size_t completion_order::next() {
+  finished_list& list = *finished_;
+  if (list.indices.empty()) {
+    const task_core& me = current_task();
+    for (const auto& [core, key] : callbacks_)
+      if (!core->done()) check_same_loop(me.loop(), *core, "tandem::as_completed");
+    const auto wait = [&list] {
+      while (list.indices.empty()) list.waiter.wait();
+    };
+    if (deadline_ == clock::time_point::max()) {
+      wait();
+    } else {
+      timeout_at(deadline_, wait);
+    }
+  }
+  const std::size_t i = list.indices.front();
+  list.indices.pop_front();
+  return i;
 }
 
 }  // namespace detail

@@ -881,4 +881,124 @@ TEST(Wait, WaitForCancelledFromOutsideStaysCancelledThoughTheDeadlinePasses) {
     EXPECT_TRUE(cancelled) << "the outside cancellation became a timeout_error";
   });
 }
+// ---------------------------------------------------------------------------
+// as_completed (asyncio.as_completed).
+
+// A task that sleeps `ms` milliseconds and returns `value`.
+tandem::task<int> sleeper(int ms, int value) {
+  return tandem::current_loop().create_task([ms, value] {
+    tandem::sleep_for(std::chrono::milliseconds(ms));
+    return value;
+  });
+}
+
+TEST(Wait, AsCompletedHandsTasksBackInTheOrderTheyFinish) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    std::vector<tandem::task<int>> tasks{sleeper(60, 3), sleeper(20, 1), sleeper(40, 2)};
+    std::vector<int> order;
+    for (tandem::task<int>& t : tandem::as_completed(std::move(tasks))) {
+      EXPECT_TRUE(t.done());
+      order.push_back(tandem::await(t));
+    }
+    EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+  });
+}
+
+// Done already: first, in list order; then the others as they finish.
+TEST(Wait, AsCompletedHandsBackTasksDoneAlreadyFirstInListOrder) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto slow = sleeper(10, 0);
+    auto a = tandem::current_loop().create_task([] { return 1; });
+    auto b = tandem::current_loop().create_task([] { return 2; });
+    tandem::sleep_for(0s);
+    ASSERT_TRUE(a.done() && b.done());
+    tandem::as_completed pending(std::vector<tandem::task<int>>{slow, b, a});
+    std::vector<int> order;
+    while (auto t = pending.next()) order.push_back(t->result());
+    EXPECT_EQ(order, (std::vector<int>{2, 1, 0}));
+    EXPECT_FALSE(pending.next().has_value());
+  });
+}
+
+// A failed or cancelled task comes back like any other: its handle tells
+// how it ended.
+TEST(Wait, AsCompletedHandsBackFailedAndCancelledTasks) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto& l = tandem::current_loop();
+    auto failing = l.create_task([]() -> int { throw std::runtime_error("failed"); });
+    auto cancelled = sleeper(1000, 0);
+    auto ok = sleeper(5, 7);
+    cancelled.cancel();
+    tandem::as_completed pending(std::vector<tandem::task<int>>{ok, cancelled, failing});
+    int seen = 0;
+    while (auto t = pending.next()) {
+      ++seen;
+      if (t->cancelled()) {
+        EXPECT_THROW(tandem::await(*t), tandem::cancelled_error);
+      } else if (t->exception() != nullptr) {
+        EXPECT_THROW(tandem::await(*t), std::runtime_error);
+      } else {
+        EXPECT_EQ(tandem::await(*t), 7);
+      }
+    }
+    EXPECT_EQ(seen, 3);
+  });
+}
+
+// asyncio: the timeout covers the whole iteration; past it the wait throws
+// TimeoutError, and nothing is cancelled.
+TEST(Wait, AsCompletedPastItsTimeoutThrowsTimeoutErrorAndCancelsNothing) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto quick = sleeper(1, 1);
+    auto slow = sleeper(200, 2);
+    tandem::as_completed pending(std::vector<tandem::task<int>>{slow, quick}, 50ms);
+    auto first = pending.next();
+    ASSERT_TRUE(first.has_value());
+    EXPECT_EQ(first->result(), 1);
+    EXPECT_THROW((void)pending.next(), tandem::timeout_error);
+    EXPECT_FALSE(slow.done());
+    EXPECT_FALSE(slow.cancelled());
+    EXPECT_EQ(tandem::await(slow), 2);
+    // Once it finished, the same iteration hands it back without waiting.
+    auto last = pending.next();
+    ASSERT_TRUE(last.has_value());
+    EXPECT_EQ(last->result(), 2);
+  });
+}
+
+// Cancelling the task waiting in next() cancels none of the listed tasks;
+// an iteration dropped early leaves no callback on the tasks still running.
+TEST(Wait, AsCompletedCancelledOrDroppedLeavesTheTasksAlone) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto& l = tandem::current_loop();
+    auto slow = sleeper(50, 5);
+    auto waiter = l.create_task([&] {
+      tandem::as_completed pending(std::vector<tandem::task<int>>{slow});
+      return pending.next()->result();
+    });
+    tandem::sleep_for(0s);
+    tandem::sleep_for(0s);
+    EXPECT_EQ(tandem::detail::task_access::core(slow).done_callback_count(), 1u);
+    waiter.cancel();
+    EXPECT_THROW(tandem::await(waiter), tandem::cancelled_error);
+    EXPECT_FALSE(slow.cancelled());
+    EXPECT_EQ(tandem::detail::task_access::core(slow).done_callback_count(), 0u);
+    EXPECT_EQ(tandem::await(slow), 5);
+  });
+}
+
+TEST(Wait, AsCompletedOfNothingEndsAtOnceAndWaitingOutsideATaskThrows) {
+  event_loop loop;
+  tandem::as_completed empty(std::vector<tandem::task<int>>{});
+  EXPECT_FALSE(empty.next().has_value());
+  auto t = loop.create_task([] { return 1; });
+  tandem::as_completed pending(std::vector<tandem::task<int>>{t});
+  EXPECT_THROW((void)pending.next(), std::logic_error);  // t has not run: must wait
+}
+
 }  // namespace

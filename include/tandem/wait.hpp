@@ -1,4 +1,5 @@
-// tandem/wait.hpp: waiting inside a task (asyncio's sleep, gather, wait_for).
+// tandem/wait.hpp: waiting inside a task (asyncio's sleep, gather, wait,
+// as_completed, wait_for, timeout).
 //
 //     auto [a, b] = tandem::gather(t1, t2);   // both values, as a tuple
 //     int v = tandem::wait_for(t3, 100ms);    // or timeout_error
@@ -26,6 +27,8 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <tuple>
@@ -176,6 +179,94 @@ std::pair<std::vector<task<T>>, std::vector<task<T>>> wait(
   for (auto& t : tasks) (t.done() ? result.first : result.second).push_back(std::move(t));
   return result;
 }
+
+namespace detail {
+// The order in which listed tasks finish, for as_completed: a done-callback
+// on each queues its index as it finishes (through call_soon, so tasks
+// already done at the start come first, in list order).
+class completion_order {
+ public:
+  completion_order(std::vector<std::shared_ptr<task_core>> cores,
+                   std::optional<clock::duration> timeout);
+  completion_order(completion_order&&) noexcept = default;
+  completion_order& operator=(completion_order&&) noexcept = default;
+  ~completion_order();  // takes back the callbacks of tasks still running
+  // The index of the next task to finish; waits for it if none has (a
+  // suspending call), until the deadline: timeout_error.
+  std::size_t next();
+
+ private:
+  struct finished_list;  // what the callbacks reach, weakly: they may outlive this
+  std::shared_ptr<finished_list> finished_;
+  std::vector<std::pair<std::shared_ptr<task_core>, std::uint64_t>> callbacks_;
+  clock::time_point deadline_;
+};
+}  // namespace detail
+
+// asyncio.as_completed: hands the tasks back in the order they finish,
+// each once, waiting for the next as needed:
+//
+//     for (tandem::task<int>& t : tandem::as_completed(std::move(tasks)))
+//       use(tandem::await(t));   // done: at once
+//
+// or `while (auto t = pending.next())`. Tasks already done come first, in
+// list order. With a timeout (from the start, for the whole iteration, as
+// asyncio's), waiting past it throws timeout_error; nothing is cancelled,
+// and the tasks not handed back run on. Waiting for the next one is a
+// suspending call; cancelling the waiting task cancels none of the tasks.
+// A task listed twice comes back twice.
+template <class T>
+class as_completed {
+ public:
+  explicit as_completed(std::vector<task<T>> tasks,
+                        std::optional<clock::duration> timeout = std::nullopt)
+      : tasks_(std::move(tasks)), order_(shared_cores(tasks_), timeout) {}
+
+  // The next task to finish, done; nullopt once every task has come back.
+  std::optional<task<T>> next() {
+    if (handed_back_ == tasks_.size()) return std::nullopt;
+    const std::size_t i = order_.next();
+    ++handed_back_;
+    return std::move(tasks_[i]);
+  }
+
+  struct sentinel {};
+  // An input iterator: incrementing it waits for the next task.
+  class iterator {
+   public:
+    using value_type = task<T>;
+    using difference_type = std::ptrdiff_t;
+    task<T>& operator*() const { return *current_; }
+    iterator& operator++() {
+      current_ = owner_->next();
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    bool operator==(sentinel) const noexcept { return !current_.has_value(); }
+
+   private:
+    friend class as_completed;
+    iterator(as_completed* owner, std::optional<task<T>> first)
+        : owner_(owner), current_(std::move(first)) {}
+    as_completed* owner_;
+    mutable std::optional<task<T>> current_;
+  };
+  iterator begin() { return iterator(this, next()); }
+  sentinel end() const noexcept { return {}; }
+
+ private:
+  static std::vector<std::shared_ptr<detail::task_core>> shared_cores(
+      const std::vector<task<T>>& tasks) {
+    std::vector<std::shared_ptr<detail::task_core>> cores;
+    cores.reserve(tasks.size());
+    for (const auto& t : tasks) cores.push_back(detail::task_access::share(t));
+    return cores;
+  }
+
+  std::vector<task<T>> tasks_;
+  detail::completion_order order_;
+  std::size_t handed_back_ = 0;
+};
 
 // asyncio.timeout / timeout_at: runs fn() in the calling task and returns
 // its value. When the deadline passes before fn returns, the task is
