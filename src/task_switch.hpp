@@ -71,7 +71,10 @@ inline void task_core::schedule_step() {
 }
 
 [[gnu::always_inline]] inline void task_core::suspend_running(suspension& s) {
-  task_core& t = running();
+  suspend_running(running(), s);
+}
+
+[[gnu::always_inline]] inline void task_core::suspend_running(task_core& t, suspension& s) {
   struct end_of_wait {  // however the wait ends (or is refused), unregister
     task_core& t;
     suspension& s;
@@ -100,8 +103,9 @@ inline void task_core::schedule_step() {
 // exception crosses into the loop when a task finishes.
 [[gnu::always_inline]] inline void task_core::step() {
   step_scheduled_ = false;
-  if (done()) return;
-  if (status_ == status::pending) {
+  if (status_ != status::started) [[unlikely]] {  // one compare for the common case
+    if (done()) return;
+    // Pending: its first step.
     if (cancel_pending_) {  // cancelled before it started: it never runs
       finish(status::cancelled, nullptr);
       return;

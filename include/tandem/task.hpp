@@ -166,6 +166,9 @@ class task_core : public std::enable_shared_from_this<task_core> {
   event_loop& loop() const noexcept { return *loop_; }
   // suspend()'s body, for the loop's own hot paths to inline.
   static void suspend_running(suspension& s);
+  // The same, for a caller that found the running task already (`t`):
+  // spares looking it up again.
+  static void suspend_running(task_core& t, suspension& s);
   // False while a generator coroutine runs inside the task (on its stack).
   bool can_suspend_here() const noexcept { return on_own_stack(frame_); }
 
