@@ -55,21 +55,25 @@ transport::transport(event_loop& loop, int fd, const socket_address& peer, std::
 
 // Suspends the current task in `slot` until an event (or close()) wakes it.
 // Whatever ends the wait (a wake-up, a cancellation) empties the slot.
-void transport::wait_in(task_core*& slot) {
+// Inline, as the switch in it is: its callers' frames then hold what lives
+// across the switch, with no call of its own to set up and return from.
+[[gnu::always_inline]] inline void transport::wait_in(waiter_slot& slot) {
   task_core& me = running();
   suspension s;
-  auto leave = [&slot] { slot = nullptr; };
-  s.undo = leave;
-  slot = &me;
-  task_core::suspend_running(s);
+  s.undo = slot;  // empties it
+  slot.task = &me;
+  task_core::suspend_running(me, s);  // `slot` may alias running_task: no second look-up
 }
 
 // The slot holds a task only while it waits there (see wait_in): no stale
 // wake-up can reach a later wait.
-inline void transport::wake(task_core*& slot) noexcept {
-  if (slot != nullptr) slot->schedule_step();
+inline void transport::wake(waiter_slot& slot) noexcept {
+  if (slot.task != nullptr) slot.task->schedule_step();
 }
 
+// Every event of a busy connection comes here, and almost never finds
+// anything to send: that work is out of line (send_buffered), so that the
+// common case saves few registers.
 void transport::on_events(std::uint32_t events) {
   if ((events & (EPOLLIN | hang_up_events)) != 0) {
     readable_ = true;
@@ -78,9 +82,16 @@ void transport::on_events(std::uint32_t events) {
   }
   if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) {
     writable_ = true;
-    if (unsent() > 0) flush();
-    if (unsent() <= low_water || write_error_ != 0) wake(drainer_);
+    // (A close waits for all to be sent: only this event's flush can end it.)
+    if (unsent() > 0 || closing_) [[unlikely]]
+      return send_buffered();
+    wake(drainer_);  // a connect's end (nothing unsent: below the low-water mark)
   }
+}
+
+void transport::send_buffered() {
+  if (unsent() > 0) flush();
+  if (unsent() <= low_water || write_error_ != 0) wake(drainer_);
   if (closing_ && (unsent() == 0 || write_error_ != 0)) {
     closing_ = false;
     release_fd();
@@ -115,13 +126,16 @@ std::string transport::take(std::size_t n) {
 }
 
 inline bool transport::wait_readable(const char* operation) {
-  for (;;) {
-    if (read_error_ != 0) throw_error(read_error_, operation);
-    if (eof_) return false;
-    if (readable_) return true;
+  if (read_error_ != 0) throw_error(read_error_, operation);
+  if (eof_) return false;
+  // Only a receive sets read_error_ and eof_, and while this task waits
+  // here no other can receive (it would find reader_ set): they need no
+  // second look after a wait.
+  while (!readable_) {
     wait_in(reader_);
     check_open(operation);  // closed by another task meanwhile
   }
+  return true;
 }
 
 inline bool transport::received(ssize_t n, std::size_t requested) noexcept {
@@ -307,25 +321,33 @@ void transport::write(std::string_view data) {
   if (eof_written_) throw_misuse("write", "the sending side was shut down (write_eof)");
   if (write_error_ != 0) throw_error(write_error_, "write");
   if (data.empty()) return;
-  if (unsent() == 0 && writable_) {
-    for (;;) {
-      const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-      if (n >= 0) {
-        if (static_cast<std::size_t>(n) == data.size()) return;
-        data.remove_prefix(static_cast<std::size_t>(n));
-        writable_ = false;  // the socket's buffer is full: EPOLLOUT comes as an edge
-        break;
-      }
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        writable_ = false;
-        break;
-      }
-      if (errno != EINTR) {
-        write_error_ = errno;
-        throw_error(write_error_, "write");
-      }
+  if (unsent() > 0 || !writable_) return buffer_unsent(data);  // behind the rest, or for EPOLLOUT
+  const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+  if (n >= 0 && static_cast<std::size_t>(n) == data.size()) return;  // all taken: the common case
+  send_rest(data, n);
+}
+
+void transport::send_rest(std::string_view data, ssize_t sent) {
+  for (;; sent = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL)) {
+    if (sent >= 0) {
+      if (static_cast<std::size_t>(sent) == data.size()) return;
+      data.remove_prefix(static_cast<std::size_t>(sent));
+      writable_ = false;  // the socket's buffer is full: EPOLLOUT comes as an edge
+      break;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      writable_ = false;
+      break;
+    }
+    if (errno != EINTR) {
+      write_error_ = errno;
+      throw_error(write_error_, "write");
     }
   }
+  buffer_unsent(data);
+}
+
+void transport::buffer_unsent(std::string_view data) {
   if (wpos_ > 0 && wpos_ >= wbuf_.size() / 2) {  // drop what was sent: the buffer stays bounded
     wbuf_.erase(0, wpos_);
     wpos_ = 0;
@@ -363,10 +385,8 @@ void transport::flush() noexcept {
   if (eof_written_ && write_error_ == 0) shut_down_sending();
 }
 
-void transport::drain() {
-  check_can_write("drain");
+void transport::wait_drained() {
   if (write_error_ != 0) throw_error(write_error_, "drain");
-  if (unsent() <= high_water) return;
   while (unsent() > low_water && write_error_ == 0) {
     wait_in(drainer_);
     check_open("drain");

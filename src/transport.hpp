@@ -51,7 +51,13 @@ class transport final : public loop_socket, public io_source {
   std::string readline();
   std::string readuntil(std::string_view separator);
   void write(std::string_view data);
-  void drain();
+  // Inline, so that stream::drain is one function: an echo's every
+  // message drains, and almost never waits.
+  void drain() {
+    check_can_write("drain");
+    if (write_error_ != 0 || unsent() > high_water) [[unlikely]]
+      wait_drained();
+  }
   void write_eof();
   void close() noexcept;
 
@@ -82,7 +88,7 @@ class transport final : public loop_socket, public io_source {
   }
   void check_can_read(const char* operation) const {
     check_open(operation);
-    if (reader_ != nullptr) [[unlikely]]
+    if (reader_.task != nullptr) [[unlikely]]
       throw_misuse(operation, "another task is reading from this stream");
   }
   // A read other than readline: the caller takes the stream over from a
@@ -94,7 +100,7 @@ class transport final : public loop_socket, public io_source {
   }
   void check_can_write(const char* operation) const {
     check_open(operation);
-    if (drainer_ != nullptr) [[unlikely]]
+    if (drainer_.task != nullptr) [[unlikely]]
       throw_misuse(operation, "another task is draining this stream");
   }
   // Receives more bytes into the buffer (suspending while none are
@@ -114,8 +120,29 @@ class transport final : public loop_socket, public io_source {
   bool received(ssize_t n, std::size_t requested) noexcept;
   std::string until(std::string_view separator, const char* operation, bool line);
   [[noreturn]] void discard_line_and_throw(const char* operation);
-  void wait_in(task_core*& slot);
-  void wake(task_core*& slot) noexcept;
+  // Where a task waits for one direction of the socket: it holds the task
+  // only while the task waits there. Calling it empties it, so that a
+  // wait's undo refers to the slot itself, with no lambda in between.
+  struct waiter_slot {
+    task_core* task = nullptr;
+    void operator()() noexcept { task = nullptr; }
+  };
+  void wait_in(waiter_slot& slot);
+  void wake(waiter_slot& slot) noexcept;
+  // drain() past the high-water mark, or after a send failed: throws the
+  // failure, or waits until at most the low-water mark is unsent.
+  void wait_drained();
+  // write() past its first send, out of line so that the common case (the
+  // socket takes everything) saves few registers: `sent` is that send's
+  // result (-1: errno says why). Retries an interrupted send, records a
+  // failure, and buffers what the socket did not take.
+  [[gnu::noinline]] void send_rest(std::string_view data, ssize_t sent);
+  // Appends data to what waits for EPOLLOUT.
+  [[gnu::noinline]] void buffer_unsent(std::string_view data);
+  // on_events found the socket writable with bytes unsent, or closing:
+  // sends what it takes, wakes a drainer, and finishes a close when all
+  // is sent (or cannot be).
+  [[gnu::noinline]] void send_buffered();
   void flush() noexcept;  // sends what the socket takes; the rest waits for EPOLLOUT
   void shut_down_sending() noexcept;
   void release_fd() noexcept;
@@ -133,11 +160,11 @@ class transport final : public loop_socket, public io_source {
   std::size_t last_receive_ = 0;
   std::string wbuf_;  // written, not yet sent: bytes [wpos_, size)
   std::size_t wpos_ = 0;
-  task_core* reader_ = nullptr;   // the task suspended in a read
-  task_core* drainer_ = nullptr;  // the task suspended in drain (or a connect)
-  std::size_t discarding_ = 0;    // readline: bytes of an overlong line discarded so far
-  int read_error_ = 0;            // errno of a failed recv: thrown by every later read
-  int write_error_ = 0;           // errno of a failed send: thrown by later writes
+  waiter_slot reader_;          // the task suspended in a read
+  waiter_slot drainer_;         // the task suspended in drain (or a connect)
+  std::size_t discarding_ = 0;  // readline: bytes of an overlong line discarded so far
+  int read_error_ = 0;          // errno of a failed recv: thrown by every later read
+  int write_error_ = 0;         // errno of a failed send: thrown by later writes
   bool readable_ = true;
   bool writable_ = true;
   bool hung_up_ = false;      // EPOLLRDHUP, HUP or ERR seen: a short read may end
