@@ -25,8 +25,15 @@ class ready_queue {
   std::size_t size() const noexcept { return size_; }
 
   // A task step touches only the pointer: slots keep their (empty)
-  // callbacks, so the hot path moves no std::function.
-  void push_task(task_core* t) { next_slot().task = t; }
+  // callbacks, so the hot path moves no std::function. Growing is the
+  // tail of its own path, so that a caller whose last act this is (an
+  // event's wake-up) needs no frame for it.
+  void push_task(task_core* t) {
+    if (size_ == capacity_) [[unlikely]]
+      return grow_and_push_task(t);
+    data_[(head_ + size_) & mask_].task = t;
+    ++size_;
+  }
   void push_callback(std::function<void()> cb) {
     ready_item& slot = next_slot();
     slot.task = nullptr;
@@ -54,6 +61,10 @@ class ready_queue {
     ready_item& slot = data_[(head_ + size_) & mask_];
     ++size_;
     return slot;
+  }
+  [[gnu::noinline, gnu::cold]] void grow_and_push_task(task_core* t) {
+    grow();
+    push_task(t);
   }
   [[gnu::noinline, gnu::cold]] void grow() {
     std::vector<ready_item> bigger(slots_.empty() ? 64 : slots_.size() * 2);

@@ -71,10 +71,23 @@ inline void transport::wake(waiter_slot& slot) noexcept {
   if (slot.task != nullptr) slot.task->schedule_step();
 }
 
-// Every event of a busy connection comes here, and almost never finds
-// anything to send: that work is out of line (send_buffered), so that the
-// common case saves few registers.
+// Every event of a busy connection comes here, and almost always finds the
+// socket readable, and writable with nothing to send and no task draining:
+// then waking the reader is all there is, and the last thing done, so
+// that this needs no frame. Anything more takes the full path.
 void transport::on_events(std::uint32_t events) {
+  const bool writable_event = (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0;
+  if (closing_ || (writable_event && (unsent() > 0 || drainer_.task != nullptr))) [[unlikely]]
+    return on_events_in_full(events);
+  if (writable_event) writable_ = true;
+  if ((events & (EPOLLIN | hang_up_events)) != 0) {
+    readable_ = true;
+    if ((events & hang_up_events) != 0) hung_up_ = true;
+    wake(reader_);
+  }
+}
+
+void transport::on_events_in_full(std::uint32_t events) {
   if ((events & (EPOLLIN | hang_up_events)) != 0) {
     readable_ = true;
     if ((events & hang_up_events) != 0) hung_up_ = true;
@@ -82,16 +95,9 @@ void transport::on_events(std::uint32_t events) {
   }
   if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) {
     writable_ = true;
-    // (A close waits for all to be sent: only this event's flush can end it.)
-    if (unsent() > 0 || closing_) [[unlikely]]
-      return send_buffered();
-    wake(drainer_);  // a connect's end (nothing unsent: below the low-water mark)
+    if (unsent() > 0) flush();
+    if (unsent() <= low_water || write_error_ != 0) wake(drainer_);
   }
-}
-
-void transport::send_buffered() {
-  if (unsent() > 0) flush();
-  if (unsent() <= low_water || write_error_ != 0) wake(drainer_);
   if (closing_ && (unsent() == 0 || write_error_ != 0)) {
     closing_ = false;
     release_fd();

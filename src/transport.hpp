@@ -139,10 +139,10 @@ class transport final : public loop_socket, public io_source {
   [[gnu::noinline]] void send_rest(std::string_view data, ssize_t sent);
   // Appends data to what waits for EPOLLOUT.
   [[gnu::noinline]] void buffer_unsent(std::string_view data);
-  // on_events found the socket writable with bytes unsent, or closing:
-  // sends what it takes, wakes a drainer, and finishes a close when all
-  // is sent (or cannot be).
-  [[gnu::noinline]] void send_buffered();
+  // on_events with more to do than wake the reader: sends what the socket
+  // takes, wakes the tasks that wait, and finishes a close once all is
+  // sent (or cannot be).
+  [[gnu::noinline]] void on_events_in_full(std::uint32_t events);
   void flush() noexcept;  // sends what the socket takes; the rest waits for EPOLLOUT
   void shut_down_sending() noexcept;
   void release_fd() noexcept;
