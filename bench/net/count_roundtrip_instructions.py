@@ -4,7 +4,7 @@ with callgrind rather than timed, so that the figure repeats.
 
     python3 bench/net/count_roundtrip_instructions.py SERVER [SERVER ...]
         [--load build/release/bench/echo_load] [--clients 10] [--size 64]
-        [--seconds 2,6]
+        [--seconds 2,6] [--repeat 3]
 
 e.g. for tandem's server and libuv's, measured the same way:
 
@@ -21,13 +21,15 @@ shutting down taken out. Under callgrind the server is the bottleneck, so
 every epoll_wait finds many clients ready, for every server alike; a busy
 machine slows the client too, so that fewer are ready each time and each
 round trip carries more of an iteration's fixed cost (a few instructions
-more): compare figures from runs on an idle machine, side by side.
+more). So each figure is measured --repeat times and the median printed,
+with the range: compare figures from runs side by side, on an idle machine.
 """
 import argparse
 import json
 import os
 import re
 import signal
+import statistics
 import subprocess
 import tempfile
 
@@ -66,13 +68,18 @@ def main():
     ap.add_argument("--clients", type=int, default=10)
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--seconds", default="2,6", help="the short and the long window")
+    ap.add_argument("--repeat", type=int, default=3, help="measurements per server")
     args = ap.parse_args()
     short, long_ = (float(s) for s in args.seconds.split(","))
     for server in args.servers:
-        (i1, r1), (i2, r2) = (run_once(server, args.load, args.clients, args.size, s)
-                              for s in (short, long_))
-        print(f"{(i2 - i1) / (r2 - r1):.1f} instructions per round trip: {server} "
-              f"({args.clients} clients, {args.size} B; {r2 - r1} round trips apart)")
+        figures = []
+        for _ in range(args.repeat):
+            (i1, r1), (i2, r2) = (run_once(server, args.load, args.clients, args.size, s)
+                                  for s in (short, long_))
+            figures.append((i2 - i1) / (r2 - r1))
+        print(f"{statistics.median(figures):.1f} instructions per round trip: {server} "
+              f"({args.clients} clients, {args.size} B; median of {len(figures)}, "
+              f"{min(figures):.1f} to {max(figures):.1f})")
 
 
 if __name__ == "__main__":
