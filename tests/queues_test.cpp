@@ -347,6 +347,60 @@ TEST(Queues, AnItemWhoseMoveThrowsInGetStaysQueued) {
   EXPECT_EQ(lq.try_get()->value, 2);
 }
 
+// An item whose move throws at whichever move get() or try_get() makes is
+// either handed out or left queued in its place, never lost: try_get()
+// moved it out of the queue and then into the optional it returns, and
+// lost it when that second move threw.
+struct brittle {
+  static inline int moves_left = -1;  // moves until one throws; -1: none does
+  int value = 0;
+  explicit brittle(int v) : value(v) {}
+  brittle(const brittle&) = delete;
+  // NOLINTNEXTLINE(bugprone-exception-escape,performance-noexcept-move-constructor): the point
+  brittle(brittle&& other) : value(other.value) {
+    if (moves_left >= 0 && moves_left-- == 0) throw std::runtime_error("move failed");
+  }
+};
+
+template <class Queue, class Take>
+std::vector<int> take_each_failing_at_every_move(Queue& q, Take take) {
+  std::vector<int> got;
+  for (int item = 0; !q.empty() && item < 100; ++item) {
+    for (int moves = 0; !q.empty(); ++moves) {  // an item lost: no get() that waits
+      brittle::moves_left = moves;
+      try {
+        got.push_back(take(q));
+        break;
+      } catch (const std::runtime_error&) {
+      }
+    }
+  }
+  brittle::moves_left = -1;
+  return got;
+}
+
+TEST(Queues, AnItemWhoseMoveThrowsAtAnyMoveInTryGetOrGetIsNeverLost) {
+  auto try_get = [](auto& q) { return q.try_get()->value; };
+  auto get = [](auto& q) { return q.get().value; };
+  tandem::queue<brittle> q;
+  tandem::lifo_queue<brittle> lq;
+  for (int v : {1, 2, 3}) {
+    q.put(brittle(v));
+    lq.put(brittle(v));
+  }
+  EXPECT_EQ(take_each_failing_at_every_move(q, try_get), (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(take_each_failing_at_every_move(lq, try_get), (std::vector<int>{3, 2, 1}));
+  event_loop loop;
+  run_bounded(loop, [&] {
+    for (int v : {1, 2, 3}) {
+      q.put(brittle(v));
+      lq.put(brittle(v));
+    }
+    EXPECT_EQ(take_each_failing_at_every_move(q, get), (std::vector<int>{1, 2, 3}));
+    EXPECT_EQ(take_each_failing_at_every_move(lq, get), (std::vector<int>{3, 2, 1}));
+  });
+}
+
 // Waiting works alike whatever the order: a putter blocked on a full
 // priority queue gets in when the lowest item is taken.
 TEST(Queues, PriorityQueuePutWaitsWhileFullAndGetWaitsWhileEmpty) {

@@ -28,27 +28,28 @@ namespace tandem {
 
 namespace detail {
 
-// The orders a queue hands its items out in: push() stores an item, take()
-// removes the one next in order.
+// The orders a queue hands its items out in: push() stores an item,
+// take<Out>() moves the one next in order straight into the Out it returns
+// (the T of get(), the optional of try_get()) and then removes it.
 
 // Items in arrival order, taken from the front (first in, first out) or
-// the back (last in, first out). If moving the item out throws, it stays
-// queued where it was.
+// the back (last in, first out). Removed only once moved out: if that
+// move throws, the item stays queued where it was.
 enum class taken_from { front, back };
 template <class T, taken_from End>
 class arrival_order {
  public:
   void push(T&& value) { items_.push_back(std::move(value)); }
-  T take() {
-    if constexpr (End == taken_from::front) {
-      T value(std::move(items_.front()));
+  template <class Out>
+  Out take() {
+    constexpr bool front = End == taken_from::front;
+    Out value(std::move(front ? items_.front() : items_.back()));
+    if constexpr (front) {
       items_.pop_front();
-      return value;
     } else {
-      T value(std::move(items_.back()));
       items_.pop_back();
-      return value;
     }
+    return value;
   }
   std::size_t size() const noexcept { return items_.size(); }
 
@@ -67,9 +68,10 @@ class lowest_first {
     items_.push_back(std::move(value));
     std::push_heap(items_.begin(), items_.end(), after_);
   }
-  T take() {
+  template <class Out>
+  Out take() {
     std::pop_heap(items_.begin(), items_.end(), after_);  // the lowest to the back
-    T value(std::move(items_.back()));
+    Out value(std::move(items_.back()));
     items_.pop_back();
     return value;
   }
@@ -99,7 +101,7 @@ class basic_queue {
   }
   T get() {
     while (empty()) getters_.wait(pass_item_on_);
-    return take();
+    return take<T>();
   }
   bool try_put(T value) {
     if (full()) return false;
@@ -108,7 +110,7 @@ class basic_queue {
   }
   std::optional<T> try_get() {
     if (empty()) return std::nullopt;
-    return take();
+    return take<std::optional<T>>();
   }
 
   // asyncio's task_done(): a consumer has finished with an item it took.
@@ -143,8 +145,12 @@ class basic_queue {
     ++unfinished_;
     getters_.wake_one();
   }
-  T take() {
-    T value = items_.take();
+  // Moves the next item straight into what get() or try_get() returns
+  // (a second move, after the item left the queue, could throw and lose
+  // it).
+  template <class Out>
+  Out take() {
+    Out value = items_.template take<Out>();
     putters_.wake_one();
     return value;
   }
