@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <numeric>
@@ -281,6 +282,42 @@ TEST(Queues, PriorityQueueTakesItsComparison) {
   std::string got;
   while (auto v = q.try_get()) got += *v;
   EXPECT_EQ(got, "dcba");  // std::greater: the greatest is the "lowest"
+}
+
+// The constraint asks for a strict weak order callable as a non-const
+// lvalue, as std::priority_queue calls its comparison: one whose
+// operator() is not const (a mutable lambda, a plain function object) is
+// accepted and works, where the heap called it through a const member and
+// did not compile. One taking non-const references is refused.
+struct counting_less {
+  int calls = 0;
+  bool operator()(const int& a, const int& b) {  // not const
+    ++calls;
+    return a < b;
+  }
+};
+struct mutable_ref_less {
+  bool operator()(int& a, int& b) const { return a < b; }
+};
+template <class T, class Compare>
+concept priority_queue_of = requires {
+  typename tandem::priority_queue<T, Compare>;
+};
+static_assert(!priority_queue_of<int, mutable_ref_less>);
+
+TEST(Queues, PriorityQueueTakesAComparisonWhoseCallIsNotConst) {
+  tandem::priority_queue<int, counting_less> q;
+  auto by_absolute = [calls = 0](int a, int b) mutable {
+    ++calls;
+    return std::abs(a) < std::abs(b);
+  };
+  tandem::priority_queue<int, decltype(by_absolute)> abs_q(0, by_absolute);
+  for (int v : {3, -1, 2, -4}) {
+    q.put(v);
+    abs_q.put(v);
+  }
+  for (int v : {-4, -1, 2, 3}) EXPECT_EQ(q.try_get(), v);
+  for (int v : {-1, 2, 3, -4}) EXPECT_EQ(abs_q.try_get(), v);
 }
 
 // (priority, arrival) pairs: first in, first out among equal priorities.

@@ -79,10 +79,12 @@ class lowest_first {
 
  private:
   // The standard heap algorithms put the greatest by their comparison on
-  // top: comparing the other way round puts the lowest there.
+  // top: comparing the other way round puts the lowest there. Not const:
+  // `less` is called as a non-const lvalue, as priority_queue's constraint
+  // asks and as std::priority_queue calls its comparison.
   struct comes_after {
     Compare less;
-    bool operator()(const T& a, const T& b) const { return less(b, a); }
+    bool operator()(const T& a, const T& b) { return less(b, a); }
   } after_;
   std::vector<T> items_;
 };
