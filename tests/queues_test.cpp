@@ -438,6 +438,59 @@ TEST(Queues, AnItemWhoseMoveThrowsAtAnyMoveInTryGetOrGetIsNeverLost) {
   });
 }
 
+// A getter woken for an item that then fails to move it out leaves the
+// item queued, and passes its wake-up on to the next getter, as a getter
+// woken and then cancelled does: the item sat queued while the next
+// getter waited on, until another put() came.
+TEST(Queues, AWokenGetterWhoseMoveThrowsPassesTheItemOnToTheNextGetter) {
+  event_loop loop;
+  tandem::queue<brittle> q;
+  run_bounded(loop, [&] {
+    auto& l = tandem::current_loop();
+    auto getter = [&q] { return q.get().value; };
+    auto first = l.create_task(getter);
+    auto second = l.create_task(getter);
+    tandem::sleep_for(0s);    // both wait
+    q.put(brittle(1));        // wakes first
+    brittle::moves_left = 0;  // first's move out of the queue throws
+    for (int i = 0; i < 5; ++i) tandem::sleep_for(0s);
+    brittle::moves_left = -1;
+    EXPECT_THROW(tandem::await(first), std::runtime_error);
+    EXPECT_TRUE(second.done()) << "the item sat queued while second waited";
+    second.cancel();  // if still waiting, so that the queue outlives it
+    try {
+      EXPECT_EQ(tandem::await(second), 1);
+    } catch (const tandem::cancelled_error&) {
+    }
+  });
+}
+
+// The same for a putter woken for a free slot whose move into the queue
+// throws: the slot goes to the next putter.
+TEST(Queues, AWokenPutterWhoseMoveThrowsPassesTheSlotOnToTheNextPutter) {
+  event_loop loop;
+  tandem::queue<brittle> q(1);
+  run_bounded(loop, [&] {
+    auto& l = tandem::current_loop();
+    q.put(brittle(0));  // full
+    auto first = l.create_task([&q] { q.put(brittle(1)); });
+    auto second = l.create_task([&q] { q.put(brittle(2)); });
+    tandem::sleep_for(0s);        // both wait
+    EXPECT_EQ(q.get().value, 0);  // wakes first
+    brittle::moves_left = 0;      // first's move into the queue throws
+    for (int i = 0; i < 5; ++i) tandem::sleep_for(0s);
+    brittle::moves_left = -1;
+    EXPECT_THROW(tandem::await(first), std::runtime_error);
+    EXPECT_TRUE(second.done()) << "the slot stayed free while second waited";
+    second.cancel();
+    try {
+      tandem::await(second);
+      EXPECT_EQ(q.get().value, 2);
+    } catch (const tandem::cancelled_error&) {
+    }
+  });
+}
+
 // Waiting works alike whatever the order: a putter blocked on a full
 // priority queue gets in when the lowest item is taken.
 TEST(Queues, PriorityQueuePutWaitsWhileFullAndGetWaitsWhileEmpty) {

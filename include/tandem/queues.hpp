@@ -97,13 +97,27 @@ class basic_queue {
   basic_queue(const basic_queue&) = delete;
   basic_queue& operator=(const basic_queue&) = delete;
 
+  // A waiter woken whose move into (or out of) the queue then throws has
+  // not used its slot (or item): it passes it on, as a cancelled one does.
   void put(T value) {
-    while (full()) putters_.wait(pass_slot_on_);
-    store(std::move(value));
+    bool woken = false;
+    for (; full(); woken = true) putters_.wait(pass_slot_on_);
+    try {
+      store(std::move(value));
+    } catch (...) {
+      if (woken) pass_slot_on_();
+      throw;
+    }
   }
   T get() {
-    while (empty()) getters_.wait(pass_item_on_);
-    return take<T>();
+    bool woken = false;
+    for (; empty(); woken = true) getters_.wait(pass_item_on_);
+    try {
+      return take<T>();
+    } catch (...) {
+      if (woken) pass_item_on_();
+      throw;
+    }
   }
   bool try_put(T value) {
     if (full()) return false;
