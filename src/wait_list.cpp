@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <utility>
 
 #include "tandem/task.hpp"
 
@@ -46,10 +47,14 @@ void wait_list::wait(callable_ref<void> pass_on) {
   }
 }
 
+// The wake function is moved out of the node before it is called, since
+// calling it erases the node; moved, not copied: a copy allocates, and a
+// bad_alloc here would escape from a put() that has stored its item, or a
+// get() whose item has left the queue.
 bool wait_list::wake_one() {
-  for (const waiter& w : waiters_) {
+  for (waiter& w : waiters_) {
     if (w.task->cancel_pending()) continue;
-    auto wake = w.wake;  // a copy: calling it erases the node
+    auto wake = std::move(w.wake);
     wake();
     return true;
   }
@@ -58,7 +63,7 @@ bool wait_list::wake_one() {
 
 void wait_list::wake_all() {
   while (!waiters_.empty()) {
-    auto wake = waiters_.front().wake;
+    auto wake = std::move(waiters_.front().wake);
     wake();
   }
 }

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <functional>
 #include <memory>
+#include <new>
 #include <numeric>
 #include <optional>
 #include <stdexcept>
@@ -23,6 +24,18 @@
 
 #include "support/loop_support.hpp"
 #include "tandem/loop.hpp"
+
+// Allocation failure on demand: the next allocations_until_failure
+// allocations succeed, the one after throws std::bad_alloc (-1: none does).
+// Armed only around the one call a test looks at.
+static int allocations_until_failure = -1;
+void* operator new(std::size_t size) {
+  if (allocations_until_failure >= 0 && allocations_until_failure-- == 0) throw std::bad_alloc();
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -489,6 +502,42 @@ TEST(Queues, AWokenPutterWhoseMoveThrowsPassesTheSlotOnToTheNextPutter) {
     } catch (const tandem::cancelled_error&) {
     }
   });
+}
+
+// Waking a waiter allocates nothing: wake_one() copied the waiter's
+// wake function (a heap-allocated std::function) to call it, and a
+// bad_alloc there escaped from try_put() (put()) after the item was stored
+// and counted, so a caller told it failed would put it twice; from get()
+// (try_get()) after the item had left the queue, so it was lost.
+TEST(Queues, WakingAWaiterAllocatesNothingSoNoItemIsLostOrStoredTwice) {
+  event_loop loop;
+  tandem::queue<int> q(1);
+  run_bounded(
+      loop,
+      [&] {
+        auto& l = tandem::current_loop();
+        q.put(0);  // the queue's storage is allocated: storing allocates nothing
+        (void)q.try_get();
+        auto getter = l.create_task([&q] { return q.get(); });
+        tandem::sleep_for(0s);  // waits
+        allocations_until_failure = 0;
+        bool stored = false;
+        EXPECT_NO_THROW(stored = q.try_put(1));
+        EXPECT_TRUE(stored);
+        allocations_until_failure = -1;
+        EXPECT_EQ(tandem::await(getter), 1);
+        q.put(2);  // full
+        auto putter = l.create_task([&q] { q.put(3); });
+        tandem::sleep_for(0s);  // waits
+        allocations_until_failure = 0;
+        std::optional<int> got;
+        EXPECT_NO_THROW(got = q.try_get());
+        allocations_until_failure = -1;
+        EXPECT_EQ(got, 2);
+        tandem::await(putter);
+        EXPECT_EQ(q.try_get(), 3);
+      },
+      5s);
 }
 
 // Waiting works alike whatever the order: a putter blocked on a full
