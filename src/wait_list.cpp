@@ -29,13 +29,20 @@ void wait_list::wait(callable_ref<void> pass_on) {
     listed = false;
   };
   s.undo = undo;
-  // wake_one/wake_all take the waiter off the list before waking it.
-  it->wake = [this, it, &listed, &woken, wake = it->wake] {
-    waiters_.erase(it);
-    listed = false;
-    woken = true;
-    wake();
-  };
+  // wake_one/wake_all take the waiter off the list before waking it. The
+  // assignment allocates: if that fails, the waiter is taken off again
+  // (left listed, it would take a wake-up meant for another).
+  try {
+    it->wake = [this, it, &listed, &woken, wake = it->wake] {
+      waiters_.erase(it);
+      listed = false;
+      woken = true;
+      wake();
+    };
+  } catch (...) {
+    undo();
+    throw;
+  }
   try {
     suspend(s);
   } catch (...) {

@@ -540,6 +540,38 @@ TEST(Queues, WakingAWaiterAllocatesNothingSoNoItemIsLostOrStoredTwice) {
       5s);
 }
 
+// An allocation that fails as a getter starts to wait (the waiter's node,
+// then its wake function: the first and second allocations) throws from
+// get() and leaves no waiter listed: the failed wake function's
+// assignment left the node listed, so the queue's next wake-up went to it
+// and was lost, and the queue's destruction reported waiters and aborted.
+TEST(Queues, AnAllocationFailingAsAGetterStartsToWaitLeavesNoWaiterListed) {
+  event_loop loop;
+  tandem::queue<int> q;
+  run_bounded(
+      loop,
+      [&] {
+        auto& l = tandem::current_loop();
+        for (int allocations : {0, 1}) {
+          auto failing = l.create_task([&q, allocations] {
+            allocations_until_failure = allocations;
+            EXPECT_THROW((void)q.get(), std::bad_alloc);
+            allocations_until_failure = -1;
+          });
+          tandem::sleep_for(0s);
+          allocations_until_failure = -1;  // in case get() waited after all
+          ASSERT_TRUE(failing.done());
+          auto getter = l.create_task([&q] { return q.get(); });
+          tandem::sleep_for(0s);  // waits
+          q.put(allocations);
+          for (int i = 0; i < 3 && !getter.done(); ++i) tandem::sleep_for(0s);
+          ASSERT_TRUE(getter.done()) << "the wake-up went to the failed waiter";
+          EXPECT_EQ(tandem::await(getter), allocations);
+        }
+      },
+      5s);
+}
+
 // Waiting works alike whatever the order: a putter blocked on a full
 // priority queue gets in when the lowest item is taken.
 TEST(Queues, PriorityQueuePutWaitsWhileFullAndGetWaitsWhileEmpty) {
