@@ -403,11 +403,8 @@ class coroutine {
   // const member, has no assignment).
   void take_result_of(coroutine& other) noexcept(result_moves_nothrow) {
     if constexpr (!std::is_void_v<R>) {
-      result_.value.reset();
-      if (other.result_.value) {
-        result_.value.emplace(std::move(*other.result_.value));
-        other.result_.value.reset();
-      }
+      detail::reconstruct_from(result_.value, other.result_.value);
+      other.result_.value.reset();
     }
   }
 

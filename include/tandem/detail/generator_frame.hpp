@@ -126,6 +126,19 @@ struct result_storage<R&> {};
 template <class R>
 struct result_storage<R&&> {};
 
+// Gives `to` the value of `from` (or none) by destroying `to`'s and
+// move-constructing anew, never by assignment: T need only be
+// move-constructible (a const member leaves it no assignment). `from` keeps
+// its moved-from value. Shared by reconstructing_optional and the handle's
+// move of a kept result (coroutine::take_result_of).
+template <class T>
+void reconstruct_from(std::optional<T>& to,
+                      std::optional<T>& from) noexcept(std::is_nothrow_move_constructible_v<T>) {
+  if (&to == &from) return;
+  to.reset();
+  if (from) to.emplace(std::move(*from));
+}
+
 // An optional whose move-assignment destroys its value and constructs the
 // other's afresh. The coroutine iterator keeps the current value in one
 // when Out has no assignment (a const member): std::optional's assignment
@@ -138,10 +151,7 @@ struct reconstructing_optional : std::optional<T> {
   reconstructing_optional(reconstructing_optional&&) = default;
   reconstructing_optional& operator=(reconstructing_optional&& other) noexcept(
       std::is_nothrow_move_constructible_v<T>) {
-    if (this != &other) {
-      this->reset();
-      if (other) this->emplace(std::move(*other));
-    }
+    reconstruct_from<T>(*this, other);
     return *this;
   }
   ~reconstructing_optional() = default;
