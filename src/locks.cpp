@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <exception>
 #include <stdexcept>
+#include <string>
 
 #include "tandem/task.hpp"
 #include "task_switch.hpp"
@@ -56,6 +57,11 @@ void mutex::hand_over() {
   holder_ = nullptr;
   handed_over_ = waiters_.wake_one();  // stays locked: the first waiter owns it now
   if (!handed_over_) locked_ = false;
+}
+
+void detail::throw_negative_semaphore_value(const char* who, std::intmax_t value) {
+  throw std::invalid_argument(std::string(who) + ": the initial value must be >= 0, got " +
+                              std::to_string(value));
 }
 
 void semaphore::acquire() {

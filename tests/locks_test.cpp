@@ -252,6 +252,33 @@ TEST(Locks, BoundedSemaphoreReleasedPastItsInitialValueThrowsLogicError) {
   EXPECT_EQ(b.value(), 2u);
 }
 
+// asyncio's Semaphore(-1) and BoundedSemaphore(-1) raise ValueError. A
+// negative count converted to std::size_t would be SIZE_MAX: a semaphore
+// that never makes anyone wait.
+TEST(Locks, SemaphoreWithANegativeInitialValueThrowsInvalidArgumentNamingIt) {
+  const auto message_of = [](auto make) -> std::string {
+    try {
+      make();
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "no std::invalid_argument";
+  };
+  const std::string plain = message_of([] { tandem::semaphore s(-1); });
+  EXPECT_NE(plain.find("tandem::semaphore"), std::string::npos) << plain;
+  EXPECT_NE(plain.find("-1"), std::string::npos) << plain;
+  const std::string bounded = message_of([] { tandem::bounded_semaphore b(-3L); });
+  EXPECT_NE(bounded.find("tandem::bounded_semaphore"), std::string::npos) << bounded;
+  EXPECT_NE(bounded.find("-3"), std::string::npos) << bounded;
+  // Zero and positive counts of any integer type are what they say.
+  EXPECT_EQ(tandem::semaphore(0).value(), 0u);
+  EXPECT_EQ(tandem::semaphore(std::size_t{5}).value(), 5u);
+  EXPECT_EQ(tandem::semaphore(short{7}).value(), 7u);
+  EXPECT_EQ(tandem::bounded_semaphore(2).value(), 2u);
+  EXPECT_EQ(tandem::bounded_semaphore(4u).value(), 4u);
+  EXPECT_EQ(tandem::semaphore().value(), 1u);
+}
+
 TEST(Locks, SemaphoreWaiterCancelledJustAsItIsHandedAPermitPassesItOn) {
   event_loop loop;
   tandem::semaphore s(0);

@@ -18,6 +18,8 @@
 //    since it would wait forever, and so is unlock() of an unlocked mutex.
 //  - semaphore::release() never fails; bounded_semaphore::release() past
 //    its initial value is std::logic_error (a release without an acquire).
+//    A negative initial value is std::invalid_argument (asyncio's
+//    ValueError), not a count of SIZE_MAX.
 //  - condition::wait() returns or throws with the mutex held, cancelled or
 //    not. A waiter that was notified and then cancelled passes its wake-up
 //    on to the next. wait(pred) checks pred first. wait() without holding
@@ -30,7 +32,9 @@
 // to them. They belong to the loop's thread.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <vector>
 
@@ -40,7 +44,17 @@ namespace tandem {
 
 namespace detail {
 class task_core;
+
+// A semaphore's initial count from a signed integer: asyncio's
+// Semaphore(-1) raises ValueError, where the conversion to std::size_t
+// would make it SIZE_MAX, a semaphore that never makes anyone wait.
+[[noreturn]] void throw_negative_semaphore_value(const char* who, std::intmax_t value);
+template <std::signed_integral I>
+constexpr std::size_t semaphore_count(I value, const char* who) {
+  if (value < 0) throw_negative_semaphore_value(who, static_cast<std::intmax_t>(value));
+  return static_cast<std::size_t>(value);
 }
+}  // namespace detail
 
 // asyncio.Lock (a class cannot have a member named lock() and be called
 // Lock in C++ naming; it is a Lockable: std::lock_guard, std::unique_lock
@@ -79,6 +93,10 @@ class mutex {
 class semaphore {
  public:
   explicit semaphore(std::size_t value = 1) : value_(value) {}
+  // A signed count (semaphore(2) passes an int): std::invalid_argument if
+  // negative, naming the value.
+  template <std::signed_integral I>
+  explicit semaphore(I value) : semaphore(detail::semaphore_count(value, "tandem::semaphore")) {}
   semaphore(const semaphore&) = delete;
   semaphore& operator=(const semaphore&) = delete;
 
@@ -108,6 +126,9 @@ class semaphore {
 class bounded_semaphore : public semaphore {
  public:
   explicit bounded_semaphore(std::size_t value = 1) : semaphore(value, value) {}
+  template <std::signed_integral I>
+  explicit bounded_semaphore(I value)
+      : bounded_semaphore(detail::semaphore_count(value, "tandem::bounded_semaphore")) {}
 };
 
 // asyncio.Condition, on a mutex of the caller's.

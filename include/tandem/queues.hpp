@@ -200,6 +200,9 @@ class basic_queue {
 template <class T>
 class queue : public detail::basic_queue<T, detail::arrival_order<T, detail::taken_from::front>> {
  public:
+  // Not refused as a negative semaphore count is: a negative maxsize
+  // (queue(-1)) converts to SIZE_MAX, never reached, so the queue is
+  // unbounded, as asyncio's is for any maxsize <= 0.
   explicit queue(std::size_t maxsize = 0)
       : detail::basic_queue<T, detail::arrival_order<T, detail::taken_from::front>>(maxsize, {}) {}
 };
