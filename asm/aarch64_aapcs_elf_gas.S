@@ -38,11 +38,16 @@ tandem_make_context:
     .cfi_startproc
     BTI_C
 
-    /* Bad input gets NULL: no stack, no entry, or too small a stack. */
+    /* Bad input gets NULL: no stack, no entry, too small a stack, or one
+       that would start at or below address 0 (top <= size: a NULL base
+       plus its size, from a failed malloc, or a size that wraps), whose
+       frame would be written near address 0. */
     cbz     x0, 1f
     cbz     x2, 2f
     cmp     x1, #TANDEM_CONTEXT_MIN_SIZE
     b.lo    2f
+    cmp     x0, x1
+    b.ls    2f
 
     /* Align the top down to 16 and place the frame below the top pad,
        which holds a zero frame record (x29 = x30 = 0) to end fp walks. */

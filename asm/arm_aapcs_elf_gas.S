@@ -46,13 +46,18 @@ tandem_make_context:
     .fnstart
     .cfi_startproc
 
-    /* Bad input gets NULL: no stack, no entry, or too small a stack. */
+    /* Bad input gets NULL: no stack, no entry, too small a stack, or one
+       that would start at or below address 0 (top <= size: a NULL base
+       plus its size, from a failed malloc, or a size that wraps), whose
+       frame would be written near address 0. */
     cmp     r0, #0
     bxeq    lr
     cmp     r2, #0
     beq     1f
     cmp     r1, #TANDEM_CONTEXT_MIN_SIZE
     blo     1f
+    cmp     r0, r1
+    bls     1f
 
     /* Align the top down to 16 (AAPCS asks for 8; 16 costs nothing) and
        place the frame below the top pad, whose 16 bytes start zeroed. */

@@ -36,11 +36,15 @@
 tandem_make_context:
     .cfi_startproc
 
-    /* Bad input gets NULL: no stack, no entry, or too small a stack. */
+    /* Bad input gets NULL: no stack, no entry, too small a stack, or one
+       that would start at or below address 0 (top <= size: a NULL base
+       plus its size, from a failed malloc, or a size that wraps), whose
+       frame would be written near address 0. */
     beqz    a0, 1f
     beqz    a2, 2f
     li      t0, TANDEM_CONTEXT_MIN_SIZE
     bltu    a1, t0, 2f
+    bgeu    a1, a0, 2f
 
     /* Align the top down to 16 and place the frame below the top pad,
        which holds a zero frame record (ra = fp = 0) to end fp walks. */

@@ -33,7 +33,10 @@ tandem_make_context:
     .cfi_startproc
     LANDING_PAD
 
-    /* Bad input gets NULL: no stack, no entry, or too small a stack. */
+    /* Bad input gets NULL: no stack, no entry, too small a stack, or one
+       that would start at or below address 0 (top <= size: a NULL base
+       plus its size, from a failed malloc, or a size that wraps), whose
+       frame would be written near address 0. */
     xorl    %eax, %eax
     testq   %rdi, %rdi
     jz      1f
@@ -41,6 +44,8 @@ tandem_make_context:
     jz      1f
     cmpq    $TANDEM_CONTEXT_MIN_SIZE, %rsi
     jb      1f
+    cmpq    %rsi, %rdi
+    jbe     1f
 
 #if defined(__CET__) && (__CET__ & 2)
     /* Shadow stacks on (rdssp reads non-zero): tandem does not switch them

@@ -50,6 +50,13 @@ int main(void) {
   check(tandem_make_context(stack_memory + sizeof stack_memory, sizeof stack_memory, NULL) == NULL,
         "a null entry is refused");
 
+  /* malloc failed: NULL + size is not NULL, but no stack starts at 0. */
+  check(tandem_make_context((void*)(uintptr_t)sizeof stack_memory, sizeof stack_memory,
+                            increment) == NULL,
+        "a stack that would start at address 0 (a NULL base plus its size) is refused");
+  check(tandem_make_context(stack_memory + sizeof stack_memory, SIZE_MAX, increment) == NULL,
+        "a size that wraps below address 0 is refused");
+
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -229,6 +229,28 @@ TEST(Context, MakeContextRejectsBadInput) {
   EXPECT_NE(tandem_make_context(s.top(), TANDEM_CONTEXT_MIN_SIZE, increment_forever), nullptr);
 }
 
+// A stack from a failed allocation, `tandem_make_context(base + size, size,
+// entry)` with base NULL, has a top that is not NULL: the frame would be
+// written just below `size`, near address 0, and make_context would die of
+// SIGSEGV. A stack_top no greater than size describes a stack that starts
+// at or below address 0, which no real one does: NULL, as for a NULL top.
+TEST(Context, MakeContextRejectsAStackThatWouldStartAtOrBelowAddressZero) {
+  constexpr std::size_t size = 64 * 1024;
+  const auto address = [](std::uintptr_t a) { return reinterpret_cast<void*>(a); };
+  const std::byte* failed_malloc = nullptr;
+  EXPECT_EQ(tandem_make_context(address(reinterpret_cast<std::uintptr_t>(failed_malloc) + size),
+                                size, increment_forever),
+            nullptr);
+  EXPECT_EQ(tandem_make_context(address(4096), size, increment_forever), nullptr);
+  EXPECT_EQ(tandem_make_context(address(TANDEM_CONTEXT_MIN_SIZE), TANDEM_CONTEXT_MIN_SIZE,
+                                increment_forever),
+            nullptr);
+  // A size larger than the top address wraps below zero: no stack is that.
+  tandem::stack s;
+  EXPECT_EQ(tandem_make_context(s.top(), SIZE_MAX, increment_forever), nullptr);
+  EXPECT_NE(tandem_make_context(s.top(), s.size(), increment_forever), nullptr);
+}
+
 // Misaligned stacks show up as a misaligned frame address in the entry.
 std::uintptr_t entry_frame_address = 0;
 

@@ -96,8 +96,10 @@ typedef void (*tandem_entry)(tandem_transfer);
    at `stack_top` (the highest address, exclusive). An unaligned stack_top is
    aligned down as the ABI requires. Nothing runs until the first
    tandem_jump to the result, which calls entry({caller, data}).
-   Returns NULL if stack_top or entry is NULL or size is below
-   TANDEM_CONTEXT_MIN_SIZE. */
+   Returns NULL if stack_top or entry is NULL, if size is below
+   TANDEM_CONTEXT_MIN_SIZE, or if stack_top is not above size: such a stack
+   would start at or below address 0, as `base + size` does for a NULL
+   base from a failed malloc (the frame would be written near address 0). */
 tandem_context tandem_make_context(void* stack_top, size_t size, tandem_entry entry);
 
 /* Suspends the calling context, resumes `to` and hands it `data`. Returns
