@@ -474,6 +474,10 @@ void stack::release() noexcept {
   valgrind_id_ = 0;
 }
 
+std::size_t detail::checked_stack_size(const stack_options& options) {
+  return usable_size(options);
+}
+
 std::size_t detail::stack_guard_size() noexcept { return config().guard; }
 
 bool detail::ran_off_unguarded(const tandem::stack& s) noexcept {

@@ -821,14 +821,38 @@ TEST(Task, ResultBeforeDoneThrowsInvalidState) {
 
 TEST(Task, BadStackSizeThrows) {
   event_loop loop;
-  // Refused at create_task or when the task would start: either way the
-  // caller sees the exception, and the loop stays usable.
+  // The caller sees the exception (create_task throws it), and the loop
+  // stays usable.
   auto create_and_run = [&](std::size_t size) {
     auto t = loop.create_task([] { return 1; }, tandem::stack_options{.size = size});
     return run_bounded(loop, t);
   };
   EXPECT_THROW(create_and_run(100), std::invalid_argument);
   EXPECT_THROW(create_and_run(tandem::max_stack_size + 1), std::bad_alloc);
+  EXPECT_EQ(run_bounded(loop, [] { return 2; }), 2);
+}
+
+// Section 5: a stack size out of range is refused by create_task itself,
+// naming the size, as a coroutine's constructor refuses it. Refused only
+// when the task started, the exception left whichever run of the loop was
+// going on (another task's run_until_complete), and the task stayed pending
+// for good: a task awaiting it waited forever.
+TEST(Task, BadStackSizeIsRefusedByCreateTaskNamingTheSize) {
+  event_loop loop;
+  auto create = [&](std::size_t size) {
+    return tandem::current_loop().create_task([] { return 1; },
+                                              tandem::stack_options{.size = size});
+  };
+  run_bounded(loop, [&] {
+    try {
+      create(100);
+      ADD_FAILURE() << "create_task took a stack of 100 bytes";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("100 bytes"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(create(tandem::max_stack_size + 1), std::bad_alloc);
+    tandem::sleep_for(0s);  // a task started here would throw out of the loop
+  });
   EXPECT_EQ(run_bounded(loop, [] { return 2; }), 2);
 }
 

@@ -103,7 +103,10 @@ class event_loop {
   event_loop& operator=(const event_loop&) = delete;
 
   // Schedules fn (R fn()) as a task; it starts on a later loop iteration.
-  // fn may be move-only (it is moved into the task).
+  // fn may be move-only (it is moved into the task). A stack size out of
+  // range is refused here, as a coroutine's constructor refuses it
+  // (std::invalid_argument below min_stack_size, stack_alloc_error above
+  // max_stack_size), though the stack is made only when the task starts.
   template <class F>
   auto create_task(F&& fn, stack_options stack = {})
       -> task<std::invoke_result_t<std::decay_t<F>&>> {

@@ -154,6 +154,14 @@ struct stack_pool_stats {
 };
 stack_pool_stats stack_pool_statistics();  // the first call may allocate
 
+namespace detail {
+// The usable bytes stack(options) would take, checked as it checks them
+// (the same exceptions), without taking a stack: a task's stack is made
+// only when the task starts, but its options are refused by create_task,
+// where the mistake is made, not later out of some other run of the loop.
+std::size_t checked_stack_size(const stack_options& options);
+}  // namespace detail
+
 }  // namespace tandem
 
 // The overflow report, declared with stacks before it had a header of its own.

@@ -112,9 +112,11 @@ class task_core : public std::enable_shared_from_this<task_core> {
   enum class status : unsigned char { pending, started, succeeded, failed, cancelled };
 
   // The name is copied: the body's stack is made only when the task starts.
+  // Its size is checked now, so that create_task refuses a bad one.
   task_core(event_loop& loop, stack_options stack)
       : loop_(&loop), stack_(stack), name_(stack.name != nullptr ? stack.name : "") {
     stack_.name = nullptr;
+    (void)checked_stack_size(stack_);
   }
   task_core(const task_core&) = delete;
   task_core& operator=(const task_core&) = delete;
