@@ -54,6 +54,26 @@ std::function<void()> task_core::local_waker(const suspension& s) {
   };
 }
 
+// The stack is made only now; its size was checked by create_task, but
+// the address space may be spent. The task then fails with the
+// stack_alloc_error, which its awaiter gets: thrown out of the loop, it
+// would end whichever run of the loop was going on, and leave the task
+// pending for good (an awaiter of it waiting forever).
+bool task_core::start() {
+  status_ = status::started;
+  stack_options options = stack_;
+  options.name = name_.c_str();
+  try {
+    frame_ = make_frame<task_frame>(options, this);
+  } catch (...) {  // stack_alloc_error; whatever else, it fails the task the same way
+    finish(status::failed, std::current_exception());  // may destroy this task: return at once
+    return false;
+  }
+  frame_->kind = co_kind::task;
+  prepare(frame_, options);
+  return true;
+}
+
 void task_core::end_of_function() {
   auto* f = static_cast<task_frame*>(frame_);
   frame_ = nullptr;

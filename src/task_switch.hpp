@@ -110,12 +110,7 @@ inline void task_core::schedule_step() {
       finish(status::cancelled, nullptr);
       return;
     }
-    status_ = status::started;
-    stack_options options = stack_;
-    options.name = name_.c_str();
-    frame_ = make_frame<task_frame>(options, this);
-    frame_->kind = co_kind::task;
-    prepare(frame_, options);
+    if (!start()) return;  // no stack: the task failed (and may be gone)
   }
   task_core* const outer = running_task;
   running_task = this;

@@ -6,10 +6,15 @@
 // Every test that waits on the loop runs under a watchdog timer that stops
 // the loop, so a broken loop fails the test instead of hanging it.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdlib>
 #include <exception>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -22,6 +27,7 @@
 #include <vector>
 
 #include "support/loop_support.hpp"
+#include "support/valgrind.hpp"
 #include "tandem/coroutine.hpp"
 #include "tandem/loop.hpp"
 
@@ -854,6 +860,66 @@ TEST(Task, BadStackSizeIsRefusedByCreateTaskNamingTheSize) {
     tandem::sleep_for(0s);  // a task started here would throw out of the loop
   });
   EXPECT_EQ(run_bounded(loop, [] { return 2; }), 2);
+}
+
+// Lowers the soft limit on the address space to `headroom` bytes above
+// what the process uses now (the hard limit stays, so that it can be put
+// back); false if it cannot.
+bool limit_address_space(rlim_t headroom) {
+  std::size_t used_kib = 0;
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmSize:", 0) == 0) used_kib = std::stoul(line.substr(7));
+  rlimit as{};
+  if (used_kib == 0 || ::getrlimit(RLIMIT_AS, &as) != 0) return false;
+  const rlim_t wanted = (rlim_t{used_kib} << 10) + headroom;
+  if (as.rlim_max != RLIM_INFINITY && as.rlim_max < wanted) return false;
+  as.rlim_cur = wanted;
+  return ::setrlimit(RLIMIT_AS, &as) == 0;
+}
+
+// A stack that cannot be had when the task starts (its size passed
+// create_task's check, but the address space is spent) fails the task with
+// that stack_alloc_error, which its awaiter gets. The exception used to
+// leave the loop out of the awaiter's run, and the task stayed pending for
+// good. Under a limit on the address space, in a child process.
+TEST(TaskDeathTest, AStackThatCannotBeHadWhenTheTaskStartsFailsTheTask) {
+#if defined(TANDEM_ASAN) || defined(TANDEM_TSAN)
+  GTEST_SKIP() << "the sanitizers reserve far more address space than the limit leaves";
+#else
+  if (testing_support::running_on_valgrind()) GTEST_SKIP() << "Valgrind manages the address space";
+  // 64 GiB, or the largest stack where that is more (32-bit targets).
+  const std::size_t size = std::min(tandem::max_stack_size, std::size_t{1} << 36);
+  constexpr rlim_t headroom = rlim_t{512} << 20;  // the loop and its tasks' first slab
+  // Whether such a limit takes effect here (qemu-user ignores it): tried
+  // in this process, and put back at once.
+  rlimit before{};
+  ASSERT_EQ(::getrlimit(RLIMIT_AS, &before), 0);
+  bool effective = false;
+  if (limit_address_space(headroom)) {
+    void* p = ::mmap(nullptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    effective = p == MAP_FAILED;
+    if (!effective) ::munmap(p, size);
+    ASSERT_EQ(::setrlimit(RLIMIT_AS, &before), 0);
+  }
+  if (!effective) GTEST_SKIP() << "no limit on the address space takes effect here";
+  auto run = [size, headroom] {
+    if (!limit_address_space(headroom)) std::_Exit(2);
+    event_loop loop;
+    bool failed = false;
+    run_bounded(loop, [&] {
+      auto t =
+          tandem::current_loop().create_task([] { return 1; }, tandem::stack_options{.size = size});
+      try {
+        tandem::await(t);
+      } catch (const tandem::stack_alloc_error&) {
+        failed = t.done() && !t.cancelled();
+      }
+    });
+    std::_Exit(failed ? 0 : 1);
+  };
+  EXPECT_EXIT(run(), testing::ExitedWithCode(0), "");
+#endif
 }
 
 // A task is waited for on its own loop only: another loop would never run

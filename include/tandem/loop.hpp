@@ -106,7 +106,8 @@ class event_loop {
   // fn may be move-only (it is moved into the task). A stack size out of
   // range is refused here, as a coroutine's constructor refuses it
   // (std::invalid_argument below min_stack_size, stack_alloc_error above
-  // max_stack_size), though the stack is made only when the task starts.
+  // max_stack_size), though the stack is made only when the task starts;
+  // if it cannot be had then, the task fails with that stack_alloc_error.
   template <class F>
   auto create_task(F&& fn, stack_options stack = {})
       -> task<std::invoke_result_t<std::decay_t<F>&>> {

@@ -182,6 +182,9 @@ class task_core : public std::enable_shared_from_this<task_core> {
   friend struct task_frame;
 
   void step();
+  // Makes the function's frame as the task starts; false when its stack
+  // cannot be had: the task has failed with that stack_alloc_error.
+  bool start();
   void end_of_function();  // the function ended: gives back its frame, finishes
   void finish(status s, std::exception_ptr e);
   // A cancellation that came while the task ran, at a suspension that
