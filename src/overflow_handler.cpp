@@ -112,6 +112,12 @@ const frame_base* frame_guarded_at(const void* fault) noexcept {
   return found;
 }
 
+// A SIGSEGV that a process or thread sent (kill, raise, sigqueue) rather
+// than the kernel for a fault: si_code SI_USER, SI_QUEUE, SI_TKILL, all at
+// most zero. It has no faulting access to re-execute, and its si_addr is
+// not an address.
+bool was_sent(const siginfo_t* info) noexcept { return info->si_code <= 0; }
+
 void pass_on(int signal, siginfo_t* info, void* context) noexcept {
   if ((previous_action.sa_flags & SA_SIGINFO) != 0 && previous_action.sa_sigaction != nullptr) {
     previous_action.sa_sigaction(signal, info, context);
@@ -121,12 +127,18 @@ void pass_on(int signal, siginfo_t* info, void* context) noexcept {
     previous_action.sa_handler(signal);
     return;
   }
-  // Returning re-executes the faulting access, which now kills.
+  // Ignored before: a sent one is ignored still, and the handler stays. (A
+  // fault's SIGSEGV cannot be ignored: the kernel kills, as below.)
+  if (previous_action.sa_handler == SIG_IGN && was_sent(info)) return;
+  // Returning re-executes the faulting access, which now kills. A sent
+  // signal re-executes nothing: sent again, it is delivered with the
+  // default action as the handler returns (until then it is blocked).
   ::signal(SIGSEGV, SIG_DFL);
+  if (was_sent(info)) ::raise(SIGSEGV);
 }
 
 void on_sigsegv(int signal, siginfo_t* info, void* context) {
-  const frame_base* f = frame_guarded_at(info->si_addr);
+  const frame_base* f = was_sent(info) ? nullptr : frame_guarded_at(info->si_addr);
   if (f == nullptr) {
     pass_on(signal, info, context);
     return;

@@ -157,6 +157,40 @@ TEST_F(OverflowReportDeathTest, OtherFaultsGoToTheEarlierHandler) {
   EXPECT_EXIT(fault(), testing::KilledBySignal(SIGUSR1), "");
 }
 
+// A SIGSEGV that was sent (raise, kill: no fault to re-execute) with no
+// earlier handler still kills, as it would have without the handler: it
+// used to be swallowed once, since returning re-executes nothing, and the
+// process went on.
+TEST_F(OverflowReportDeathTest, ASentSigsegvStillKillsByDefault) {
+  auto sent = [] {
+    tandem::install_overflow_handler();
+    std::raise(SIGSEGV);
+    std::fputs("survived a SIGSEGV sent by raise()\n", stderr);
+    std::exit(0);
+  };
+#if defined(TANDEM_ASAN) || defined(TANDEM_TSAN)
+  // The earlier handler is the sanitizer's, which reports it and exits.
+  EXPECT_DEATH(sent(), "");
+#else
+  EXPECT_EXIT(sent(), testing::KilledBySignal(SIGSEGV), "");
+#endif
+}
+
+// With SIG_IGN before it, a sent SIGSEGV stays ignored, and the handler
+// stays installed: a later overflow is still reported.
+TEST_F(OverflowReportDeathTest, ASentSigsegvStaysIgnoredWhereItWasIgnored) {
+  auto sent_then_overflow = [] {
+    std::signal(SIGSEGV, SIG_IGN);
+    tandem::install_overflow_handler();
+    std::raise(SIGSEGV);
+    tandem::coroutine<void> co([](tandem::yielder<void>&) { recurse(0); },
+                               {.size = tandem::min_stack_size, .name = "after-ignored"});
+    co.next();
+  };
+  EXPECT_EXIT(sent_then_overflow(), testing::KilledBySignal(SIGSEGV),
+              "stack overflow in coroutine [0-9]+ \"after-ignored\"");
+}
+
 // Names are copied, and cut to tandem::detail::max_name_length.
 TEST(OverflowReport, NamesAreCopiedAndCut) {
   std::string name(60, 'n');

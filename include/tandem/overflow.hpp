@@ -9,8 +9,9 @@ namespace tandem {
 // and then lets the process die of the original SIGSEGV, as it would have
 // without the handler. It installs a SIGSEGV handler that runs on an
 // alternate signal stack (the overflowed stack has no room left); faults
-// that are not guard-page hits go to the handler that was there before, or
-// to the default action. Call it once, early, from the main thread; it
+// that are not guard-page hits, and a SIGSEGV sent by kill or raise, go to
+// the handler that was there before, or get the default action (or stay
+// ignored, if they were). Call it once, early, from the main thread; it
 // also gives an alternate signal stack to every thread that later creates
 // a coroutine. A thread that only resumes coroutines made elsewhere should
 // call it too (later calls only set up the calling thread). Replacing the
