@@ -81,6 +81,25 @@ TEST(CoroutineRanges, ThrowCounterSeesADeliberateThrow) {
             1);
 }
 
+// Section 5: any use of a moved-from coroutine throws std::logic_error, its
+// iterator's ++ included. It used to end the loop as if the body had
+// returned, dropping what the body had still to yield without a word.
+TEST(CoroutineRanges, AdvancingOverACoroutineMovedAwayThrowsLogicError) {
+  auto co = count_to(5);
+  std::optional<coroutine<int>> elsewhere;
+  std::vector<int> seen;
+  auto it = co.begin();
+  seen.push_back(*it);
+  elsewhere.emplace(std::move(co));
+  EXPECT_THROW(++it, std::logic_error);
+  EXPECT_EQ(seen, std::vector<int>{0});
+  EXPECT_EQ(elsewhere->next(), 1);  // the body goes on where it was, in the new handle
+  // A finished coroutine still just ends the loop (rule 11).
+  auto done = count_to(0);
+  EXPECT_TRUE(done.begin() == std::default_sentinel);
+  EXPECT_TRUE(done.begin() == std::default_sentinel);
+}
+
 TEST(CoroutineRules, Rule17_ACoroutineIsAMoveOnlyInputView) {
   static_assert(std::ranges::input_range<coroutine<int>>);
   static_assert(std::ranges::view<coroutine<int>>);

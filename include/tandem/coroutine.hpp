@@ -300,7 +300,9 @@ class coroutine {
     // costs a mispredicted return, and its callee-saved registers.
     __attribute__((always_inline)) void advance() {
       current_.reset();
-      if (co_->done()) return;
+      // Finished: the end. Not done(), which a moved-from coroutine says
+      // too: resuming that throws std::logic_error, as every use of it.
+      if (co_->frame_->state == detail::co_state::done) return;
       std::uintptr_t word = 0;
       if constexpr (!std::is_void_v<In>) {
         In v{};
