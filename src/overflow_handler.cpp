@@ -71,6 +71,7 @@ constexpr std::size_t alt_stack_size = std::size_t{64} * 1024;
 // This thread's alternate signal stack; disabled before it is unmapped.
 struct alt_stack {
   void* memory = nullptr;
+  bool own = false;  // the thread had one of its own, which is kept
   ~alt_stack() {
     if (memory == nullptr) return;
     stack_t off{};
@@ -82,7 +83,16 @@ struct alt_stack {
 thread_local alt_stack thread_alt_stack;
 
 bool set_up_alt_stack() noexcept {
-  if (thread_alt_stack.memory != nullptr) return true;
+  if (thread_alt_stack.memory != nullptr || thread_alt_stack.own) return true;
+  // A thread's own alternate stack (a crash reporter's, a language
+  // runtime's) is kept, and the report runs on it too: replaced, it would
+  // leave its owner's handlers running elsewhere. Asked once per thread:
+  // every coroutine made comes here.
+  stack_t current{};
+  if (::sigaltstack(nullptr, &current) == 0 && (current.ss_flags & SS_DISABLE) == 0) {
+    thread_alt_stack.own = true;
+    return true;
+  }
   void* memory = ::mmap(nullptr, alt_stack_size, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (memory == MAP_FAILED) return false;

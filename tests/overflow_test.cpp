@@ -2,8 +2,10 @@
 // of stacks without a guard page): one line naming the coroutine or task,
 // its stack range and size, then death by SIGSEGV.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <csignal>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -155,6 +157,29 @@ TEST_F(OverflowReportDeathTest, OtherFaultsGoToTheEarlierHandler) {
     co.next();
   };
   EXPECT_EXIT(fault(), testing::KilledBySignal(SIGUSR1), "");
+}
+
+// A thread's own alternate signal stack (a crash reporter's, a language
+// runtime's) is kept, and the report runs on it: install_overflow_handler
+// and the first coroutine of the thread used to replace it with tandem's,
+// so that its owner's handlers ran elsewhere and its memory sat unused.
+TEST_F(OverflowReportDeathTest, AThreadsOwnAlternateSignalStackIsKept) {
+  auto overflow = [] {
+    static std::byte own[64 * 1024];
+    stack_t mine{};
+    mine.ss_sp = own;
+    mine.ss_size = sizeof own;
+    if (::sigaltstack(&mine, nullptr) != 0) std::_Exit(2);
+    tandem::install_overflow_handler();
+    tandem::coroutine<void> co([](tandem::yielder<void>&) { recurse(0); },
+                               {.size = tandem::min_stack_size, .name = "on-its-own-altstack"});
+    stack_t now{};
+    ::sigaltstack(nullptr, &now);
+    std::fputs(now.ss_sp == own ? "kept\n" : "replaced\n", stderr);
+    co.next();
+  };
+  EXPECT_EXIT(overflow(), testing::KilledBySignal(SIGSEGV),
+              "kept\n.*stack overflow in coroutine [0-9]+ \"on-its-own-altstack\"");
 }
 
 // A SIGSEGV that was sent (raise, kill: no fault to re-execute) with no

@@ -14,7 +14,9 @@ namespace tandem {
 // ignored, if they were). Call it once, early, from the main thread; it
 // also gives an alternate signal stack to every thread that later creates
 // a coroutine. A thread that only resumes coroutines made elsewhere should
-// call it too (later calls only set up the calling thread). Replacing the
+// call it too (later calls only set up the calling thread). A thread that
+// has an alternate signal stack of its own keeps it: the handler runs there
+// (it needs a few KiB; a sanitizer it passes a fault on to, more). Replacing the
 // SIGSEGV disposition afterwards, or its sigaltstack, disables it.
 // A stack past the mprotect guard budget (tandem/stack.hpp) has no guard page to
 // hit: its overflow is reported the same way, with the same death, when the
