@@ -139,6 +139,30 @@ TEST(Stack, ReleasedStackIsInaccessibleUnderValgrind) {
 #endif
 }
 
+// A body whose copy throws as the coroutine is made: the stack goes back to
+// the pool only once the frame placed in it is gone. It used to be released
+// by the frame's own destructor, whose stack member and later members were
+// then read and written in a released stack: Memcheck reported each access.
+struct body_whose_copy_throws {
+  body_whose_copy_throws() = default;
+  body_whose_copy_throws(const body_whose_copy_throws&) { throw std::runtime_error("copy"); }
+  void operator()(tandem::yielder<int>& y) const { y.yield(1); }
+};
+
+TEST(Stack, AFrameWhoseBodyCopyThrowsIsGoneBeforeItsStackIsReleased) {
+#ifdef TANDEM_TEST_HAVE_MEMCHECK
+  if (RUNNING_ON_VALGRIND == 0) GTEST_SKIP() << "for the valgrind stage";
+  const body_whose_copy_throws body;
+  const unsigned errors_before = VALGRIND_COUNT_ERRORS;
+  EXPECT_THROW(tandem::coroutine<int> co(body), std::runtime_error);
+  EXPECT_EQ(VALGRIND_COUNT_ERRORS, errors_before);
+  tandem::coroutine<int> after([](tandem::yielder<int>& y) { y.yield(2); });
+  EXPECT_EQ(after.next(), 2);  // the stack went back whole
+#else
+  GTEST_SKIP() << "built without <valgrind/memcheck.h>";
+#endif
+}
+
 // Whether any page of s's usable range is resident.
 bool any_page_resident(void* bottom, std::size_t size) {
   std::vector<unsigned char> pages(size / page_size());

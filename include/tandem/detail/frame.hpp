@@ -449,10 +449,15 @@ Frame* make_frame(const stack_options& options, Args&&... args) {
   if (top - place > s.size() / 2)
     throw std::invalid_argument(
         "tandem::coroutine: the body object takes more than half of the stack");
-  // The frame takes the stack it lives in; if the body's constructor
-  // throws, the frame_base part gives it back.
-  // NOLINTNEXTLINE(performance-no-int-to-ptr): the frame goes at an address inside its stack
+  // The frame is built around an empty stack and takes the one it lives in
+  // only once whole: if the body's constructor throws, the frame is gone
+  // before `held` gives the stack back, as in release(). Given back by the
+  // frame's own destructor, it would be released while that destructor
+  // still read and wrote the frame's members inside it (Memcheck says so).
+  tandem::stack held(std::move(s));  // s is empty now
+  // NOLINTNEXTLINE(performance-no-int-to-ptr,bugprone-use-after-move): inside the stack; s is empty
   auto* f = ::new (reinterpret_cast<void*>(place)) Frame(std::move(s), std::forward<Args>(args)...);
+  f->stack = std::move(held);
   f->run_body = &Frame::run;
   f->destroy = [](frame_base* base) { static_cast<Frame*>(base)->~Frame(); };
   return f;
