@@ -78,17 +78,23 @@ namespace {
 // A run of the loop, from entering to leaving, however it leaves: the loop
 // is the thread's running loop meanwhile, and a stop() made during the run
 // is forgotten at its end (asyncio's run_forever does so in its finally).
+// No task runs meanwhile but the loop's own: close() may run the loop's
+// cleanup from inside a task of another loop, whose callbacks must not see
+// that task as theirs (current_loop() would name the other loop, and a
+// suspending call would suspend that task with this loop on its stack).
 class run_scope {
  public:
   run_scope(event_loop* loop, detail::loop_access::state& state) noexcept
-      : state_(state), outer_(detail::running_loop) {
+      : state_(state), outer_(detail::running_loop), outer_task_(detail::running_task) {
     detail::running_loop = loop;
+    detail::running_task = nullptr;
     state_.running = true;
   }
   ~run_scope() {
     state_.running = false;
     state_.stopping = false;
     detail::running_loop = outer_;
+    detail::running_task = outer_task_;
   }
   run_scope(const run_scope&) = delete;
   run_scope& operator=(const run_scope&) = delete;
@@ -96,6 +102,7 @@ class run_scope {
  private:
   detail::loop_access::state& state_;
   event_loop* outer_;
+  detail::task_core* outer_task_;
 };
 }  // namespace
 
@@ -120,6 +127,13 @@ void event_loop::check_can_run(const char* operation) const {
   if (impl_->running)
     throw std::logic_error(std::string("tandem::event_loop::") + operation +
                            ": the loop is already running");
+  // As asyncio ("Cannot run the event loop while another loop is running"):
+  // run from a task or a callback of another loop, this loop would hold
+  // that loop still until it stopped, and a task of that loop resumed from
+  // here would switch away with this loop on its stack.
+  if (detail::running_loop != nullptr)
+    throw std::logic_error(std::string("tandem::event_loop::") + operation +
+                           ": another event loop is running on this thread");
 }
 
 void event_loop::adopt(std::shared_ptr<detail::task_core> t) {

@@ -106,6 +106,59 @@ TEST(Loop, RunUntilCompleteWhileRunningThrows) {
   EXPECT_FALSE(loop.is_running());
 }
 
+// asyncio refuses to run a loop while another runs on the thread ("Cannot
+// run the event loop while another loop is running"). Regression: a loop
+// run inside a task of another ran its callbacks with that task still the
+// thread's running task, so current_loop() there named the outer loop, and
+// a sleep_for in such a callback suspended the outer task with the inner
+// loop on its stack, which the outer loop then ran as its own.
+TEST(Loop, RunningALoopWhileAnotherRunsOnTheThreadThrows) {
+  event_loop inner;
+  bool callback_saw_inner = false;
+  bool callback_could_suspend = true;
+  auto sleeper = inner.create_task([&] {
+    try {
+      tandem::sleep_for(1h);
+    } catch (const tandem::cancelled_error&) {
+      inner.call_soon([&] {
+        callback_saw_inner = &tandem::current_loop() == &inner;
+        try {
+          tandem::sleep_for(1ms);
+        } catch (const std::logic_error&) {
+          callback_could_suspend = false;
+        }
+      });
+      tandem::sleep_for(0s);  // unfinished while the callback runs
+      throw;
+    }
+  });
+  run_for(inner, 1ms);  // the sleeper starts
+  event_loop outer;
+  run_bounded(outer, [&] {
+    auto refused = [&](auto&& run) {
+      try {
+        run();
+        ADD_FAILURE() << "ran inside another loop";
+      } catch (const std::logic_error& e) {
+        EXPECT_NE(std::string(e.what()).find("another event loop"), std::string::npos) << e.what();
+      }
+    };
+    refused([&] { inner.run_until_complete([] { return 1; }); });
+    // Should it run after all, a timer stops it.
+    auto stop = inner.call_later(10ms, [&] { inner.stop(); });
+    refused([&] { inner.run_forever(); });
+    stop.cancel();
+    EXPECT_FALSE(inner.is_running());
+    // close() runs the inner loop's cleanup where it is called: its
+    // callbacks see their own loop, and no task they could suspend.
+    inner.close();
+    EXPECT_TRUE(sleeper.cancelled());
+    EXPECT_TRUE(callback_saw_inner);
+    EXPECT_FALSE(callback_could_suspend);
+    EXPECT_EQ(&tandem::current_loop(), &outer);
+  });
+}
+
 TEST(Loop, RunUntilCompleteOnAClosedLoopThrows) {
   event_loop loop;
   auto made_before = loop.create_task([] { return 1; });

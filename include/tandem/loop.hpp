@@ -122,8 +122,9 @@ class event_loop {
   // Runs the loop until the task is done, and then one more iteration (as
   // asyncio, which stops from the task's done-callback: what its last step
   // scheduled runs); returns its value or rethrows its exception.
-  // logic_error if the loop is running or closed, or if the task belongs
-  // to another loop.
+  // logic_error if the loop is running or closed, if another loop runs on
+  // this thread (from a task or callback of it: asyncio refuses too), or if
+  // the task belongs to another loop. The same refusals for run_forever.
   template <class F>
   auto run_until_complete(F&& fn) -> std::invoke_result_t<std::decay_t<F>&> {
     check_can_run("run_until_complete");
