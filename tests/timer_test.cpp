@@ -321,4 +321,22 @@ TEST(Timer, CallLaterWithTheLongestDurationNeverFires) {
   almost.cancel();
 }
 
+// Bad-input rule 5, in a coarser unit: call_later(seconds::max()) never
+// fires. Regression: the implicit conversion to the clock's nanoseconds
+// overflowed at the call and wrapped into the past, so it fired at once.
+TEST(Timer, CallLaterWithTheLongestDurationInACoarserUnitNeverFires) {
+  event_loop loop;
+  int runs = 0;
+  auto seconds = loop.call_later(std::chrono::seconds::max(), [&] { ++runs; });
+  auto hours = loop.call_later(std::chrono::hours::max(), [&] { ++runs; });
+  run_for(loop, 20ms);
+  EXPECT_EQ(runs, 0) << "a timer with the longest duration fired";
+  seconds.cancel();
+  hours.cancel();
+  // Equally far into the past: it counts as zero.
+  loop.call_later(std::chrono::hours::min(), [&] { ++runs; });
+  run_for(loop, 1ms);
+  EXPECT_EQ(runs, 1);
+}
+
 }  // namespace

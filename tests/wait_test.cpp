@@ -172,6 +172,43 @@ TEST(Wait, SleepForTheLongestDurationSleepsUntilCancelled) {
   EXPECT_FALSE(woke);
 }
 
+// Bad-input rule 5: "forever" in a coarser unit than the clock's, the way
+// std::this_thread::sleep_for takes it, saturates too. Regression: such a
+// duration was converted to the clock's nanoseconds implicitly, at the
+// call, and the multiplication overflowed (undefined behaviour): it wrapped
+// negative, so sleep_for(hours::max()) returned at once and wait_for,
+// timeout and wait timed out at once.
+TEST(Wait, TheLongestDurationInACoarserUnitNeverExpires) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto sleeper = tandem::current_loop().create_task([] {
+      tandem::sleep_for(std::chrono::hours::max());
+      tandem::sleep_for(std::chrono::duration<unsigned long long, std::milli>::max());
+    });
+    auto slow = [] {
+      return tandem::current_loop().create_task([] {
+        tandem::sleep_for(5ms);
+        return 7;
+      });
+    };
+    EXPECT_EQ(tandem::wait_for(slow(), std::chrono::minutes::max()), 7);
+    EXPECT_EQ(tandem::timeout(std::chrono::seconds::max(),
+                              [] {
+                                tandem::sleep_for(5ms);
+                                return 8;
+                              }),
+              8);
+    auto [done, pending] = tandem::wait(std::vector{slow()}, tandem::return_when::all_completed,
+                                        std::chrono::microseconds::max());
+    EXPECT_EQ(done.size(), 1u);
+    EXPECT_TRUE(pending.empty());
+    // Equally far into the past: it counts as zero.
+    EXPECT_THROW(tandem::wait_for(slow(), std::chrono::hours::min()), tandem::timeout_error);
+    EXPECT_FALSE(sleeper.done()) << "sleep_for(hours::max()) returned";
+    sleeper.cancel();
+  });
+}
+
 // ---------------------------------------------------------------------------
 // gather.
 

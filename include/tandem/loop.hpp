@@ -152,10 +152,13 @@ class event_loop {
   // cb: any callable (std::function, a lambda, ...), kept in the timer
   // itself when it is small. An empty std::function or a null function
   // pointer: std::invalid_argument.
-  template <class F>
-  requires std::is_invocable_v < std::decay_t<F>
-  & > timer_handle call_later(clock::duration d, F&& cb) {
-    return call_at(detail::deadline_after(time(), d), std::forward<F>(cb));
+  // d: any integral unit, saturated to the clock's range, not wrapped
+  // (detail::to_clock_duration).
+  template <class Rep, class Period, class F>
+  requires std::is_integral_v<Rep> && std::is_invocable_v < std::decay_t<F>
+  & > timer_handle call_later(std::chrono::duration<Rep, Period> d, F&& cb) {
+    return call_at(detail::deadline_after(time(), detail::to_clock_duration(d)),
+                   std::forward<F>(cb));
   }
   template <class F>
   requires std::is_invocable_v < std::decay_t<F>

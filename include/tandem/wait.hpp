@@ -26,6 +26,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -44,6 +45,11 @@ namespace tandem {
 
 void sleep_for(clock::duration d);  // sleep_for(0s) lets every ready task run once
 void sleep_until(clock::time_point t);
+// Any other integral unit: saturated to the clock's range, not wrapped
+// (detail::to_clock_duration); so for every duration below.
+template <class Rep, class Period>
+requires std::is_integral_v<Rep>
+void sleep_for(std::chrono::duration<Rep, Period> d) { sleep_for(detail::to_clock_duration(d)); }
 
 namespace detail {
 template <class T>
@@ -179,6 +185,11 @@ std::pair<std::vector<task<T>>, std::vector<task<T>>> wait(
   for (auto& t : tasks) (t.done() ? result.first : result.second).push_back(std::move(t));
   return result;
 }
+template <class T, class Rep, class Period>
+requires std::is_integral_v<Rep> std::pair<std::vector<task<T>>, std::vector<task<T>>> wait(
+    std::vector<task<T>> tasks, return_when when, std::chrono::duration<Rep, Period> timeout) {
+  return wait(std::move(tasks), when, std::optional(detail::to_clock_duration(timeout)));
+}
 
 namespace detail {
 // The order in which listed tasks finish, for as_completed: a done-callback
@@ -298,14 +309,18 @@ auto timeout_at(clock::time_point deadline, F&& fn) {
   }
 }
 
-template <class F>
-auto timeout(clock::duration d, F&& fn) {
-  return timeout_at(detail::deadline_after(clock::now(), d), std::forward<F>(fn));
+template <class Rep, class Period, class F>
+requires std::is_integral_v<Rep>
+auto timeout(std::chrono::duration<Rep, Period> d, F&& fn) {
+  return timeout_at(detail::deadline_after(clock::now(), detail::to_clock_duration(d)),
+                    std::forward<F>(fn));
 }
 
-template <class T>
-T wait_for(task<T> t, clock::duration timeout) {
-  if (detail::wait_with_deadline(detail::task_access::core(t), timeout) && t.cancelled())
+template <class T, class Rep, class Period>
+requires std::is_integral_v<Rep> T wait_for(task<T> t, std::chrono::duration<Rep, Period> timeout) {
+  if (detail::wait_with_deadline(detail::task_access::core(t),
+                                 detail::to_clock_duration(timeout)) &&
+      t.cancelled())
     throw timeout_error();
   return detail::task_access::take_value(t);
 }
