@@ -128,7 +128,12 @@ bool wait_with_deadline(task_core& core, clock::duration timeout) {
   s.undo = undo;
   const done_callback_taken_back wake(core, me.waker(s));
   while (!core.done()) suspend(s);
-  return *timed_out && !cancelled_from_outside;
+  // A cancellation from outside was passed on to the task, which has
+  // finished: the wait ends in it, however the task ended (asyncio 3.11's
+  // wait_for raises it once the task is done), as gather's does. Returning
+  // the value of a task that caught it would lose the cancellation.
+  if (cancelled_from_outside) throw cancelled_error{};
+  return *timed_out;
 }
 
 void wait_until(task_core* const* cores, std::size_t n, return_when when,

@@ -918,6 +918,7 @@ TEST(Wait, WaitForCancelledFromOutsideStaysCancelledThoughTheDeadlinePasses) {
     EXPECT_TRUE(cancelled) << "the outside cancellation became a timeout_error";
   });
 }
+
 // ---------------------------------------------------------------------------
 // as_completed (asyncio.as_completed).
 
@@ -1036,6 +1037,27 @@ TEST(Wait, AsCompletedOfNothingEndsAtOnceAndWaitingOutsideATaskThrows) {
   auto t = loop.create_task([] { return 1; });
   tandem::as_completed pending(std::vector<tandem::task<int>>{t});
   EXPECT_THROW((void)pending.next(), std::logic_error);  // t has not run: must wait
+}
+
+// Loop rule 6, a cancellation from outside: as asyncio 3.11's wait_for
+// (which cancels the awaited task, waits for it, and raises), the wait
+// ends in cancelled_error even if the awaited task caught the forwarded
+// cancellation and returned, as gather's does. Regression: wait_for
+// returned the awaited task's value, and the outside cancellation was
+// lost, though the header says the wait ends in cancelled_error.
+TEST(Wait, WaitForCancelledFromOutsideThrowsCancelledEvenIfTheTaskReturned) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    auto stubborn = sleeper_until_cancelled([] { return 9; });
+    auto waiter =
+        tandem::current_loop().create_task([stubborn] { return tandem::wait_for(stubborn, 1h); });
+    tandem::sleep_for(0s);
+    tandem::sleep_for(0s);
+    waiter.cancel();
+    EXPECT_THROW(tandem::await(waiter), tandem::cancelled_error)
+        << "wait_for returned the value: the outside cancellation was lost";
+    EXPECT_EQ(stubborn.result(), 9);  // it was cancelled, caught it and returned
+  });
 }
 
 }  // namespace

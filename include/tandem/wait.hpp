@@ -18,7 +18,9 @@
 //    is not already done (it is cancelled once, at once). Cancelling the
 //    waiting task (or one cancelled while it ran, when it reaches
 //    wait_for()) cancels the awaited one, and the wait then ends in
-//    cancelled_error, not timeout_error, should the deadline pass meanwhile.
+//    cancelled_error once it is done, however it ended (asyncio 3.11: even
+//    if it caught the cancellation and returned), not timeout_error, should
+//    the deadline pass meanwhile.
 //  - A negative duration counts as zero, and a deadline too far for the
 //    clock (now + duration::max()) saturates: it never comes.
 // Each of them is a suspending call: outside a task, or inside a generator
@@ -70,7 +72,8 @@ gathered<T> take_gathered(task<T>& t) {
 int gather_wait(task_core* const* cores, std::size_t n);
 
 // Waits for core with a deadline; true if the deadline passed first (the
-// task was then cancelled and has finished).
+// task was then cancelled and has finished). cancelled_error if the waiting
+// task was cancelled meanwhile (passed on to core, which has finished).
 bool wait_with_deadline(task_core& core, clock::duration timeout);
 }  // namespace detail
 
