@@ -6,6 +6,8 @@
 // (posted_callbacks.hpp), and a task's step (task_switch.hpp).
 #include "tandem/loop.hpp"
 
+#include <signal.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -271,6 +273,10 @@ void event_loop::add_signal_handler(int signum, std::function<void()> cb) {
 }
 
 bool event_loop::remove_signal_handler(int signum) {
+  // As asyncio ("invalid signal number"): false would hide the mistake.
+  if (signum <= 0 || signum >= NSIG)
+    throw std::invalid_argument("tandem::event_loop::remove_signal_handler: " +
+                                std::to_string(signum) + " is not a signal number");
   return impl_->signals.remove(signum, impl_->io);
 }
 

@@ -729,6 +729,17 @@ TEST(Loop, SignalHandlerForSigkillSigstopOrABadNumberThrowsInvalidArgument) {
   EXPECT_FALSE(loop.remove_signal_handler(SIGUSR1));
 }
 
+// As asyncio's remove_signal_handler ("invalid signal number"): a number
+// that is no signal is refused, where it said false as for a signal with
+// no handler, hiding the caller's mistake.
+TEST(Loop, RemovingASignalHandlerForABadNumberThrowsInvalidArgument) {
+  event_loop loop;
+  EXPECT_THROW(loop.remove_signal_handler(0), std::invalid_argument);
+  EXPECT_THROW(loop.remove_signal_handler(-1), std::invalid_argument);
+  EXPECT_THROW(loop.remove_signal_handler(NSIG), std::invalid_argument);
+  EXPECT_FALSE(loop.remove_signal_handler(SIGKILL));  // a signal, with no handler
+}
+
 // glibc keeps signals 32 and 33 for itself: sigaction refuses them. The
 // pipe opened for the loop's first handler is closed again.
 TEST(Loop, AFirstSignalHandlerThatCannotBeInstalledLeavesNoPipeOpen) {

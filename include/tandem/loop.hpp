@@ -181,7 +181,9 @@ class event_loop {
   // close(), restores the disposition from before the first handler. The
   // signal must not be blocked in the thread that receives it.
   void add_signal_handler(int signum, std::function<void()> cb);
-  bool remove_signal_handler(int signum);  // false: no handler for signum
+  // false: no handler for signum; a number that is no signal (<= 0, >= NSIG):
+  // std::invalid_argument, as asyncio's ValueError.
+  bool remove_signal_handler(int signum);
 
  private:
   friend class detail::task_core;
