@@ -148,7 +148,8 @@ template <class T>
 struct reconstructing_optional : std::optional<T> {
   reconstructing_optional() = default;
   reconstructing_optional(const reconstructing_optional&) = default;
-  reconstructing_optional(reconstructing_optional&&) = default;
+  reconstructing_optional(reconstructing_optional&&) noexcept(
+      std::is_nothrow_move_constructible_v<T>) = default;
   reconstructing_optional& operator=(reconstructing_optional&& other) noexcept(
       std::is_nothrow_move_constructible_v<T>) {
     reconstruct_from<T>(*this, other);
