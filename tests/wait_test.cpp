@@ -1030,6 +1030,19 @@ TEST(Wait, AsCompletedCancelledOrDroppedLeavesTheTasksAlone) {
   });
 }
 
+// A "forever" in a coarse unit saturates: it never comes (a conversion
+// that wrapped would time out at once).
+TEST(Wait, AsCompletedWithTheLongestTimeoutInACoarserUnitNeverTimesOut) {
+  event_loop loop;
+  run_bounded(loop, [] {
+    tandem::as_completed pending(std::vector<tandem::task<int>>{sleeper(10, 4)},
+                                 std::chrono::hours::max());
+    auto t = pending.next();
+    ASSERT_TRUE(t.has_value());
+    EXPECT_EQ(t->result(), 4);
+  });
+}
+
 TEST(Wait, AsCompletedOfNothingEndsAtOnceAndWaitingOutsideATaskThrows) {
   event_loop loop;
   tandem::as_completed empty(std::vector<tandem::task<int>>{});

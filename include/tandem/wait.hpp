@@ -235,6 +235,12 @@ class as_completed {
   explicit as_completed(std::vector<task<T>> tasks,
                         std::optional<clock::duration> timeout = std::nullopt)
       : tasks_(std::move(tasks)), order_(shared_cores(tasks_), timeout) {}
+  // Any other integral unit: saturated to the clock's range (hours::max()
+  // never comes), as for the other waiting calls.
+  template <class Rep, class Period>
+  requires std::is_integral_v<Rep> as_completed(std::vector<task<T>> tasks,
+                                                std::chrono::duration<Rep, Period> timeout)
+      : as_completed(std::move(tasks), std::optional(detail::to_clock_duration(timeout))) {}
 
   // The next task to finish, done; nullopt once every task has come back.
   std::optional<task<T>> next() {
