@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <exception>
 #include <fstream>
@@ -865,7 +866,7 @@ TEST(Task, BadStackSizeIsRefusedByCreateTaskNamingTheSize) {
 // Lowers the soft limit on the address space to `headroom` bytes above
 // what the process uses now (the hard limit stays, so that it can be put
 // back); false if it cannot.
-bool limit_address_space(rlim_t headroom) {
+[[maybe_unused]] bool limit_address_space(rlim_t headroom) {  // unused under the sanitizers
   std::size_t used_kib = 0;
   std::ifstream status("/proc/self/status");
   for (std::string line; std::getline(status, line);)
@@ -889,7 +890,8 @@ TEST(TaskDeathTest, AStackThatCannotBeHadWhenTheTaskStartsFailsTheTask) {
 #else
   if (testing_support::running_on_valgrind()) GTEST_SKIP() << "Valgrind manages the address space";
   // 64 GiB, or the largest stack where that is more (32-bit targets).
-  const std::size_t size = std::min(tandem::max_stack_size, std::size_t{1} << 36);
+  const auto size = static_cast<std::size_t>(
+      std::min<std::uint64_t>(tandem::max_stack_size, std::uint64_t{1} << 36));
   constexpr rlim_t headroom = rlim_t{512} << 20;  // the loop and its tasks' first slab
   // Whether such a limit takes effect here (qemu-user ignores it): tried
   // in this process, and put back at once.
