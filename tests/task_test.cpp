@@ -964,9 +964,10 @@ TEST(Task, CancellingTheShieldingTaskLeavesTheShieldedTaskRunning) {
   run_bounded(loop, [] {
     auto& l = tandem::current_loop();
     bool inner_saw_cancel = false;
+    tandem::event release;  // the inner task runs until the test lets it go
     auto inner = l.create_task([&] {
       try {
-        tandem::sleep_for(20ms);
+        release.wait();
       } catch (const tandem::cancelled_error&) {
         inner_saw_cancel = true;
         throw;
@@ -978,7 +979,9 @@ TEST(Task, CancellingTheShieldingTaskLeavesTheShieldedTaskRunning) {
     tandem::sleep_for(0s);  // outer waits in shield
     EXPECT_TRUE(outer.cancel());
     EXPECT_THROW(tandem::await(outer), tandem::cancelled_error);
+    tandem::sleep_for(0s);
     EXPECT_FALSE(inner.done()) << "shield's cancellation reached the inner task";
+    release.set();
     EXPECT_EQ(tandem::await(inner), 5);
     EXPECT_FALSE(inner_saw_cancel);
   });

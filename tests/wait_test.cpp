@@ -947,7 +947,7 @@ TEST(Wait, AsCompletedHandsTasksBackInTheOrderTheyFinish) {
 TEST(Wait, AsCompletedHandsBackTasksDoneAlreadyFirstInListOrder) {
   event_loop loop;
   run_bounded(loop, [] {
-    auto slow = sleeper(10, 0);
+    auto slow = sleeper(200, 0);
     auto a = tandem::current_loop().create_task([] { return 1; });
     auto b = tandem::current_loop().create_task([] { return 2; });
     tandem::sleep_for(0s);
@@ -1014,7 +1014,7 @@ TEST(Wait, AsCompletedCancelledOrDroppedLeavesTheTasksAlone) {
   event_loop loop;
   run_bounded(loop, [] {
     auto& l = tandem::current_loop();
-    auto slow = sleeper(50, 5);
+    auto slow = sleeper(200, 5);
     auto waiter = l.create_task([&] {
       tandem::as_completed pending(std::vector<tandem::task<int>>{slow});
       return pending.next()->result();
