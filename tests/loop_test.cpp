@@ -248,6 +248,34 @@ TEST(Loop, RunForeverAfterARunThatRaisedAfterStopRunsUntilTheNextStop) {
   EXPECT_EQ(iterations, 3) << "run_forever returned before the stop() of its third iteration";
 }
 
+// Where asyncio hands a callback's exception to the loop's exception
+// handler and goes on, tandem ends the run with it (docs/rules.md 4.13):
+// nothing is lost, since the callbacks ready after it stay queued, in
+// order, and run when the loop runs again.
+TEST(Loop, ACallbackThatThrowsEndsTheRunAndTheCallbacksAfterItRunNextTime) {
+  event_loop loop;
+  std::vector<int> order;
+  loop.call_soon([&] { order.push_back(1); });
+  loop.call_soon([&]() -> void {
+    order.push_back(2);
+    throw std::runtime_error("callback failed");
+  });
+  loop.call_soon([&] { order.push_back(3); });
+  loop.call_soon([&] { order.push_back(4); });
+  auto watchdog = loop.call_later(2s, [&] { loop.stop(); });  // in case nothing throws
+  try {
+    loop.run_forever();
+    ADD_FAILURE() << "no exception";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "callback failed");
+  }
+  EXPECT_EQ(order, (std::vector<int>{1, 2}));
+  EXPECT_FALSE(loop.is_running());
+  watchdog.cancel();
+  run_for(loop, 1ms);
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3, 4}));
+}
+
 // ---------------------------------------------------------------------------
 // The order of a loop iteration.
 

@@ -145,6 +145,10 @@ class event_loop {
   bool is_running() const;
   bool is_closed() const;
 
+  // A callback whose exception escapes (any of these, or a signal
+  // handler's) ends run_forever/run_until_complete with it, where asyncio
+  // logs it and goes on: the program that runs the loop sees it. What was
+  // ready after it stays queued and runs when the loop runs again.
   void call_soon(std::function<void()> cb);
   // Any thread; wakes the loop. Not async-signal-safe (it locks and may
   // allocate): a signal handler should write to a pipe a task waits on.
