@@ -25,7 +25,9 @@
 // Pipelined requests are answered in order. A connection gets TIMEOUT
 // seconds to start a request (its request line), then as long again for
 // the rest of it (headers and body), however it trickles in; past either
-// it closes, after a 408 Request Timeout if the request had begun. Before
+// it closes, after a 408 Request Timeout if the request had begun. A
+// response that cannot be sent within TIMEOUT (a client that does not read)
+// closes the connection too. Before
 // closing, the server shuts its sending side down and reads on (up to
 // 1 MiB, for up to 5 s) until the client closes: closing with unread bytes
 // would send a reset, which can destroy the response before the client
@@ -175,7 +177,10 @@ void respond(tandem::stream& s, int status, const char* reason, std::string_view
   response += "\r\n";
   if (!head) response += body;
   s.write(response);
-  s.drain();
+  // A client that sends requests and never reads the answers stops the
+  // drain once the buffers are full: it gets the same time as a request,
+  // then timeout_error closes the connection.
+  tandem::timeout(request_timeout, [&s] { s.drain(); });
 }
 
 // A line through its '\n'; "" at the end of the stream. readuntil, not
@@ -275,8 +280,8 @@ void serve_connection(tandem::stream s) {
   } catch (const tandem::incomplete_read_error&) {
     // The client went away in the middle of a request.
   } catch (const tandem::timeout_error&) {
-    // It sent no request in time, or did not close within the lingering
-    // time.
+    // It sent no request in time, read no response in time, or did not
+    // close within the lingering time.
   } catch (const std::system_error& e) {  // a reset: this connection only
     std::fprintf(stderr, "http_server: %s\n", e.what());
   }

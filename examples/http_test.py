@@ -4,7 +4,8 @@ with Python's http.client (persistent connections, bodies, 404 and 405,
 HEAD, HTTP/1.0 with and without keep-alive), sends malformed requests over
 raw sockets (each must get a 400 and a closed connection), then stops it
 with SIGTERM and checks that it exits 0. Then starts it again with a 0.5 s
-timeout, and checks that idle and stalled connections are closed.
+timeout, and checks that idle and stalled connections are closed, and that
+a client that never reads its responses is let go.
 
 Usage: http_test.py HTTP_SERVER CURL
 Every wait is bounded; a failure kills the server.
@@ -225,6 +226,48 @@ def check_timeouts(server):
                    f"trickled head: got {reply!r} after {time.monotonic() - began:.1f} s")
 
 
+def check_unread_responses(server):
+    """A client that pipelines requests and never reads the responses: once
+    they fill the socket buffers, the server's write waits, for at most the
+    timeout (0.5 s), then the server closes the connection, having answered
+    only part of the requests. (A server that waited on would answer them
+    all once the client reads.)"""
+    request = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"
+    requests = memoryview(request * 1000)
+    with running(server, "0.5") as port:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.settimeout(TIMEOUT)
+            s.connect(("127.0.0.1", port))
+            # Send until the server has stopped reading (1 s without room to
+            # send): its write of a response waits then, however slow the
+            # machine.
+            s.setblocking(False)
+            sent = 0
+            began = time.monotonic()
+            while select.select([], [s], [], 1.0)[1]:
+                expect(time.monotonic() - began < TIMEOUT,
+                       f"unread responses: the server still reads after {TIMEOUT} s")
+                with contextlib.suppress(BlockingIOError):
+                    sent += s.send(requests[sent % len(requests):])
+            time.sleep(2)  # the server's 0.5 s run out: it closes
+            s.settimeout(TIMEOUT)
+            received = b""
+            with contextlib.suppress(ConnectionResetError):
+                received = until_close(s, "unread responses")
+            answered = received.count(b"HTTP/1.1 200 OK")
+            whole = sent // len(request)
+            # Some answers may be lost to the reset that a close with unread
+            # requests sends: the point is that the server did not wait on.
+            expect(answered < whole,
+                   f"unread responses: {answered} of {whole} requests answered; "
+                   "the server did not give up on a client that never reads")
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+            expect(read_response(s)[0].startswith(b"HTTP/1.1 200 "),
+                   "unread responses: the next client was not answered")
+
+
 def check_endless_line(port):
     """A request line that passes the limit gets its 400 at once, while the
     client is still sending it (not when a newline comes)."""
@@ -243,6 +286,7 @@ def main():
         check_http10_keep_alive(port)
         check_endless_line(port)
     check_timeouts(server)
+    check_unread_responses(server)
     print("http_server: curl, http.client, malformed requests, SIGTERM and timeouts all passed")
 
 
