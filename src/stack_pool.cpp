@@ -31,6 +31,12 @@ namespace {
 // From <linux/mman.h> of Linux 6.13; older headers lack it.
 constexpr int madv_guard_install = 102;
 
+// Stacks of a size are carved from slabs: mappings of many stacks, each a
+// system call less. A size's first slab is small, and each next one twice
+// the last, up to slab_bytes: a size used for a few stacks takes little
+// address space. (With 64 MiB from the first stack on, a program with 40
+// sizes had spent a 32-bit process's whole address space.)
+constexpr std::size_t first_slab_bytes = std::size_t{1} << 20;
 constexpr std::size_t slab_bytes = std::size_t{64} << 20;
 constexpr std::size_t thread_cache_per_size = 64;
 // Stacks released past the thread caches give their pages back to the
@@ -118,6 +124,7 @@ struct size_class {
   std::vector<slot> unreturned;
   std::byte* carve_next = nullptr;
   std::size_t carve_left = 0;
+  std::size_t slab_stacks = 0;  // how many the last slab held
 };
 
 struct thread_cache;
@@ -138,7 +145,7 @@ struct global_pool {
   size_class& class_for(std::size_t usable) {
     for (auto& c : classes)
       if (c.usable == usable) return c;
-    return classes.emplace_back(size_class{usable, {}, {}, nullptr, 0});
+    return classes.emplace_back(size_class{usable, {}, {}, nullptr, 0, 0});
   }
 };
 
@@ -191,7 +198,10 @@ slot carve(global_pool& g, size_class& sc) {
   const std::size_t guard = config().guard;
   const std::size_t stride = guard + sc.usable;
   if (sc.carve_left == 0) {
-    const std::size_t count = std::max<std::size_t>(1, slab_bytes / stride);
+    const std::size_t most = std::max<std::size_t>(1, slab_bytes / stride);
+    const std::size_t count = sc.slab_stacks == 0
+                                  ? std::clamp<std::size_t>(first_slab_bytes / stride, 1, most)
+                                  : std::min(most, 2 * sc.slab_stacks);
     void* slab = ::mmap(nullptr, count * stride, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (slab == MAP_FAILED)
@@ -205,6 +215,7 @@ slot carve(global_pool& g, size_class& sc) {
     hide_from_valgrind(slab, count * stride);
     sc.carve_next = static_cast<std::byte*>(slab);
     sc.carve_left = count;
+    sc.slab_stacks = count;
   }
   slot s{sc.carve_next + guard, false};
   sc.carve_next += stride;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -191,6 +192,35 @@ TEST(Stack, StacksReleasedPastTheCacheGiveTheirPagesBack) {
   std::size_t resident = 0;
   for (const auto& [bottom, size] : ranges) resident += any_page_resident(bottom, size) ? 1 : 0;
   EXPECT_LE(resident, 64U + 63U);
+}
+
+// The process's address space, from /proc/self/statm (its first field, in
+// pages).
+std::size_t address_space_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  unsigned long pages = 0;
+  const int read = std::fscanf(f, "%lu", &pages);
+  std::fclose(f);
+  return read == 1 ? pages * page_size() : 0;
+}
+
+// Stacks of a size come from slabs that start small and grow: a program that
+// uses many sizes, a few stacks each, does not map 64 MiB for each size.
+// Regression: 64 sizes took 4 GiB of address space, on a 32-bit target all
+// there is (stack_alloc_error from the 40th size or so).
+TEST(Stack, ManySizesOfAFewStacksEachTakeLittleAddressSpace) {
+  const std::size_t before = address_space_bytes();
+  ASSERT_NE(before, 0U);
+  std::vector<tandem::stack> stacks;
+  constexpr std::size_t sizes = 64;
+  for (std::size_t i = 0; i < sizes; ++i)
+    // Sizes no other test uses: each is a fresh one for the pool.
+    stacks.emplace_back(
+        tandem::stack_options{.size = tandem::min_stack_size + (101 + i) * page_size()});
+  const std::size_t grown = address_space_bytes() - before;
+  EXPECT_LT(grown, std::size_t{512} << 20)
+      << "64 sizes of one stack each took " << (grown >> 20) << " MiB of address space";
 }
 
 TEST(Stack, LiveCountFollowsStacks) {
