@@ -263,10 +263,27 @@ static_assert(tandem::detail::resumer_slots + offsetof(tandem::detail::switch_sl
 
 namespace tandem::detail {
 
+namespace {
+
+// Destroys the body and gives back the stack the frame lived in.
+void destroy_frame(frame_base* f) noexcept {
+  tandem::stack memory = std::move(f->stack);  // outlives the frame that lived in it
+  f->destroy(f);
+}
+
+}  // namespace
+
 void prepare(frame_base* f, const stack_options& options) {
   if (options.name != nullptr)
     std::strncpy(f->name, options.name, max_name_length);  // [47] stays 0
-  list_frame(f);
+  try {
+    list_frame(f);  // the only step that can fail: the registry grows by a chunk
+  } catch (...) {
+    // Unlisted, the frame cannot go through release(): the caller, which
+    // has no handle on it yet, would keep its stack from the pool for good.
+    destroy_frame(f);
+    throw;
+  }
   fiber_created(f->sanitizer, f->name);
   prepare_thread_for_overflow_reports();
   if (options.own_fp_control) f->flags = own_fp_control;
@@ -294,8 +311,7 @@ void release(frame_base* f) noexcept {
   }
   unlist_frame(f);
   fiber_destroyed(f->sanitizer);
-  tandem::stack memory = std::move(f->stack);  // outlives the frame that lived in it
-  f->destroy(f);
+  destroy_frame(f);
 }
 
 namespace {

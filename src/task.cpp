@@ -55,22 +55,27 @@ std::function<void()> task_core::local_waker(const suspension& s) {
 }
 
 // The stack is made only now; its size was checked by create_task, but
-// the address space may be spent. The task then fails with the
-// stack_alloc_error, which its awaiter gets: thrown out of the loop, it
-// would end whichever run of the loop was going on, and leave the task
-// pending for good (an awaiter of it waiting forever).
+// the address space may be spent, and listing the frame among the live
+// ones may fail to allocate. The task then fails with that
+// stack_alloc_error or bad_alloc, which its awaiter gets: thrown out of the
+// loop, it would end whichever run of the loop was going on, and leave the
+// task pending for good (an awaiter of it waiting forever). frame_ is set
+// only once the frame is whole: prepare() gives a frame it could not list
+// back with its stack, and one left in frame_ would be unlisted again.
 bool task_core::start() {
   status_ = status::started;
   stack_options options = stack_;
   options.name = name_.c_str();
+  frame_base* f = nullptr;
   try {
-    frame_ = make_frame<task_frame>(options, this);
-  } catch (...) {  // stack_alloc_error; whatever else, it fails the task the same way
+    f = make_frame<task_frame>(options, this);
+    f->kind = co_kind::task;
+    prepare(f, options);
+  } catch (...) {  // stack_alloc_error, bad_alloc; whatever else fails the task the same way
     finish(status::failed, std::current_exception());  // may destroy this task: return at once
     return false;
   }
-  frame_->kind = co_kind::task;
-  prepare(frame_, options);
+  frame_ = f;
   return true;
 }
 

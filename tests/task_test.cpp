@@ -18,6 +18,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -31,6 +32,26 @@
 #include "support/valgrind.hpp"
 #include "tandem/coroutine.hpp"
 #include "tandem/loop.hpp"
+
+// Allocation failure on demand: the next allocations_until_failure
+// allocations succeed, the one after throws std::bad_alloc (-1: none does).
+// Armed only around the step a test looks at. Never inlined, so that
+// Valgrind, which replaces operator new and delete with its own, replaces
+// both or neither; under Valgrind no failure can be injected, and the
+// tests that inject one skip.
+static int allocations_until_failure = -1;
+[[gnu::noinline]] void* operator new(std::size_t size) {
+  if (allocations_until_failure >= 0 && allocations_until_failure-- == 0) throw std::bad_alloc();
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+// GCC, inlining these, takes memory from operator new for another kind
+// than free's and warns at -O2; here they are one kind (malloc's).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace {
 
@@ -922,6 +943,54 @@ TEST(TaskDeathTest, AStackThatCannotBeHadWhenTheTaskStartsFailsTheTask) {
   };
   EXPECT_EXIT(run(), testing::ExitedWithCode(0), "");
 #endif
+}
+
+// A task whose stack was had, but whose frame could not be listed among
+// the live ones (an allocation failing as the thread's list of frames
+// grows by a chunk), fails with that bad_alloc, which its awaiter gets,
+// and its stack goes back to the pool. The bad_alloc used to leave the
+// loop out of the awaiter's run, with the stack held by a frame that was
+// never listed (the loop's close then crashed unlisting it). Tasks start,
+// one allocation failing as each does, until one of them needed one.
+TEST(Task, AnAllocationFailingAsATaskStartsFailsTheTaskAndGivesItsStackBack) {
+  if (testing_support::running_on_valgrind())
+    GTEST_SKIP() << "Valgrind's operator new replaces the one that fails on demand";
+  event_loop loop;
+  bool found = false;
+  run_bounded(loop, [&] {
+    auto& l = tandem::current_loop();
+    const tandem::stack_options small{.size = tandem::min_stack_size};
+    tandem::event forever;  // keeps the tasks that started listed
+    std::vector<tandem::task<void>> started;
+    // One stack of that size taken and given back on this thread: taking
+    // the next allocates nothing.
+    tandem::await(l.create_task([] {}, small));
+    (void)tandem::stack_pool_statistics();  // its first call may allocate
+    for (int i = 0; i < 20000 && !found; ++i) {
+      l.call_soon([] { allocations_until_failure = 0; });
+      auto t = l.create_task(
+          [&forever] {
+            allocations_until_failure = -1;
+            forever.wait();
+          },
+          small);
+      l.call_soon([] { allocations_until_failure = -1; });
+      const std::size_t live_before = tandem::stack_pool_statistics().live;
+      tandem::sleep_for(0s);  // the three run in this order, then this task
+      if (!t.done()) {
+        started.push_back(t);
+        continue;
+      }
+      found = true;
+      EXPECT_THROW(tandem::await(t), std::bad_alloc);
+      EXPECT_FALSE(t.cancelled());
+      EXPECT_EQ(tandem::stack_pool_statistics().live, live_before)
+          << "its stack was not given back";
+    }
+    forever.set();
+    for (auto& t : started) tandem::await(t);
+  });
+  EXPECT_TRUE(found) << "no task needed an allocation as it started";
 }
 
 // A task is waited for on its own loop only: another loop would never run

@@ -417,7 +417,9 @@ __attribute__((always_inline)) inline frame_base* suspend(frame_base* f, std::ui
 }
 
 // Sets up a frame that was just placed at the top of its stack, and lists
-// it as live under options.name (may be null).
+// it as live under options.name (may be null). If listing it fails
+// (std::bad_alloc), the frame is destroyed and its stack given back before
+// the exception propagates: the caller holds nothing.
 void prepare(frame_base* f, const stack_options& options);
 // After a resume found the body ended: gives back the frame and points h
 // at the sentinel for a finished coroutine. Returns normally when the body
