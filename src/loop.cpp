@@ -124,6 +124,17 @@ void event_loop::check_open(const char* operation) const {
                            ": the loop is closed");
 }
 
+// Past the cancellation phase of close(), nothing more runs: a task
+// accepted then would stay pending for good (close() has taken the list of
+// tasks it unwinds, and clears the ready queue after).
+void event_loop::check_accepts_tasks() const {
+  check_open("create_task");
+  if (impl_->unwinding)
+    throw std::logic_error(
+        "tandem::event_loop::create_task: the loop is closing (unwinding its tasks): the task "
+        "would never run");
+}
+
 void event_loop::check_can_run(const char* operation) const {
   check_open(operation);
   if (impl_->running)
@@ -183,8 +194,9 @@ void event_loop::close() {
   // every suspended task leaves what it waits in: those registrations may
   // live on other tasks' stacks, all still intact now. Then the tasks
   // unwind (coroutine_exit at each pending suspension), newest first, as
-  // nested scopes would.
+  // nested scopes would. A task created from there would never run: refused.
   auto tasks = unfinished_newest_first();
+  impl_->unwinding = true;  // not before: a close() that could not take the list can be retried
   for (auto& t : tasks) t->leave_wait();
   for (auto& t : tasks) t->abandon();
   impl_->ready.clear();

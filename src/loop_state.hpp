@@ -32,6 +32,7 @@ struct event_loop::impl {
   bool running = false;
   bool stopping = false;
   bool closed = false;
+  bool unwinding = false;  // close() unwinds the unfinished tasks by force
 
   void run_once();  // src/loop.cpp
 

@@ -565,6 +565,46 @@ TEST(Loop, CloseUnwindsByForceCleanupThatWaitsOnATimer) {
   EXPECT_TRUE(t->cancelled());
 }
 
+// A task created while close() unwinds the unfinished tasks by force (here
+// from a destructor on a stack being unwound) is refused with logic_error,
+// as on a closed loop (asyncio: "Event loop is closed"): the loop runs
+// nothing more. It used to be accepted and dropped: it never ran, and its
+// handle stayed pending after close() for good.
+TEST(Loop, CreatingATaskWhileCloseUnwindsByForceThrowsLogicError) {
+  bool refused = false;
+  bool ran = false;
+  std::optional<tandem::task<void>> late;
+  struct creates_a_task_on_unwinding {
+    event_loop& loop;
+    bool& refused;
+    bool& ran;
+    std::optional<tandem::task<void>>& late;
+    ~creates_a_task_on_unwinding() {
+      try {
+        late = loop.create_task([&ran = ran] { ran = true; });
+      } catch (const std::logic_error&) {
+        refused = true;
+      }
+    }
+  };
+  {
+    event_loop loop;
+    loop.create_task([&] {
+      try {
+        tandem::sleep_for(1h);
+      } catch (const tandem::cancelled_error&) {
+        creates_a_task_on_unwinding c{loop, refused, ran, late};
+        tandem::sleep_for(1h);  // unwound by force here
+      }
+    });
+    run_bounded(loop, [] { tandem::sleep_for(0s); });
+    loop.close();
+    EXPECT_TRUE(refused);
+    EXPECT_FALSE(late.has_value() && !late->done()) << "accepted, and left pending by close()";
+  }
+  EXPECT_FALSE(ran);
+}
+
 // A task that catches its cancellation and yields forever cannot keep
 // close() from returning: after a bounded number of iterations it is
 // unwound by force.

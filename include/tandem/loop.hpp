@@ -108,11 +108,19 @@ class event_loop {
   // (std::invalid_argument below min_stack_size, stack_alloc_error above
   // max_stack_size), though the stack is made only when the task starts;
   // if it cannot be had then, the task fails with that stack_alloc_error.
+  // A closed loop refuses with std::logic_error (asyncio: RuntimeError,
+  // "Event loop is closed"), and so does one whose close() is unwinding
+  // its unfinished tasks by force (a destructor or handler on a stack
+  // being unwound creates one): the loop runs nothing more, so such a task
+  // would never run, and its handle would stay pending for good. While
+  // close() lets cancelled tasks clean up, a task they create is accepted
+  // and runs while the loop does (asyncio.run's cancellation runs the
+  // loop too); unfinished then, it is unwound with the others.
   template <class F>
   auto create_task(F&& fn, stack_options stack = {})
       -> task<std::invoke_result_t<std::decay_t<F>&>> {
     using R = std::invoke_result_t<std::decay_t<F>&>;
-    check_open("create_task");
+    check_accepts_tasks();
     auto state =
         std::make_shared<detail::task_impl<R, std::decay_t<F>>>(*this, stack, std::forward<F>(fn));
     adopt(state);
@@ -198,6 +206,7 @@ class event_loop {
   void cancel_unfinished_tasks();
   std::vector<std::shared_ptr<detail::task_core>> unfinished_newest_first();
   void check_open(const char* operation) const;
+  void check_accepts_tasks() const;  // create_task's: check_open, and not unwinding
   void check_can_run(const char* operation) const;
   [[noreturn]] static void throw_empty_callback(const char* operation);
   timer_handle schedule(clock::time_point t, std::unique_ptr<detail::timer_record> record);
