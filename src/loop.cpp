@@ -149,10 +149,19 @@ void event_loop::check_can_run(const char* operation) const {
                            ": another event loop is running on this thread");
 }
 
+// Whatever allocates is done here, where a bad_alloc leaves nothing made:
+// the room for the task's steps in the ready queue (so that scheduling one
+// never allocates) and its place among the unfinished.
 void event_loop::adopt(std::shared_ptr<detail::task_core> t) {
   auto* raw = t.get();
+  impl_->ready.reserve_task();
+  try {
+    impl_->unfinished.emplace(raw, std::move(t));
+  } catch (...) {
+    impl_->ready.release_task();
+    throw;
+  }
   raw->serial_ = impl_->next_task_serial++;
-  impl_->unfinished.emplace(raw, std::move(t));
   raw->step_scheduled_ = true;
   impl_->ready.push_task(raw);  // the loop's reference in `unfinished` keeps it alive
 }

@@ -24,18 +24,37 @@ class ready_queue {
   bool empty() const noexcept { return size_ == 0; }
   std::size_t size() const noexcept { return size_; }
 
+  // Room for a task's steps, reserved as the task is made (std::bad_alloc
+  // then: create_task throws, and nothing was made) and given back as it
+  // finishes. A task is queued at most once at a time (step_scheduled_),
+  // and the ring always has a slot for every reserved task besides the
+  // callbacks queued, so that push_task never grows it: a wake-up that
+  // failed to allocate there would leave the task marked as queued but in
+  // no queue, never to run again, its awaiter waiting for good. Not on the
+  // hot path: the step's push and pop touch none of these counts.
+  void reserve_task() {
+    if (tasks_ + callbacks_ >= capacity_) grow();
+    ++tasks_;
+  }
+  void release_task() noexcept { --tasks_; }
+
   // A task step touches only the pointer: slots keep their (empty)
-  // callbacks, so the hot path moves no std::function. Growing is the
-  // tail of its own path, so that a caller whose last act this is (an
-  // event's wake-up) needs no frame for it.
+  // callbacks, so the hot path moves no std::function. The ring has room
+  // (see reserve_task); growing is there only in case, and is the tail
+  // of its own path, so that a caller whose last act this is (an event's
+  // wake-up) needs no frame for it.
   void push_task(task_core* t) {
     if (size_ == capacity_) [[unlikely]]
       return grow_and_push_task(t);
     data_[(head_ + size_) & mask_].task = t;
     ++size_;
   }
+  // Grows the ring before the reserved tasks' slots would be taken.
   void push_callback(std::function<void()> cb) {
-    ready_item& slot = next_slot();
+    if (tasks_ + callbacks_ >= capacity_) grow();
+    ready_item& slot = data_[(head_ + size_) & mask_];
+    ++size_;
+    ++callbacks_;
     slot.task = nullptr;
     slot.callback = std::move(cb);
   }
@@ -46,22 +65,20 @@ class ready_queue {
     head_ = (head_ + 1) & mask_;
     --size_;
     if (slot.task != nullptr) return slot.task;
+    --callbacks_;
     cb = std::move(slot.callback);
     slot.callback = nullptr;
     return nullptr;
   }
+  // The loop closes: what is queued goes, and so do the reservations of
+  // the tasks it unwinds (none of them runs again).
   void clear() {
     std::function<void()> callback;
     while (!empty()) pop(callback);
+    tasks_ = 0;
   }
 
  private:
-  ready_item& next_slot() {
-    if (size_ == capacity_) grow();
-    ready_item& slot = data_[(head_ + size_) & mask_];
-    ++size_;
-    return slot;
-  }
   [[gnu::noinline, gnu::cold]] void grow_and_push_task(task_core* t) {
     grow();
     push_task(t);
@@ -82,6 +99,8 @@ class ready_queue {
   std::size_t mask_ = 0;           // needs them
   std::size_t head_ = 0;
   std::size_t size_ = 0;
+  std::size_t tasks_ = 0;      // tasks with room reserved
+  std::size_t callbacks_ = 0;  // callbacks queued; tasks_ + callbacks_ <= capacity_
 };
 
 }  // namespace tandem::detail

@@ -209,8 +209,10 @@ void task_core::finish(status s, std::exception_ptr e) {
       loop_->call_soon(std::move(done.callback));
     }
   }
-  // May drop the loop's reference, and with it this task: last statement.
-  loop_access::of(*loop_).unfinished.erase(this);
+  // May drop the loop's reference, and with it this task: nothing of it is
+  // used after.
+  auto& loop = loop_access::of(*loop_);
+  if (loop.unfinished.erase(this) != 0) loop.ready.release_task();
 }
 
 void task_core::leave_wait() noexcept {

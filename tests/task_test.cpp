@@ -993,6 +993,34 @@ TEST(Task, AnAllocationFailingAsATaskStartsFailsTheTaskAndGivesItsStackBack) {
   EXPECT_TRUE(found) << "no task needed an allocation as it started";
 }
 
+// Waking a task allocates nothing, however full the loop's ready queue is:
+// room for every task's step is reserved as the task is made. Growing the
+// queue as a wake-up queued the step could fail, and the bad_alloc left the
+// woken task marked as queued but in no queue: it never ran again, and its
+// awaiter waited for good. A fresh loop's queue is filled with callbacks
+// to each count in turn, so that some count leaves it exactly full.
+TEST(Task, WakingATaskAllocatesNothingHoweverFullTheReadyQueueIs) {
+  if (testing_support::running_on_valgrind())
+    GTEST_SKIP() << "Valgrind's operator new replaces the one that fails on demand";
+  for (int callbacks = 1; callbacks <= 300; ++callbacks) {
+    event_loop loop;
+    bool stranded = false;
+    run_bounded(loop, [&] {
+      auto& l = tandem::current_loop();
+      tandem::event e;
+      auto waiter = l.create_task([&e] { e.wait(); });
+      tandem::sleep_for(0s);  // it waits; nothing else is queued now
+      for (int i = 0; i < callbacks; ++i) l.call_soon([] {});
+      allocations_until_failure = 0;
+      EXPECT_NO_THROW(e.set()) << "with " << callbacks << " callbacks queued";
+      allocations_until_failure = -1;
+      for (int i = 0; i < 3 && !waiter.done(); ++i) tandem::sleep_for(0s);
+      stranded = !waiter.done();
+    });
+    ASSERT_FALSE(stranded) << "the woken task never ran, with " << callbacks << " callbacks queued";
+  }
+}
+
 // A task is waited for on its own loop only: another loop would never run
 // it (asyncio: "attached to a different loop"). Each way of waiting throws
 // logic_error naming itself, and the task still runs on its own loop.
