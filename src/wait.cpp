@@ -41,6 +41,17 @@ class callbacks_taken_back {
   std::vector<std::pair<task_core*, std::uint64_t>> held_;
 };
 
+// A task listed among those it waits for would wait for its own end, which
+// cannot come while it waits: refused with std::logic_error, as await(self)
+// and wait_for(self) are, rather than hang (CPython 3.11's gather and wait
+// hang there). Checked before anything is waited, registered or cancelled.
+void refuse_waiting_for_itself(const task_core& me, task_core* const* cores, std::size_t n,
+                               const char* message) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (cores[i] == &me) [[unlikely]]
+      throw std::logic_error(message);
+}
+
 }  // namespace
 
 // The analyzer loses track of the std::function storage that the callback
@@ -48,6 +59,8 @@ class callbacks_taken_back {
 // NOLINTBEGIN(clang-analyzer-cplusplus.NewDeleteLeaks)
 int gather_wait(task_core* const* cores, std::size_t n) {
   task_core& me = current_task();
+  // Before anything is registered or passed on (see refuse_waiting_for_itself).
+  refuse_waiting_for_itself(me, cores, n, "tandem::gather: a task cannot gather itself");
   auto order = std::make_shared<std::vector<std::size_t>>();  // completion order
   // asyncio: once a cancellation was passed on to the gathered tasks, the
   // gather ends in cancelled_error, even if they all caught it and returned.
@@ -139,6 +152,9 @@ bool wait_with_deadline(task_core& core, clock::duration timeout) {
 void wait_until(task_core* const* cores, std::size_t n, return_when when,
                 std::optional<clock::duration> timeout) {
   task_core& me = current_task();
+  // Even where `when` holds already, or a timeout would end the wait: the
+  // list is refused whatever the others' state, as wait_for(self, timeout).
+  refuse_waiting_for_itself(me, cores, n, "tandem::wait: a task cannot wait for itself");
   auto satisfied = [&] {
     std::size_t done = 0;
     for (std::size_t i = 0; i < n; ++i) {
@@ -203,10 +219,23 @@ completion_order::~completion_order() {
 
 std::size_t completion_order::next() {
   finished_list& list = *finished_;
-  if (list.indices.empty()) {
-    const task_core& me = current_task();
-    for (const auto& [core, key] : callbacks_)
-      if (!core->done()) check_same_loop(me.loop(), *core, "tandem::as_completed");
+  const bool must_wait = list.indices.empty();
+  // The first call, and every one that waits: a listed task that iterates
+  // could only end waiting for its own end (refuse_waiting_for_itself), so
+  // it is refused before any task is handed back, and before any wait.
+  if (must_wait || !checked_for_itself_) {
+    const task_core* const me = must_wait ? &current_task() : running_task_or_null();
+    if (me != nullptr) {
+      for (const auto& [core, key] : callbacks_) {
+        if (core->done()) continue;
+        if (core.get() == me) [[unlikely]]
+          throw std::logic_error("tandem::as_completed: a task cannot wait for itself");
+        if (must_wait) check_same_loop(me->loop(), *core, "tandem::as_completed");
+      }
+    }
+    checked_for_itself_ = true;
+  }
+  if (must_wait) {
     const auto wait = [&list] {
       while (list.indices.empty()) list.waiter.wait();
     };

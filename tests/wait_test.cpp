@@ -38,6 +38,21 @@ tandem::task<int> sleeper_until_cancelled(F cleanup) {
   });
 }
 
+// Runs fn, which must refuse at once with std::logic_error saying that a
+// task cannot wait for itself (a wait that returns, hangs or throws
+// anything else fails the test).
+template <class F>
+void expect_refused_waiting_for_itself(F fn) {
+  try {
+    fn();
+    ADD_FAILURE() << "the wait returned";
+  } catch (const std::logic_error& e) {
+    EXPECT_NE(std::string(e.what()).find("itself"), std::string::npos) << e.what();
+  } catch (...) {
+    ADD_FAILURE() << "the wait threw something other than std::logic_error";
+  }
+}
+
 // ---------------------------------------------------------------------------
 // sleep_for, sleep_until.
 
@@ -535,6 +550,25 @@ TEST(Wait, CancellingAGatherOverAVectorCancelsTheListedTasks) {
   });
 }
 
+// A task that gathers itself would wait for its own end, which cannot come
+// while it waits: std::logic_error, as from await(self) and wait_for(self),
+// before anything is waited (no listed task cancelled, no callback left on
+// one). CPython 3.11 hangs there. Regression: the gather hung.
+TEST(Wait, GatherOfTheGatheringTaskItselfThrowsLogicError) {
+  event_loop loop;
+  std::optional<tandem::task<int>> self;
+  self = loop.create_task([&] {
+    auto other = value_after(1, 1h);
+    expect_refused_waiting_for_itself([&] { tandem::gather(other, *self); });
+    expect_refused_waiting_for_itself([&] { tandem::gather(std::vector{other, *self}); });
+    EXPECT_FALSE(other.done()) << "the refusal cancelled a gathered task";
+    EXPECT_EQ(tandem::detail::task_access::core(other).done_callback_count(), 0u);
+    other.cancel();
+    return 0;
+  });
+  EXPECT_EQ(run_bounded(loop, *self), 0);
+}
+
 // ---------------------------------------------------------------------------
 // wait (asyncio.wait)
 
@@ -643,6 +677,32 @@ TEST(Wait, WaitOnAnEmptyListThrowsInvalidArgument) {
   run_bounded(loop, [] {
     EXPECT_THROW(tandem::wait(std::vector<tandem::task<int>>{}), std::invalid_argument);
   });
+}
+
+// wait() on a list that holds the waiting task: refused as gather(self) is,
+// also where it would not hang (another listed task is done and
+// first_completed could return, or a timeout would end the wait), as
+// wait_for(self, timeout) is refused: a task cannot wait for itself.
+// Regression: the waits returned, or hung.
+TEST(Wait, WaitOnAListHoldingTheWaitingTaskItselfThrowsLogicError) {
+  event_loop loop;
+  std::optional<tandem::task<int>> self;
+  self = loop.create_task([&] {
+    auto done = value_after(2, 0s);
+    tandem::await(done);
+    auto pending = value_after(1, 1h);
+    expect_refused_waiting_for_itself([&] {
+      tandem::wait(std::vector{done, *self}, tandem::return_when::first_completed);
+    });
+    expect_refused_waiting_for_itself(
+        [&] { tandem::wait(std::vector{*self}, tandem::return_when::all_completed, 1ms); });
+    expect_refused_waiting_for_itself([&] { tandem::wait(std::vector{pending, *self}); });
+    EXPECT_FALSE(pending.done());
+    EXPECT_EQ(tandem::detail::task_access::core(pending).done_callback_count(), 0u);
+    pending.cancel();
+    return 0;
+  });
+  EXPECT_EQ(run_bounded(loop, *self), 0);
 }
 
 // ---------------------------------------------------------------------------
@@ -1050,6 +1110,28 @@ TEST(Wait, AsCompletedOfNothingEndsAtOnceAndWaitingOutsideATaskThrows) {
   auto t = loop.create_task([] { return 1; });
   tandem::as_completed pending(std::vector<tandem::task<int>>{t});
   EXPECT_THROW((void)pending.next(), std::logic_error);  // t has not run: must wait
+}
+
+// as_completed over a list that holds the iterating task: its first next()
+// refuses, before any wait and before handing back the tasks done already
+// (the iteration could only end waiting for the task's own end), and so
+// does any later one that would wait. Regression: it handed the others
+// back, then timed out, or hung.
+TEST(Wait, AsCompletedOfTheIteratingTaskItselfThrowsLogicError) {
+  event_loop loop;
+  std::optional<tandem::task<int>> self;
+  self = loop.create_task([&] {
+    auto done = value_after(2, 0s);
+    tandem::await(done);
+    tandem::as_completed with_done(std::vector{done, *self});
+    expect_refused_waiting_for_itself([&] { (void)with_done.next(); });
+    tandem::as_completed with_timeout(std::vector{*self}, 1ms);
+    expect_refused_waiting_for_itself([&] { (void)with_timeout.next(); });
+    tandem::as_completed alone(std::vector{*self});
+    expect_refused_waiting_for_itself([&] { (void)alone.next(); });
+    return 0;
+  });
+  EXPECT_EQ(run_bounded(loop, *self), 0);
 }
 
 // Loop rule 6, a cancellation from outside: as asyncio 3.11's wait_for

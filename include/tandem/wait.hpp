@@ -137,7 +137,10 @@ decltype(auto) run_in_timeout(F& fn, timeout_scope& scope) {
 }  // namespace detail
 
 // The tasks' values as a tuple (void -> std::monostate); rethrows the first
-// exception as soon as it happens.
+// exception as soon as it happens. A task that lists itself would wait for
+// its own end: std::logic_error, before anything is waited, as from
+// await(self) (CPython 3.11's gather hangs there; tandem refuses, as its
+// await does).
 template <class... T>
 auto gather(task<T>... ts) {
   std::array<detail::task_core*, sizeof...(T)> cores{&detail::task_access::core(ts)...};
@@ -152,7 +155,8 @@ auto gather(task<T>... ts) {
 
 // gather over a list built at run time: the values in the list's order
 // (moved out, so move-only T works); T = void: nothing. An empty list
-// returns at once. Failures and cancellation as for the variadic gather.
+// returns at once. Failures, cancellation and a task that lists itself
+// (std::logic_error) as for the variadic gather.
 template <class T>
 auto gather(std::vector<task<T>> tasks) {
   std::vector<detail::task_core*> cores;
@@ -174,7 +178,11 @@ auto gather(std::vector<task<T>> tasks) {
 // returns (done, pending), each in the input order; `done` holds every task
 // finished at return, so first_completed may return several. Never cancels:
 // on timeout, what is done so far. A cancelled task does not count as an
-// exception for first_exception. An empty list: std::invalid_argument.
+// exception for first_exception. An empty list: std::invalid_argument. A
+// list that holds the waiting task: std::logic_error, before anything is
+// waited, even where another task is done or a timeout would end the wait
+// (CPython 3.11 hangs there without one; tandem refuses, as its await and
+// wait_for do, with or without a timeout).
 template <class T>
 std::pair<std::vector<task<T>>, std::vector<task<T>>> wait(
     std::vector<task<T>> tasks, return_when when = return_when::all_completed,
@@ -214,6 +222,7 @@ class completion_order {
   std::shared_ptr<finished_list> finished_;
   std::vector<std::pair<std::shared_ptr<task_core>, std::uint64_t>> callbacks_;
   clock::time_point deadline_;
+  bool checked_for_itself_ = false;  // by the first next(): a listed task does not iterate
 };
 }  // namespace detail
 
@@ -228,7 +237,10 @@ class completion_order {
 // asyncio's), waiting past it throws timeout_error; nothing is cancelled,
 // and the tasks not handed back run on. Waiting for the next one is a
 // suspending call; cancelling the waiting task cancels none of the tasks.
-// A task listed twice comes back twice.
+// A task listed twice comes back twice. A listed task that iterates would
+// end waiting for itself: its first next(), and any that would wait,
+// throw std::logic_error before any wait (CPython 3.11 hangs there, or
+// times out; tandem refuses, as its await does).
 template <class T>
 class as_completed {
  public:
