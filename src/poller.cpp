@@ -63,7 +63,7 @@ void poller::wake() noexcept {
 }
 
 // Arms epoll for exactly the directions somebody waits for.
-void poller::rearm(int fd, fd_watch& w) {
+void poller::rearm(int fd, fd_watch& w, const char* operation) {
   const std::uint32_t want = (w.reader ? EPOLLIN : 0u) | (w.writer ? EPOLLOUT : 0u);
   if (want == w.armed) return;
   epoll_event ev{};
@@ -78,24 +78,29 @@ void poller::rearm(int fd, fd_watch& w) {
       w.armed = 0;
       return;
     }
-    throw_errno("tandem: epoll_ctl on file descriptor " + std::to_string(fd));
+    throw_errno(std::string(operation) + ": epoll_ctl on file descriptor " + std::to_string(fd));
   }
   w.added = true;
   w.armed = want;
 }
 
 void poller::watch(int fd, bool writable, std::function<void()> waker) {
-  auto& w = fds_[fd];
+  const char* const operation = writable ? "tandem::wait_writable" : "tandem::wait_readable";
+  const auto [it, made] = fds_.try_emplace(fd);
+  fd_watch& w = it->second;
   auto& slot = writable ? w.writer : w.reader;
   if (slot)
-    throw std::logic_error(std::string("tandem::") +
-                           (writable ? "wait_writable" : "wait_readable") +
+    throw std::logic_error(std::string(operation) +
                            ": another task already waits on file descriptor " + std::to_string(fd));
   slot = std::move(waker);
   try {
-    rearm(fd, w);
+    rearm(fd, w, operation);
   } catch (...) {
+    // Refused (a bad descriptor: EBADF, EPERM): the table is left as it
+    // was, so an entry made for this wait goes, or every bad descriptor a
+    // loop is handed would keep one for ever.
     slot = nullptr;
+    if (made) fds_.erase(it);
     throw;
   }
 }

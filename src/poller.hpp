@@ -2,6 +2,7 @@
 // and the eventfd that wakes the loop from other threads.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <unordered_map>
@@ -32,7 +33,8 @@ class poller {
 
   // Registers the waker of the one task that waits for fd to be readable
   // (or writable); std::logic_error if another task already waits so,
-  // std::system_error if epoll refuses fd.
+  // std::system_error naming the wait and fd if epoll refuses fd (the
+  // table is then as it was: no entry is kept for a bad descriptor).
   void watch(int fd, bool writable, std::function<void()> waker);
   // The waiter leaves (woken or not).
   void unwatch(int fd, bool writable) noexcept;
@@ -55,6 +57,10 @@ class poller {
   // Any thread: makes a poll() in progress, or the next one, return.
   void wake() noexcept;
 
+  // The descriptors the table holds an entry for (tests: a refused wait
+  // adds none).
+  std::size_t watched_fd_count() const noexcept { return fds_.size(); }
+
   // The loop closes: forgets every waiter, closes the eventfd (the caller
   // makes sure no wake() runs concurrently) and epoll.
   void forget_waiters() noexcept { fds_.clear(); }
@@ -71,7 +77,8 @@ class poller {
     bool added = false;       // ever added to epoll (it may have been closed since)
   };
 
-  void rearm(int fd, fd_watch& w);
+  // std::system_error naming `operation` and fd if epoll refuses fd.
+  void rearm(int fd, fd_watch& w, const char* operation = "tandem");
   void wake_waiter(int fd, bool writable);
   void take_event(int fd, std::uint32_t events, ready_queue& ready);
 

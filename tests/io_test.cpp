@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "loop_state.hpp"  // the poller's entry count (src/)
 #include "support/loop_support.hpp"
 #include "tandem/coroutine.hpp"
 #include "tandem/loop.hpp"
@@ -368,6 +369,74 @@ TEST(Io, BadFdThrowsSystemError) {
     write_byte(p.write.get(), 'k');
     tandem::wait_readable(p.read.get());
     EXPECT_EQ(read_byte(p.read.get()), 'k');
+  });
+}
+
+// A refused wait leaves no trace: the poller keeps no entry for the
+// descriptor it refused (a loop handed bad descriptors would grow its
+// table for ever), and the same number, once a pipe's, waits and wakes as
+// any other. Regression: each refused descriptor left an empty entry in
+// the poller's table.
+TEST(Io, RefusedWaitsLeaveNoEntryInThePoller) {
+  auto p = make_pipe();
+  unique_fd no_poll(::open("/dev/null", O_RDONLY | O_CLOEXEC));  // epoll refuses: EPERM
+  ASSERT_GE(no_poll.get(), 0);
+  event_loop loop;
+  const auto& io = tandem::detail::loop_access::of(loop).io;
+  run_bounded(loop, [&] {
+    write_byte(p.write.get(), 'j');
+    tandem::wait_readable(p.read.get());  // whatever the loop opens, it has opened now
+    EXPECT_EQ(read_byte(p.read.get()), 'j');
+    const std::size_t entries = io.watched_fd_count();
+    int closed[2];
+    ASSERT_EQ(::pipe2(closed, O_CLOEXEC), 0);
+    ::close(closed[0]);
+    ::close(closed[1]);
+    EXPECT_THROW(tandem::wait_readable(closed[0]), std::system_error);
+    EXPECT_THROW(tandem::wait_writable(closed[1]), std::system_error);
+    EXPECT_THROW(tandem::wait_readable(-1), std::system_error);
+    EXPECT_THROW(tandem::wait_writable(1 << 28), std::system_error);
+    EXPECT_THROW(tandem::wait_readable(no_poll.get()), std::system_error);
+    EXPECT_EQ(io.watched_fd_count(), entries) << "a refused wait left an entry behind";
+    auto reopened = make_pipe();  // the lowest free numbers: those just refused
+    EXPECT_EQ(reopened.read.get(), closed[0]);
+    auto reader = tandem::current_loop().create_task([&] {
+      tandem::wait_readable(reopened.read.get());
+      return read_byte(reopened.read.get());
+    });
+    tandem::sleep_for(0s);  // it waits
+    write_byte(reopened.write.get(), 'r');
+    EXPECT_EQ(tandem::await(reader), 'r');
+  });
+}
+
+// The refusal of a bad descriptor says which call refused which
+// descriptor, and keeps epoll's reason (EBADF, EPERM). Regression: it
+// read "tandem: epoll_ctl on file descriptor N", naming neither call.
+TEST(Io, RefusedWaitsNameTheCallAndTheFd) {
+  unique_fd no_poll(::open("/dev/null", O_RDONLY | O_CLOEXEC));  // epoll refuses: EPERM
+  ASSERT_GE(no_poll.get(), 0);
+  event_loop loop;
+  run_bounded(loop, [&] {
+    int closed[2];
+    ASSERT_EQ(::pipe2(closed, O_CLOEXEC), 0);
+    ::close(closed[0]);
+    ::close(closed[1]);
+    const auto expect_refusal = [](auto wait, int fd, const char* call, std::errc why) {
+      try {
+        wait(fd);
+        ADD_FAILURE() << call << "(" << fd << ") returned";
+      } catch (const std::system_error& e) {
+        const std::string what = e.what();
+        EXPECT_EQ(e.code(), why) << what;
+        EXPECT_NE(what.find(call), std::string::npos) << what;
+        EXPECT_NE(what.find("file descriptor " + std::to_string(fd)), std::string::npos) << what;
+      }
+    };
+    expect_refusal(tandem::wait_readable, closed[0], "tandem::wait_readable",
+                   std::errc::bad_file_descriptor);
+    expect_refusal(tandem::wait_writable, no_poll.get(), "tandem::wait_writable",
+                   std::errc::operation_not_permitted);
   });
 }
 
