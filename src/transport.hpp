@@ -129,6 +129,9 @@ class transport final : public loop_socket, public io_source {
   };
   void wait_in(waiter_slot& slot);
   void wake(waiter_slot& slot) noexcept;
+  // on_events' and on_events_in_full's reading side: marks the socket
+  // readable (and hung up) and wakes the reader.
+  void take_read_events(std::uint32_t events) noexcept;
   // drain() past the high-water mark, or after a send failed: throws the
   // failure, or waits until at most the low-water mark is unsent.
   void wait_drained();
