@@ -363,6 +363,85 @@ TEST(Queues, PriorityQueueCarriesMoveOnlyItems) {
   for (int v : {1, 2, 3}) EXPECT_EQ(**q.try_get(), v);
 }
 
+// A comparison that throws in put(), try_get() or get(): the exception
+// propagates and the queue is left as it was (the strong guarantee), a
+// valid heap with every item once and its count of unfinished items
+// unchanged. The standard heap algorithms, which moved items about between
+// comparisons, lost an item there (a moved-from one took its place) or
+// left the heap out of order.
+struct throwing_less {
+  static inline int calls_left = -1;  // calls until one throws; -1: none does
+  bool operator()(int a, int b) const {
+    if (calls_left >= 0 && calls_left-- == 0) throw std::runtime_error("compare failed");
+    return a < b;
+  }
+};
+
+// Fails a call at the n-th comparison for every n until one call makes
+// them all, then takes every item that is left, and gives each of them
+// back with task_done(): one task_done() more than the items put must throw.
+template <class Call>
+void check_every_failing_comparison(Call call, int put_in_call) {
+  const std::vector<int> items{5, 1, 4, 1, 9, 2, 6, 5, 3, 8, 7, 0, 12, 10, 11, 13};
+  for (int calls = 0; calls < 100; ++calls) {
+    SCOPED_TRACE(testing::Message() << "the comparison throws at call " << calls);
+    tandem::priority_queue<int, throwing_less> q;
+    for (int v : items) q.put(v);
+    std::vector<int> expected = items;
+    throwing_less::calls_left = calls;
+    std::optional<int> taken;
+    bool threw = false;
+    try {
+      taken = call(q);
+    } catch (const std::runtime_error&) {
+      threw = true;
+    }
+    throwing_less::calls_left = -1;
+    if (!threw) {
+      if (put_in_call) expected.push_back(put_in_call);
+      if (taken) expected.erase(std::find(expected.begin(), expected.end(), *taken));
+    }
+    std::sort(expected.begin(), expected.end());
+    EXPECT_EQ(q.size(), expected.size());
+    std::vector<int> got;
+    while (auto v = q.try_get()) got.push_back(*v);
+    EXPECT_EQ(got, expected);
+    std::size_t unfinished = items.size() + (threw ? 0 : put_in_call != 0);
+    for (std::size_t i = 0; i < unfinished; ++i) q.task_done();
+    EXPECT_THROW(q.task_done(), std::logic_error);
+    if (!threw) break;  // it made every comparison it needed
+  }
+}
+
+TEST(Queues, AComparisonThatThrowsLeavesThePriorityQueueAsItWas) {
+  {
+    SCOPED_TRACE("put");
+    check_every_failing_comparison(
+        [](auto& q) {
+          q.put(-1);
+          return std::optional<int>();
+        },
+        -1);
+  }
+  {
+    SCOPED_TRACE("try_put");
+    check_every_failing_comparison(
+        [](auto& q) {
+          EXPECT_TRUE(q.try_put(-1));
+          return std::optional<int>();
+        },
+        -1);
+  }
+  {
+    SCOPED_TRACE("try_get");
+    check_every_failing_comparison([](auto& q) { return q.try_get(); }, 0);
+  }
+  {
+    SCOPED_TRACE("get");
+    check_every_failing_comparison([](auto& q) { return std::optional<int>(q.get()); }, 0);
+  }
+}
+
 // An item whose move throws while get() takes it stays queued, in its
 // place: the next get() takes it (first in first out, last in first out).
 struct fragile {

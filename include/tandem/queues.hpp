@@ -58,34 +58,63 @@ class arrival_order {
 };
 
 // A binary heap with the lowest item by `less` on top (Python's heapq).
-// The heap algorithms move items about: only types whose moves do not
-// throw, so that an exception can never leave the heap half rearranged.
+// A `less` that throws leaves the heap as it was (the strong guarantee):
+// push() and take() make every comparison they need before they move an
+// item, and then only move, which cannot throw (T's moves must not). The
+// standard heap algorithms compare and move in turn, so a throw among them
+// left an item moved out of its place (lost, its moved-from shell still
+// counted) or the heap out of order.
 template <class T, class Compare>
 class lowest_first {
  public:
-  explicit lowest_first(Compare less) : after_{std::move(less)} {}
+  explicit lowest_first(Compare less) : less_{std::move(less)} {}
   void push(T&& value) {
-    items_.push_back(std::move(value));
-    std::push_heap(items_.begin(), items_.end(), after_);
+    // Where value belongs: up from the new last place, past every parent
+    // that it comes before.
+    std::size_t hole = items_.size();
+    while (hole > 0 && before(value, items_[parent(hole)])) hole = parent(hole);
+    items_.push_back(std::move(value));  // a std::bad_alloc changes nothing
+    if (hole == items_.size() - 1) return;
+    T moving(std::move(items_.back()));
+    for (std::size_t i = items_.size() - 1; i != hole; i = parent(i))
+      items_[i] = std::move(items_[parent(i)]);
+    items_[hole] = std::move(moving);
   }
   template <class Out>
   Out take() {
-    std::pop_heap(items_.begin(), items_.end(), after_);  // the lowest to the back
-    Out value(std::move(items_.back()));
+    // Where the last item belongs once the top is gone: down from the top,
+    // each step to the lower child, while that child comes before it.
+    const std::size_t last = items_.size() - 1;
+    std::size_t hole = 0;
+    for (std::size_t child = 1; child < last; child = 2 * hole + 1) {
+      if (child + 1 < last && before(items_[child + 1], items_[child])) ++child;
+      if (!before(items_[child], items_[last])) break;
+      hole = child;
+    }
+    Out value(std::move(items_.front()));
+    if (hole != last) {
+      // Each child on the path from the top to the hole moves up a level.
+      // In 1-based numbering (k = index + 1) the ancestors of k are k >> j.
+      int depth = 0;
+      for (std::size_t k = hole + 1; k > 1; k >>= 1) ++depth;
+      for (int j = depth - 1; j >= 0; --j) {
+        const std::size_t child = ((hole + 1) >> j) - 1;
+        items_[parent(child)] = std::move(items_[child]);
+      }
+      items_[hole] = std::move(items_[last]);
+    }
     items_.pop_back();
     return value;
   }
   std::size_t size() const noexcept { return items_.size(); }
 
  private:
-  // The standard heap algorithms put the greatest by their comparison on
-  // top: comparing the other way round puts the lowest there. Not const:
+  static std::size_t parent(std::size_t i) noexcept { return (i - 1) / 2; }
   // `less` is called as a non-const lvalue, as priority_queue's constraint
-  // asks and as std::priority_queue calls its comparison.
-  struct comes_after {
-    Compare less;
-    bool operator()(const T& a, const T& b) { return less(b, a); }
-  } after_;
+  // asks and as std::priority_queue calls its comparison, on const items.
+  bool before(const T& a, const T& b) { return less_(a, b); }
+
+  Compare less_;
   std::vector<T> items_;
 };
 
@@ -220,8 +249,12 @@ class lifo_queue
 // min-heap, as Python's heapq; std::priority_queue hands out the greatest
 // instead). Items that compare equivalent come out in no set order, as in
 // asyncio: put (priority, sequence) pairs for first in, first out among
-// equals. `Compare` must be a strict weak order that does not throw, as
-// std::priority_queue's, and T's moves must not throw (checked).
+// equals. `Compare` must be a strict weak order, and T's moves must not
+// throw (checked). A `Compare` that throws: the exception propagates from
+// put(), try_put(), get() or try_get(), and the queue is left as it was
+// (the strong guarantee): every item still queued once, in heap order, and
+// the count of unfinished items (task_done(), join()) unchanged. The item
+// that put() or try_put() was given is then dropped with the argument.
 template <class T, class Compare = std::less<T>>
 requires std::strict_weak_order<Compare&, const T&, const T&> &&
     std::is_nothrow_move_constructible_v<T> && std::is_nothrow_move_assignable_v<T>
