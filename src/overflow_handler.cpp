@@ -29,6 +29,35 @@ class line {
     while (*s != '\0' && used_ < sizeof(buffer_)) buffer_[used_++] = *s++;
     return *this;
   }
+  // The user's text (a coroutine's name) between quotes, with control
+  // characters, the quote and the backslash escaped as C writes them (\n,
+  // \t, \r, \", \\, else \xHH), so that a name can neither break the
+  // report's one line nor end its quotes early. Bytes from 0x80 up pass as
+  // they are (UTF-8). An escape that does not fit whole is left out, with
+  // all that follows.
+  line& quoted(const char* s) noexcept {
+    put('"');
+    for (; *s != '\0'; ++s) {
+      const auto c = static_cast<unsigned char>(*s);
+      bool fits = true;
+      if (c == '\n') {
+        fits = put('\\', 'n');
+      } else if (c == '\t') {
+        fits = put('\\', 't');
+      } else if (c == '\r') {
+        fits = put('\\', 'r');
+      } else if (c == '"' || c == '\\') {
+        fits = put('\\', static_cast<char>(c));
+      } else if (c < 0x20 || c == 0x7f) {
+        fits = put('\\', 'x', "0123456789abcdef"[c >> 4], "0123456789abcdef"[c & 15]);
+      } else {
+        fits = put(static_cast<char>(c));
+      }
+      if (!fits) break;
+    }
+    put('"');
+    return *this;
+  }
   line& decimal(std::uint64_t v) noexcept {
     char digits[20];
     int n = 0;
@@ -46,6 +75,13 @@ class line {
     text("0x");
     while (n > 0 && used_ < sizeof(buffer_)) buffer_[used_++] = digits[--n];
     return *this;
+  }
+  // Appends the characters if they all fit, else nothing.
+  template <class... C>
+  bool put(C... c) noexcept {
+    if (sizeof...(c) > sizeof(buffer_) - used_) return false;
+    ((buffer_[used_++] = c), ...);
+    return true;
   }
   void write_to(int fd) const noexcept {
     std::size_t done = 0;
@@ -171,7 +207,7 @@ void write_overflow_report(const overflow_subject& who, const void* fault) noexc
     out.text("a context");
   } else {
     out.text(who.task ? "task " : "coroutine ").decimal(who.id);
-    if (who.name[0] != '\0') out.text(" \"").text(who.name).text("\"");
+    if (who.name[0] != '\0') out.text(" ").quoted(who.name);
   }
   const auto* top = static_cast<const char*>(who.bottom) + who.size;
   out.text(": stack [").address(who.bottom).text(", ").address(top).text(") of ");

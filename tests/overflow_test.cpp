@@ -80,6 +80,26 @@ TEST_F(OverflowReportDeathTest, GuardPageHitNamesTheCoroutineAndItsStack) {
                   R"(fault at 0x[0-9a-f]+ in its guard page)"));
 }
 
+// A name is the user's text: its control characters, quotes and
+// backslashes are written escaped (\n, \t, \", \\, \xHH), so that the
+// report stays one line and the quoted name ends where it seems to. The
+// name went out raw: a newline in it split the report in two.
+TEST_F(OverflowReportDeathTest, ControlCharactersInTheNameAreEscapedSoTheReportStaysOneLine) {
+  auto overflow = [] {
+    tandem::install_overflow_handler();
+    tandem::coroutine<void> co(
+        [](tandem::yielder<void>&) { recurse(0); },
+        {.size = tandem::min_stack_size, .name = "two\nlines\t\x1b[2J\"quoted\" \\ \x7f\r"});
+    announce(tandem::detail::frame_access::of(co));
+    co.next();
+  };
+  EXPECT_EXIT(
+      overflow(), testing::KilledBySignal(SIGSEGV),
+      reports_announced_range(R"(tandem: stack overflow in coroutine [0-9]+ )"
+                              R"("two\\nlines\\t\\x1b\[2J\\"quoted\\" \\\\ \\x7f\\r": stack \1, )"
+                              R"(fault at 0x[0-9a-f]+ in its guard page\n)"));
+}
+
 TEST_F(OverflowReportDeathTest, GuardPageHitInATaskNamesTheTask) {
   auto overflow = [] {
     tandem::install_overflow_handler();

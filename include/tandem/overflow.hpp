@@ -22,6 +22,8 @@ namespace tandem {
 // hit: its overflow is reported the same way, with the same death, when the
 // coroutine is destroyed, with or without this handler.
 // Throws std::system_error if the alternate stack or handler cannot be set.
+// The name's control characters, quotes and backslashes are written as C
+// escapes ("a\nb", "\x1b"), so that the report stays one line.
 void install_overflow_handler();
 
 }  // namespace tandem
