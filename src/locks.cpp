@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -61,6 +62,12 @@ void mutex::hand_over() {
 
 void detail::throw_negative_semaphore_value(const char* who, std::intmax_t value) {
   throw std::invalid_argument(std::string(who) + ": the initial value must be >= 0, got " +
+                              std::to_string(value));
+}
+
+void detail::throw_too_large_semaphore_value(const char* who, std::uintmax_t value) {
+  throw std::invalid_argument(std::string(who) + ": the initial value must be at most " +
+                              std::to_string(std::numeric_limits<std::size_t>::max()) + ", got " +
                               std::to_string(value));
 }
 

@@ -10,6 +10,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -277,6 +280,41 @@ TEST(Locks, SemaphoreWithANegativeInitialValueThrowsInvalidArgumentNamingIt) {
   EXPECT_EQ(tandem::bounded_semaphore(2).value(), 2u);
   EXPECT_EQ(tandem::bounded_semaphore(4u).value(), 4u);
   EXPECT_EQ(tandem::semaphore().value(), 1u);
+}
+
+// Where std::size_t is narrower than the integer given (32-bit targets:
+// armv7), an initial value past SIZE_MAX throws std::invalid_argument
+// naming it, as a negative one does. It was cut to its low bits: 2^32
+// made a semaphore of 0, which never lets anyone in, and 2^32 + 3 one of 3.
+TEST(Locks, SemaphoreWithAnInitialValuePastItsCountersRangeThrowsInvalidArgumentNamingIt) {
+  if constexpr (sizeof(std::size_t) >= sizeof(std::int64_t)) {
+    GTEST_SKIP() << "every std::int64_t and std::uint64_t value fits std::size_t here";
+  } else {
+    const auto message_of = [](auto make) -> std::string {
+      try {
+        make();
+      } catch (const std::invalid_argument& e) {
+        return e.what();
+      }
+      return "no std::invalid_argument";
+    };
+    // Values a program computes (constants past the range draw a warning).
+    std::int64_t signed_big = std::int64_t{1} << 32;
+    std::uint64_t unsigned_big = (std::uint64_t{1} << 32) + 3;
+    std::int64_t largest = std::numeric_limits<std::int64_t>::max();
+    const std::string plain = message_of([&] { tandem::semaphore s(signed_big); });
+    EXPECT_NE(plain.find("tandem::semaphore"), std::string::npos) << plain;
+    EXPECT_NE(plain.find("4294967296"), std::string::npos) << plain;
+    const std::string bounded = message_of([&] { tandem::bounded_semaphore b(unsigned_big); });
+    EXPECT_NE(bounded.find("tandem::bounded_semaphore"), std::string::npos) << bounded;
+    EXPECT_NE(bounded.find("4294967299"), std::string::npos) << bounded;
+    const std::string most = message_of([&] { tandem::semaphore s(largest); });
+    EXPECT_NE(most.find("9223372036854775807"), std::string::npos) << most;
+    // The largest that fits is taken as it is.
+    const std::size_t top = std::numeric_limits<std::size_t>::max();
+    EXPECT_EQ(tandem::semaphore(static_cast<std::int64_t>(top)).value(), top);
+    EXPECT_EQ(tandem::bounded_semaphore(static_cast<std::uint64_t>(top)).value(), top);
+  }
 }
 
 TEST(Locks, SemaphoreWaiterCancelledJustAsItIsHandedAPermitPassesItOn) {

@@ -36,6 +36,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "tandem/sync.hpp"
@@ -45,15 +46,26 @@ namespace tandem {
 namespace detail {
 class task_core;
 
-// A semaphore's initial count from a signed integer: asyncio's
+// A semaphore's initial count from an integer of another type: asyncio's
 // Semaphore(-1) raises ValueError, where the conversion to std::size_t
-// would make it SIZE_MAX, a semaphore that never makes anyone wait.
+// would make it SIZE_MAX, a semaphore that never makes anyone wait; and
+// where std::size_t is narrower than the type (32-bit targets), a value
+// past SIZE_MAX would be cut to its low bits (2^32 to 0) without a word.
 [[noreturn]] void throw_negative_semaphore_value(const char* who, std::intmax_t value);
-template <std::signed_integral I>
+[[noreturn]] void throw_too_large_semaphore_value(const char* who, std::uintmax_t value);
+template <std::integral I>
 constexpr std::size_t semaphore_count(I value, const char* who) {
-  if (value < 0) throw_negative_semaphore_value(who, static_cast<std::intmax_t>(value));
+  if (std::cmp_less(value, 0))
+    throw_negative_semaphore_value(who, static_cast<std::intmax_t>(value));
+  if (std::cmp_greater(value, std::numeric_limits<std::size_t>::max()))
+    throw_too_large_semaphore_value(who, static_cast<std::uintmax_t>(value));
   return static_cast<std::size_t>(value);
 }
+// The integers a semaphore's count is checked from: all but std::size_t,
+// taken as it is, and bool (a count of 0 or 1, as it was).
+template <class I>
+concept checked_semaphore_count =
+    std::integral<I> && !std::same_as<I, std::size_t> && !std::same_as<I, bool>;
 }  // namespace detail
 
 // asyncio.Lock (a class cannot have a member named lock() and be called
@@ -93,9 +105,10 @@ class mutex {
 class semaphore {
  public:
   explicit semaphore(std::size_t value = 1) : value_(value) {}
-  // A signed count (semaphore(2) passes an int): std::invalid_argument if
-  // negative, naming the value.
-  template <std::signed_integral I>
+  // A count of another integer type (semaphore(2) passes an int):
+  // std::invalid_argument, naming the value, if it is negative or past
+  // SIZE_MAX (a std::int64_t or std::uint64_t on a 32-bit target).
+  template <detail::checked_semaphore_count I>
   explicit semaphore(I value) : semaphore(detail::semaphore_count(value, "tandem::semaphore")) {}
   semaphore(const semaphore&) = delete;
   semaphore& operator=(const semaphore&) = delete;
@@ -126,7 +139,7 @@ class semaphore {
 class bounded_semaphore : public semaphore {
  public:
   explicit bounded_semaphore(std::size_t value = 1) : semaphore(value, value) {}
-  template <std::signed_integral I>
+  template <detail::checked_semaphore_count I>
   explicit bounded_semaphore(I value)
       : bounded_semaphore(detail::semaphore_count(value, "tandem::bounded_semaphore")) {}
 };
