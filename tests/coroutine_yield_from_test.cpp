@@ -432,6 +432,35 @@ TEST(CoroutineRules, Rule16_ASubMovedAwayWhileDelegatedIsLogicError) {
   EXPECT_EQ(moved.send(1), 101);  // still suspended where it was
 }
 
+// An rvalue sub is handed over to the delegation, which keeps it until the
+// yield_from returns (CPython's `yield from` holds a strong reference): the
+// object it came from may go meanwhile. The delegation referred to that
+// object: destroying it closed the sub, and the next resume read freed
+// memory.
+TEST(CoroutineRules, Rule16_AnRvalueSubBelongsToTheDelegationSoTheObjectItCameFromMayGo) {
+  journal log;
+  auto owner = std::make_unique<chain>(echo(2, 100, log));
+  chain co([&](chain_yielder& y) { return y.yield_from(std::move(*owner)) + 1; });
+  EXPECT_EQ(co.next(), 100);
+  EXPECT_TRUE(owner->done());  // moved from: the delegation has it
+  owner.reset();
+  ASSERT_EQ(log, journal{});  // the sub is neither closed nor gone
+  EXPECT_EQ(co.send(5), 105);
+  EXPECT_THROW(co.send(-1), stop_iteration);
+  EXPECT_EQ(co.result(), 6);
+  EXPECT_EQ(log, journal{"cleanup 2"});
+}
+
+// A running sub given as an rvalue is refused, as an lvalue one is, before
+// it is moved (moving a running coroutine terminates).
+TEST(CoroutineRules, Rule16_ARunningRvalueSubIsRefusedAndNotMoved) {
+  chain* self = nullptr;
+  chain itself([&](chain_yielder& y) { return y.yield_from(std::move(*self)); });
+  self = &itself;
+  EXPECT_THROW(itself.next(), std::logic_error);
+  EXPECT_TRUE(itself.done());  // the logic_error escaped its body
+}
+
 TEST(CoroutineRules, Rule16_VoidOutAndInCombinations) {
   coroutine<void, void, int> sub_vv([](yielder<void, void>& y) {
     y.yield();

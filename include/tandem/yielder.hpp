@@ -48,13 +48,28 @@ class yielder {
   // copied from an lvalue when R is copyable); what escapes sub propagates.
   // A finished sub returns at once (its result, else R{}); a running one
   // throws std::logic_error.
+  // An lvalue sub is borrowed, and must outlive the yield_from: it may be
+  // used directly meanwhile (as in Python), and if it is moved away, the
+  // next resume of this coroutine throws std::logic_error; destroyed, it
+  // would leave the delegation with nothing to refer to.
   template <class R>
   R yield_from(coroutine<Out, In, R>& sub) {
     return delegate(sub, false);
   }
+  // An rvalue sub is handed over: it is moved into this coroutine's frame
+  // and lives until the yield_from returns, as CPython's `yield from` holds
+  // a strong reference to its sub-iterator. The delegation referred to the
+  // object it was given, which its owner could destroy (or move) while the
+  // delegation was suspended: the sub was closed, and the delegation went
+  // on into freed memory. The object given is left moved from.
   template <class R>
   R yield_from(coroutine<Out, In, R>&& sub) {
-    return delegate(sub, true);
+    // What delegate() refuses is refused before the move, which would
+    // terminate on a running sub.
+    if (!detail::on_own_stack(frame())) detail::throw_yield_outside();
+    detail::refuse_delegation_to(sub.frame_);
+    coroutine<Out, In, R> own(std::move(sub));
+    return delegate(own, true);
   }
 
   // Whether the caller may yield here: it runs on this coroutine's own
