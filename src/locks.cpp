@@ -1,6 +1,7 @@
-// Mutexes, semaphores and conditions (tandem/locks.hpp). Each hands what it
-// guards straight to its first waiter, so that waiters are served in order:
-// the woken task finds it already its own when it runs.
+// Mutexes, semaphores, conditions and barriers (tandem/locks.hpp). Each of
+// the first three hands what it guards straight to its first waiter, so
+// that waiters are served in order: the woken task finds it already its own
+// when it runs.
 #include "tandem/locks.hpp"
 
 #include <algorithm>
@@ -156,5 +157,66 @@ void condition::notify(std::size_t n) {
 }
 
 void condition::notify_all() { notify(static_cast<std::size_t>(-1)); }
+
+void detail::throw_invalid_barrier_parties(std::intmax_t parties) {
+  throw std::invalid_argument("tandem::barrier: parties must be >= 1, got " +
+                              std::to_string(parties));
+}
+
+barrier::barrier(std::size_t parties) : parties_(parties) {
+  if (parties == 0) detail::throw_invalid_barrier_parties(0);
+}
+
+// asyncio's Barrier.wait, on its condition's list without the lock: in one
+// thread, with no suspension but the waits themselves, the lock is never
+// waited for, so it orders nothing.
+std::size_t barrier::wait() {
+  detail::task_core& me = detail::current_task();  // logic_error outside a task
+  // Refused before it arrives, where it would wait, so that a refused call
+  // leaves the barrier as it was (never counted in n_waiting()).
+  const bool trips = state_ == state::filling && count_ + 1 == parties_;
+  if (!trips && state_ != state::broken) detail::refuse_inside_generator(me);
+  // The last round is still leaving (or was reset): wait until it has. A
+  // cancellation here throws before the task counts in the round.
+  while (state_ == state::draining || state_ == state::resetting) waiters_.wait();
+  if (state_ == state::broken)
+    throw broken_barrier_error("tandem::barrier::wait: the barrier is broken (aborted)");
+  const std::size_t index = count_++;
+  try {
+    if (index + 1 == parties_) {
+      state_ = state::draining;  // later arrivals wait for the round to leave
+      waiters_.wake_all();
+    } else {
+      while (state_ == state::filling) waiters_.wait();
+      if (state_ != state::draining)
+        throw broken_barrier_error(
+            "tandem::barrier::wait: the barrier was reset or aborted while the task waited");
+    }
+  } catch (...) {  // broken, cancelled, refused or unwound: the task leaves the round
+    leave();
+    throw;
+  }
+  leave();
+  return index;
+}
+
+void barrier::leave() {
+  if (--count_ > 0) return;
+  // The round has left: the next one fills (a broken barrier stays broken),
+  // and the tasks that arrived meanwhile go on.
+  if (state_ == state::draining || state_ == state::resetting) state_ = state::filling;
+  waiters_.wake_all();
+}
+
+void barrier::reset() {
+  // With tasks inside, they leave first (broken), then the barrier fills.
+  state_ = count_ > 0 ? state::resetting : state::filling;
+  waiters_.wake_all();
+}
+
+void barrier::abort() {
+  state_ = state::broken;
+  waiters_.wake_all();
+}
 
 }  // namespace tandem

@@ -1,4 +1,5 @@
-// The list of tasks waiting on a queue, event or lock (tandem/detail/wait_list.hpp).
+// The list of tasks waiting on a queue, event, lock or barrier
+// (tandem/detail/wait_list.hpp).
 #include "tandem/detail/wait_list.hpp"
 
 #include <cstdio>
@@ -12,8 +13,8 @@ namespace tandem::detail {
 wait_list::~wait_list() {
   if (waiters_.empty()) return;
   std::fputs(
-      "tandem: a queue, event, mutex, condition or semaphore was destroyed while tasks "
-      "wait on it; an object that tasks use must outlive them (and the loop)\n",
+      "tandem: a queue, event, mutex, condition, semaphore or barrier was destroyed while "
+      "tasks wait on it; an object that tasks use must outlive them (and the loop)\n",
       stderr);
   std::abort();
 }

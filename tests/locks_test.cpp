@@ -1,7 +1,8 @@
-// Mutexes, semaphores and conditions (tandem/locks.hpp; docs/rules.md,
-// section 6), a test per rule, with the cases CPython's test_locks.py found
-// hard: a waiter cancelled just as the mutex is handed to it, a semaphore
-// released more often than acquired, a notify racing a cancellation.
+// Mutexes, semaphores, conditions and barriers (tandem/locks.hpp;
+// docs/rules.md, section 6), a test per rule, with the cases CPython's
+// test_locks.py found hard: a waiter cancelled just as the mutex is handed
+// to it, a semaphore released more often than acquired, a notify racing a
+// cancellation, a barrier reset or aborted while tasks wait in it.
 //
 // Every test that waits on the loop runs under a watchdog timer that stops
 // the loop, so a broken lock fails the test instead of hanging it.
@@ -16,6 +17,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -715,6 +717,304 @@ TEST(Locks, LoopCloseUnwindsAConditionWaiterBeforeTheTaskThatHoldsTheMutex) {
   }
   EXPECT_EQ(destroyed, 2);
   EXPECT_FALSE(m.locked());
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// barrier (asyncio.Barrier). The indices expected are those asyncio gives
+// in the same sequence of arrivals.
+
+namespace {
+
+static_assert(std::is_base_of_v<std::runtime_error, tandem::broken_barrier_error>,
+              "asyncio.BrokenBarrierError is a RuntimeError");
+
+// A task that waits on the barrier and keeps what came of it: the arrival
+// index, or -1 for broken_barrier_error (a cancellation propagates).
+tandem::task<long> barrier_party(tandem::barrier& b) {
+  return tandem::current_loop().create_task([&b]() -> long {
+    try {
+      return static_cast<long>(b.wait());
+    } catch (const tandem::broken_barrier_error&) {
+      return -1;
+    }
+  });
+}
+
+TEST(Locks, BarrierLetsAllPartiesGoAtOnceWithTheirArrivalIndices) {
+  tandem::barrier b(3);
+  event_loop loop;  // after what its tasks use
+  run_bounded(loop, [&] {
+    auto first = barrier_party(b);
+    auto second = barrier_party(b);
+    let_others_run();
+    EXPECT_EQ(b.n_waiting(), 2u);
+    EXPECT_FALSE(first.done());
+    EXPECT_FALSE(second.done());
+    EXPECT_EQ(b.wait(), 2u) << "the last party does not wait";
+    EXPECT_EQ(b.n_waiting(), 0u);
+    tandem::sleep_for(0s);  // one iteration lets both out
+    ASSERT_TRUE(first.done());
+    ASSERT_TRUE(second.done());
+    EXPECT_EQ(first.result(), 0);
+    EXPECT_EQ(second.result(), 1);
+  });
+  EXPECT_EQ(b.parties(), 3u);
+  EXPECT_FALSE(b.broken());
+}
+
+TEST(Locks, BarrierIsUsedAgainRoundAfterRound) {
+  tandem::barrier b(2);
+  event_loop loop;  // after what its tasks use
+  std::vector<std::size_t> indices;
+  run_bounded(loop, [&] {
+    auto party = [&] {
+      for (int round = 0; round < 5; ++round) indices.push_back(b.wait());
+    };
+    auto& l = tandem::current_loop();
+    auto one = l.create_task(party);
+    auto other = l.create_task(party);
+    tandem::await(one);
+    tandem::await(other);
+  });
+  ASSERT_EQ(indices.size(), 10u);
+  for (std::size_t round = 0; round < 5; ++round) {
+    std::vector<std::size_t> pair{indices[2 * round], indices[2 * round + 1]};
+    std::sort(pair.begin(), pair.end());
+    EXPECT_EQ(pair, (std::vector<std::size_t>{0, 1})) << "round " << round;
+  }
+  EXPECT_EQ(b.n_waiting(), 0u);
+}
+
+// The last party arrives again at once, while the first has not left yet:
+// it waits for the next round instead of passing with the one it ended.
+TEST(Locks, BarrierArrivalsWhileItDrainsWaitForTheNextRound) {
+  tandem::barrier b(2);
+  event_loop loop;  // after what its tasks use
+  run_bounded(loop, [&] {
+    auto first = barrier_party(b);
+    let_others_run();
+    EXPECT_EQ(b.wait(), 1u);  // ends the round; `first` has not run since
+    EXPECT_FALSE(first.done());
+    EXPECT_EQ(b.n_waiting(), 0u) << "draining";
+    auto third = barrier_party(b);  // runs after `first` has left
+    EXPECT_EQ(b.wait(), 1u) << "second in the next round, after `third`";
+    EXPECT_EQ(first.result(), 0);
+    EXPECT_FALSE(third.done());
+    EXPECT_EQ(tandem::await(third), 0);
+  });
+}
+
+// reset() breaks the tasks inside; one that arrives before they have left
+// waits for them, then fills the next round from empty.
+TEST(Locks, BarrierResetBreaksTheTasksWaitingInIt) {
+  tandem::barrier b(3);
+  event_loop loop;  // after what its tasks use
+  run_bounded(loop, [&] {
+    auto a = barrier_party(b);
+    auto bb = barrier_party(b);
+    let_others_run();
+    EXPECT_EQ(b.n_waiting(), 2u);
+    b.reset();
+    EXPECT_EQ(b.n_waiting(), 0u);
+    EXPECT_FALSE(b.broken());
+    auto c = barrier_party(b);
+    auto d = barrier_party(b);
+    EXPECT_EQ(b.wait(), 2u) << "waited for a and b to leave, then for c and d";
+    EXPECT_EQ(a.result(), -1);
+    EXPECT_EQ(bb.result(), -1);
+    EXPECT_EQ(tandem::await(c), 0);
+    EXPECT_EQ(tandem::await(d), 1);
+  });
+  EXPECT_EQ(b.n_waiting(), 0u);
+  EXPECT_FALSE(b.broken());
+}
+
+TEST(Locks, BarrierAbortBreaksTheTasksInsideAndEveryLaterWait) {
+  tandem::barrier b(3);
+  event_loop loop;  // after what its tasks use
+  run_bounded(loop, [&] {
+    auto a = barrier_party(b);
+    auto bb = barrier_party(b);
+    let_others_run();
+    b.abort();
+    EXPECT_TRUE(b.broken());
+    EXPECT_EQ(b.n_waiting(), 0u);
+    // The third party, before the others have left: it must not end a round.
+    EXPECT_THROW(b.wait(), tandem::broken_barrier_error);
+    EXPECT_EQ(tandem::await(a), -1);
+    EXPECT_EQ(tandem::await(bb), -1);
+    EXPECT_THROW(b.wait(), tandem::broken_barrier_error);
+    EXPECT_EQ(tandem::await(barrier_party(b)), -1);
+    EXPECT_TRUE(b.broken());
+  });
+}
+
+// Aborted just after the round filled, before its tasks ran: they find it
+// broken when they resume (asyncio's order), all but the last to arrive.
+TEST(Locks, BarrierAbortedBeforeTheReleasedTasksRanBreaksThem) {
+  tandem::barrier b(2);
+  event_loop loop;  // after what its tasks use
+  run_bounded(loop, [&] {
+    auto first = barrier_party(b);
+    let_others_run();
+    EXPECT_EQ(b.wait(), 1u);
+    b.abort();
+    EXPECT_EQ(tandem::await(first), -1);
+    EXPECT_TRUE(b.broken());
+  });
+}
+
+TEST(Locks, BarrierResetAfterAbortIsUsableAgain) {
+  tandem::barrier b(2);
+  event_loop loop;  // after what its tasks use
+  run_bounded(loop, [&] {
+    b.abort();
+    EXPECT_THROW(b.wait(), tandem::broken_barrier_error);
+    b.reset();
+    EXPECT_FALSE(b.broken());
+    auto first = barrier_party(b);
+    let_others_run();
+    EXPECT_EQ(b.n_waiting(), 1u);
+    EXPECT_EQ(b.wait(), 1u);
+    EXPECT_EQ(tandem::await(first), 0);
+  });
+}
+
+// As asyncio 3.11: the cancelled task leaves the round, which is not
+// broken and waits for one more arrival. The next to arrive takes the
+// index of the count inside, 1, which `second` has too (checked against
+// asyncio 3.11, and kept as it has it).
+TEST(Locks, BarrierWaiterCancelledWhileWaitingLeavesTheRoundUnbroken) {
+  tandem::barrier b(3);
+  event_loop loop;  // after what its tasks use
+  run_bounded(loop, [&] {
+    auto first = barrier_party(b);
+    auto second = barrier_party(b);
+    let_others_run();
+    first.cancel();
+    let_others_run();
+    EXPECT_TRUE(first.cancelled());
+    EXPECT_EQ(b.n_waiting(), 1u);
+    EXPECT_FALSE(b.broken());
+    auto third = barrier_party(b);
+    let_others_run();
+    EXPECT_FALSE(second.done()) << "the round still lacks a party";
+    EXPECT_EQ(b.wait(), 2u);
+    EXPECT_EQ(tandem::await(second), 1);
+    EXPECT_EQ(tandem::await(third), 1);
+  });
+  EXPECT_EQ(b.n_waiting(), 0u);
+}
+
+// A task let out by the last arrival and cancelled before it ran throws
+// cancelled_error, and still leaves: the round drains, and the task
+// waiting for that is woken.
+TEST(Locks, BarrierWaiterCancelledAfterTheRoundFilledStillLetsItDrain) {
+  tandem::barrier b(2);
+  event_loop loop;  // after what its tasks use
+  run_bounded(loop, [&] {
+    auto first = barrier_party(b);
+    let_others_run();
+    EXPECT_EQ(b.wait(), 1u);
+    first.cancel();
+    auto third = barrier_party(b);
+    EXPECT_EQ(b.wait(), 1u) << "arrived while draining; woken when `first` left";
+    EXPECT_TRUE(first.cancelled());
+    EXPECT_EQ(tandem::await(third), 0);
+  });
+  EXPECT_EQ(b.n_waiting(), 0u);
+}
+
+// The loop's close cancels the tasks inside barriers, and unwinds by force
+// one that waits again after its cancellation: each leaves its barrier as
+// it goes, none stays counted in it or listed on it (a listed one would
+// abort the barrier's destructor).
+TEST(Locks, LoopCloseUnwindsTasksWaitingOnABarrier) {
+  int destroyed = 0;
+  tandem::barrier b(2);
+  tandem::barrier stubborn(3);
+  {
+    event_loop loop;
+    run_bounded(loop, [&] {
+      auto& l = tandem::current_loop();
+      l.create_task([&] {
+        counted guard(destroyed);
+        b.wait();
+      });
+      l.create_task([&] {  // ignores its cancellation: only the unwinding ends it
+        counted guard(destroyed);
+        for (;;) {
+          try {
+            stubborn.wait();
+          } catch (const tandem::cancelled_error&) {
+          }
+        }
+      });
+      let_others_run();
+      EXPECT_EQ(b.n_waiting(), 1u);
+      EXPECT_EQ(stubborn.n_waiting(), 1u);
+    });
+    loop.close();
+  }
+  EXPECT_EQ(destroyed, 2);
+  EXPECT_EQ(b.n_waiting(), 0u);
+  EXPECT_EQ(stubborn.n_waiting(), 0u);
+}
+
+// asyncio's Barrier(0) raises ValueError; a negative count converted to
+// std::size_t would be a barrier that never lets anyone go.
+TEST(Locks, BarrierOfZeroPartiesThrowsInvalidArgumentNamingIt) {
+  const auto message_of = [](auto make) -> std::string {
+    try {
+      make();
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "no std::invalid_argument";
+  };
+  for (const auto& [message, value] :
+       {std::pair{message_of([] { tandem::barrier b(std::size_t{0}); }), "0"},
+        std::pair{message_of([] { tandem::barrier b(0); }), "0"},
+        std::pair{message_of([] { tandem::barrier b(-2L); }), "-2"}}) {
+    EXPECT_NE(message.find("tandem::barrier"), std::string::npos) << message;
+    EXPECT_NE(message.find(std::string("got ") + value), std::string::npos) << message;
+  }
+  EXPECT_EQ(tandem::barrier(1).parties(), 1u);
+  EXPECT_EQ(tandem::barrier(std::size_t{4}).parties(), 4u);
+}
+
+TEST(Locks, BarrierOfOnePartyNeverWaits) {
+  tandem::barrier b(1);
+  event_loop loop;  // after what its tasks use
+  std::vector<std::string> order;
+  run_bounded(loop, [&] {
+    auto other = tandem::current_loop().create_task([&] { order.push_back("other ran"); });
+    EXPECT_EQ(b.wait(), 0u);
+    EXPECT_EQ(b.wait(), 0u);
+    order.push_back("passed twice");
+    tandem::await(other);
+  });
+  EXPECT_EQ(order, (std::vector<std::string>{"passed twice", "other ran"}));
+  EXPECT_EQ(b.n_waiting(), 0u);
+}
+
+// Outside a task, or inside a generator where it would have to wait:
+// std::logic_error, before the task counts in the round.
+TEST(Locks, BarrierWaitOutsideATaskOrInsideAGeneratorThrowsLogicError) {
+  tandem::barrier b(2);
+  EXPECT_THROW(b.wait(), std::logic_error);
+  EXPECT_EQ(b.n_waiting(), 0u);
+  event_loop loop;
+  run_bounded(loop, [&] {
+    tandem::coroutine<int> co([&](tandem::yielder<int>& y) {
+      b.wait();
+      y.yield(1);
+    });
+    EXPECT_THROW(co.next(), std::logic_error);
+    EXPECT_EQ(b.n_waiting(), 0u);
+  });
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
-// tandem/locks.hpp: mutual exclusion between the tasks of one loop
-// (asyncio's locks.py: Lock, Semaphore, BoundedSemaphore, Condition).
+// tandem/locks.hpp: mutual exclusion and rendezvous between the tasks of
+// one loop (asyncio's locks.py: Lock, Semaphore, BoundedSemaphore,
+// Condition, Barrier).
 //
 //     tandem::mutex m;
 //     {
@@ -26,6 +27,11 @@
 //    the mutex, or notify() while it is unlocked: std::logic_error.
 //    Unwound by the loop's close while another task holds the mutex, it
 //    leaves the mutex to that task: the caller's unlock() then does nothing.
+//  - barrier::wait() returns once `parties` tasks have called it, all in the
+//    same round, each with its own arrival index. Tasks that arrive while
+//    the barrier still lets the last round out wait for the next round.
+//    reset() and abort() break the tasks inside with broken_barrier_error;
+//    after abort(), every wait() throws it until reset().
 // Waiting calls (lock, acquire, wait) suspend the calling task: outside a
 // task, or inside a generator coroutine in a task, std::logic_error. The
 // try_ calls never suspend. None of these is movable: waiting tasks refer
@@ -36,6 +42,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -66,6 +73,15 @@ constexpr std::size_t semaphore_count(I value, const char* who) {
 template <class I>
 concept checked_semaphore_count =
     std::integral<I> && !std::same_as<I, std::size_t> && !std::same_as<I, bool>;
+
+// A barrier's parties: asyncio's Barrier(0) raises ValueError, and so does
+// Barrier(-1), which std::size_t would make a barrier that never trips.
+[[noreturn]] void throw_invalid_barrier_parties(std::intmax_t parties);
+template <std::signed_integral I>
+constexpr std::size_t barrier_parties(I parties) {
+  if (parties < 1) throw_invalid_barrier_parties(static_cast<std::intmax_t>(parties));
+  return static_cast<std::size_t>(parties);
+}
 }  // namespace detail
 
 // asyncio.Lock (a class cannot have a member named lock() and be called
@@ -167,6 +183,88 @@ class condition {
   mutex* mutex_;
   detail::wait_list waiters_;
   detail::wake_next pass_on_{&waiters_};
+};
+
+// asyncio.BrokenBarrierError, which is a RuntimeError: what barrier::wait
+// throws in a task that the barrier's abort() or reset() breaks.
+class broken_barrier_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// asyncio.Barrier: wait() suspends the task until `parties` tasks have
+// called it, then lets them all go at once. It is used again and again:
+// once the last task of a round has left, the next round fills.
+//
+// The states are asyncio's. Filling: tasks arrive and wait. Draining: the
+// last party arrived and the round is let out; it ends when the last task
+// of the round has left wait() (the one that arrived last returns at once,
+// the others when they next run). Resetting: reset() broke the tasks
+// inside, and it ends as draining does. Broken: abort(), until reset().
+// A task that arrives while the barrier drains or resets waits until the
+// round has left, so that it never meets the tasks of the round before.
+class barrier {
+ public:
+  // std::invalid_argument naming the value if `parties` is 0 (asyncio's
+  // ValueError): a barrier that no task could pass.
+  explicit barrier(std::size_t parties);
+  // A signed count (barrier(3) passes an int): std::invalid_argument if
+  // below 1, naming the value, not a count of SIZE_MAX.
+  template <std::signed_integral I>
+  explicit barrier(I parties) : barrier(detail::barrier_parties(parties)) {}
+  barrier(const barrier&) = delete;
+  barrier& operator=(const barrier&) = delete;
+
+  // Waits for the round to fill and returns the task's arrival index in
+  // it, 0 for the first to arrive up to parties() - 1 for the last, which
+  // does not suspend (so a barrier of 1 never waits), as asyncio's does.
+  // broken_barrier_error if the barrier is broken when the task arrives,
+  // or if abort() or reset() is called while it waits, even after the
+  // round filled but before the task ran again (asyncio's order: the task
+  // finds the barrier broken when it resumes).
+  //
+  // A task cancelled while it waits in a filling round leaves it, and the
+  // round waits for one more arrival: the barrier is not broken, as in
+  // asyncio 3.11 (unlike threading.Barrier, which breaks when a wait times
+  // out), and the tasks still inside keep waiting. As there, the index of
+  // a later arrival is the count of tasks inside when it arrives, so it
+  // may repeat the index of a task still waiting: kept, so that tandem and
+  // asyncio hand out the same indices. A task cancelled after its round filled, before it ran,
+  // throws cancelled_error and leaves as the others do: the round still
+  // drains, no wake-up is lost. One cancelled while it waits for the last
+  // round to leave never counted in a round: it just goes.
+  //
+  // Outside a task, std::logic_error; inside a generator coroutine, where
+  // it would have to suspend, std::logic_error before the task arrives.
+  std::size_t wait();
+  // Breaks the tasks inside the barrier (broken_barrier_error) and makes
+  // it fill again from empty once they have left; tasks that arrive
+  // meanwhile wait for that. Also mends a broken barrier. It never
+  // suspends (asyncio's is a coroutine only for its lock, which it
+  // never waits for), so it may be called outside a task.
+  void reset();
+  // Breaks the barrier: the tasks inside and every later wait() throw
+  // broken_barrier_error until reset(). Never suspends either.
+  void abort();
+
+  std::size_t parties() const noexcept { return parties_; }
+  // The tasks waiting for the round to fill; 0 while it drains, resets or
+  // is broken, as asyncio counts.
+  std::size_t n_waiting() const noexcept { return state_ == state::filling ? count_ : 0; }
+  bool broken() const noexcept { return state_ == state::broken; }
+
+ private:
+  enum class state : unsigned char { filling, draining, resetting, broken };
+  void leave();  // a task leaves wait(), however: the last one ends draining or resetting
+
+  std::size_t parties_;
+  std::size_t count_ = 0;  // tasks inside wait() that arrived in the round
+  state state_ = state::filling;
+  // Every task waiting in the barrier, for its round to fill or for the
+  // last round to leave: one list woken whole on each change of state, and
+  // each task checks again what it waits for, as asyncio's Condition does.
+  // One list also keeps asyncio's order among them.
+  detail::wait_list waiters_;
 };
 
 }  // namespace tandem

@@ -1,5 +1,6 @@
-// The tasks waiting on a queue, event, mutex, condition or semaphore
-// (tandem/queues.hpp, sync.hpp, locks.hpp), first come first served.
+// The tasks waiting on a queue, event, mutex, condition, semaphore or
+// barrier (tandem/queues.hpp, sync.hpp, locks.hpp), first come first
+// served.
 #pragma once
 
 #include <functional>
