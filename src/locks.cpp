@@ -163,6 +163,12 @@ void detail::throw_invalid_barrier_parties(std::intmax_t parties) {
                               std::to_string(parties));
 }
 
+void detail::throw_too_many_barrier_parties(std::uintmax_t parties) {
+  throw std::invalid_argument("tandem::barrier: parties must be at most " +
+                              std::to_string(std::numeric_limits<std::size_t>::max()) + ", got " +
+                              std::to_string(parties));
+}
+
 barrier::barrier(std::size_t parties) : parties_(parties) {
   if (parties == 0) detail::throw_invalid_barrier_parties(0);
 }

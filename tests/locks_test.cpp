@@ -312,6 +312,10 @@ TEST(Locks, SemaphoreWithAnInitialValuePastItsCountersRangeThrowsInvalidArgument
     EXPECT_NE(bounded.find("4294967299"), std::string::npos) << bounded;
     const std::string most = message_of([&] { tandem::semaphore s(largest); });
     EXPECT_NE(most.find("9223372036854775807"), std::string::npos) << most;
+    // A barrier's parties likewise: 2^32 + 1 was a barrier of 1.
+    const std::string parties = message_of([&] { tandem::barrier b(unsigned_big - 2); });
+    EXPECT_NE(parties.find("tandem::barrier"), std::string::npos) << parties;
+    EXPECT_NE(parties.find("4294967297"), std::string::npos) << parties;
     // The largest that fits is taken as it is.
     const std::size_t top = std::numeric_limits<std::size_t>::max();
     EXPECT_EQ(tandem::semaphore(static_cast<std::int64_t>(top)).value(), top);

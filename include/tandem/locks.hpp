@@ -68,18 +68,24 @@ constexpr std::size_t semaphore_count(I value, const char* who) {
     throw_too_large_semaphore_value(who, static_cast<std::uintmax_t>(value));
   return static_cast<std::size_t>(value);
 }
-// The integers a semaphore's count is checked from: all but std::size_t,
-// taken as it is, and bool (a count of 0 or 1, as it was).
+// The integers a semaphore's count and a barrier's parties are checked
+// from: all but std::size_t, taken as it is, and bool (a count of 0 or 1,
+// as it was).
 template <class I>
-concept checked_semaphore_count =
+concept count_to_check =
     std::integral<I> && !std::same_as<I, std::size_t> && !std::same_as<I, bool>;
 
 // A barrier's parties: asyncio's Barrier(0) raises ValueError, and so does
 // Barrier(-1), which std::size_t would make a barrier that never trips.
+// Past SIZE_MAX (32-bit targets), it would be cut to its low bits: 2^32 + 1
+// would make a barrier of 1.
 [[noreturn]] void throw_invalid_barrier_parties(std::intmax_t parties);
-template <std::signed_integral I>
+[[noreturn]] void throw_too_many_barrier_parties(std::uintmax_t parties);
+template <std::integral I>
 constexpr std::size_t barrier_parties(I parties) {
-  if (parties < 1) throw_invalid_barrier_parties(static_cast<std::intmax_t>(parties));
+  if (std::cmp_less(parties, 1)) throw_invalid_barrier_parties(static_cast<std::intmax_t>(parties));
+  if (std::cmp_greater(parties, std::numeric_limits<std::size_t>::max()))
+    throw_too_many_barrier_parties(static_cast<std::uintmax_t>(parties));
   return static_cast<std::size_t>(parties);
 }
 }  // namespace detail
@@ -124,7 +130,7 @@ class semaphore {
   // A count of another integer type (semaphore(2) passes an int):
   // std::invalid_argument, naming the value, if it is negative or past
   // SIZE_MAX (a std::int64_t or std::uint64_t on a 32-bit target).
-  template <detail::checked_semaphore_count I>
+  template <detail::count_to_check I>
   explicit semaphore(I value) : semaphore(detail::semaphore_count(value, "tandem::semaphore")) {}
   semaphore(const semaphore&) = delete;
   semaphore& operator=(const semaphore&) = delete;
@@ -155,7 +161,7 @@ class semaphore {
 class bounded_semaphore : public semaphore {
  public:
   explicit bounded_semaphore(std::size_t value = 1) : semaphore(value, value) {}
-  template <detail::checked_semaphore_count I>
+  template <detail::count_to_check I>
   explicit bounded_semaphore(I value)
       : bounded_semaphore(detail::semaphore_count(value, "tandem::bounded_semaphore")) {}
 };
@@ -208,9 +214,9 @@ class barrier {
   // std::invalid_argument naming the value if `parties` is 0 (asyncio's
   // ValueError): a barrier that no task could pass.
   explicit barrier(std::size_t parties);
-  // A signed count (barrier(3) passes an int): std::invalid_argument if
-  // below 1, naming the value, not a count of SIZE_MAX.
-  template <std::signed_integral I>
+  // Another integer type (barrier(3) passes an int): std::invalid_argument
+  // naming the value if below 1 (not a count of SIZE_MAX) or past SIZE_MAX.
+  template <detail::count_to_check I>
   explicit barrier(I parties) : barrier(detail::barrier_parties(parties)) {}
   barrier(const barrier&) = delete;
   barrier& operator=(const barrier&) = delete;
