@@ -28,30 +28,11 @@
 #include <utility>
 #include <vector>
 
+#include "support/failing_new.hpp"
 #include "support/loop_support.hpp"
 #include "support/valgrind.hpp"
 #include "tandem/coroutine.hpp"
 #include "tandem/loop.hpp"
-
-// Allocation failure on demand: the next allocations_until_failure
-// allocations succeed, the one after throws std::bad_alloc (-1: none does).
-// Armed only around the step a test looks at. Never inlined, so that
-// Valgrind, which replaces operator new and delete with its own, replaces
-// both or neither; under Valgrind no failure can be injected, and the
-// tests that inject one skip.
-static int allocations_until_failure = -1;
-[[gnu::noinline]] void* operator new(std::size_t size) {
-  if (allocations_until_failure >= 0 && allocations_until_failure-- == 0) throw std::bad_alloc();
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-// GCC, inlining these, takes memory from operator new for another kind
-// than free's and warns at -O2; here they are one kind (malloc's).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-#pragma GCC diagnostic pop
 
 namespace {
 
