@@ -61,6 +61,10 @@ int gather_wait(task_core* const* cores, std::size_t n) {
   task_core& me = current_task();
   // Before anything is registered or passed on (see refuse_waiting_for_itself).
   refuse_waiting_for_itself(me, cores, n, "tandem::gather: a task cannot gather itself");
+  // Before the guard below: a gather refused gathered nothing, so it must
+  // not mark the listed tasks' exceptions as retrieved (a later failure of
+  // theirs that nobody retrieves is reported).
+  for (std::size_t i = 0; i < n; ++i) check_same_loop(me.loop(), *cores[i], "tandem::gather");
   auto order = std::make_shared<std::vector<std::size_t>>();  // completion order
   // asyncio: once a cancellation was passed on to the gathered tasks, the
   // gather ends in cancelled_error, even if they all caught it and returned.
@@ -86,7 +90,6 @@ int gather_wait(task_core* const* cores, std::size_t n) {
     }
   } gathered{cores, n};
   callbacks_taken_back callbacks;  // a failure ends the gather before the others
-  for (std::size_t i = 0; i < n; ++i) check_same_loop(me.loop(), *cores[i], "tandem::gather");
   for (std::size_t i = 0; i < n; ++i) {
     if (cores[i]->done()) {
       order->push_back(i);

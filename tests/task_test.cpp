@@ -777,6 +777,33 @@ TEST(Task, AFailureAfterTheGatherEndedIsRetrievedByIt) {
   EXPECT_EQ(output.find("later-failure-82"), std::string::npos) << "reported: " << output;
 }
 
+// A gather refused because a listed task belongs to another loop gathered
+// nothing, so it retrieves nothing: a failure of that task, later, that
+// nobody retrieves is reported when its last handle goes away. The refusal
+// used to mark every listed task's exception as retrieved (the guard that
+// does so for a gather that ended early was set up before the check), and
+// the failure was never reported.
+TEST(Task, AFailureOfATaskAGatherRefusedAsOfAnotherLoopIsStillReported) {
+  const std::string what = "refused-gather-failure-93";
+  std::string output;
+  testing::internal::CaptureStderr();
+  {
+    event_loop theirs_loop;
+    event_loop loop;
+    std::optional<tandem::task<int>> theirs = theirs_loop.create_task([&what]() -> int {
+      tandem::sleep_for(1ms);
+      throw std::runtime_error(what);
+    });
+    run_bounded(loop, [&] { EXPECT_THROW(tandem::gather(*theirs), std::logic_error); });
+    run_bounded(theirs_loop, [&] {
+      while (!theirs->done()) tandem::sleep_for(1ms);  // done() retrieves nothing
+    });
+    theirs.reset();  // the last handle goes away
+  }
+  output = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(count_of(output, what), 1u) << "stderr: " << output;
+}
+
 // asyncio does not log a cancelled task: cancellation is not a failure.
 TEST(Task, CancelledTaskIsNotReported) {
   testing::internal::CaptureStderr();
