@@ -28,15 +28,32 @@ class ready_queue {
   // then: create_task throws, and nothing was made) and given back as it
   // finishes. A task is queued at most once at a time (step_scheduled_),
   // and the ring always has a slot for every reserved task besides the
-  // callbacks queued, so that push_task never grows it: a wake-up that
-  // failed to allocate there would leave the task marked as queued but in
-  // no queue, never to run again, its awaiter waiting for good. Not on the
-  // hot path: the step's push and pop touch none of these counts.
+  // callbacks queued or reserved, so that push_task never grows it: a
+  // wake-up that failed to allocate there would leave the task marked as
+  // queued but in no queue, never to run again, its awaiter waiting for
+  // good. Not on the hot path: the step's push and pop touch none of
+  // these counts.
   void reserve_task() {
-    if (tasks_ + callbacks_ >= capacity_) grow();
+    if (taken() >= capacity_) grow();
     ++tasks_;
   }
   void release_task() noexcept { --tasks_; }
+
+  // Room for a callback that is queued where a failure could not be
+  // answered: a task's done-callback, queued as the task finishes
+  // (task_core::finish), after its status is set. Reserved as the callback
+  // is registered (std::bad_alloc then: the registration throws, nothing
+  // was registered); used by push_reserved_callback, or given back by
+  // release_callback if the callback is taken back unqueued.
+  void reserve_callback() {
+    if (taken() >= capacity_) grow();
+    ++reserved_callbacks_;
+  }
+  void release_callback() noexcept { --reserved_callbacks_; }
+  void push_reserved_callback(std::function<void()> cb) noexcept {
+    --reserved_callbacks_;
+    place_callback(std::move(cb));
+  }
 
   // A task step touches only the pointer: slots keep their (empty)
   // callbacks, so the hot path moves no std::function. The ring has room
@@ -49,14 +66,10 @@ class ready_queue {
     data_[(head_ + size_) & mask_].task = t;
     ++size_;
   }
-  // Grows the ring before the reserved tasks' slots would be taken.
+  // Grows the ring before the reserved slots would be taken.
   void push_callback(std::function<void()> cb) {
-    if (tasks_ + callbacks_ >= capacity_) grow();
-    ready_item& slot = data_[(head_ + size_) & mask_];
-    ++size_;
-    ++callbacks_;
-    slot.task = nullptr;
-    slot.callback = std::move(cb);
+    if (taken() >= capacity_) grow();
+    place_callback(std::move(cb));
   }
   // Takes the front entry: a task to step (returned), or else a callback
   // (moved out; the slot is left empty).
@@ -76,9 +89,19 @@ class ready_queue {
     std::function<void()> callback;
     while (!empty()) pop(callback);
     tasks_ = 0;
+    reserved_callbacks_ = 0;
   }
 
  private:
+  std::size_t taken() const noexcept { return tasks_ + callbacks_ + reserved_callbacks_; }
+  // Into a slot that is there (std::function's move does not allocate).
+  void place_callback(std::function<void()>&& cb) noexcept {
+    ready_item& slot = data_[(head_ + size_) & mask_];
+    ++size_;
+    ++callbacks_;
+    slot.task = nullptr;
+    slot.callback = std::move(cb);
+  }
   [[gnu::noinline, gnu::cold]] void grow_and_push_task(task_core* t) {
     grow();
     push_task(t);
@@ -99,8 +122,9 @@ class ready_queue {
   std::size_t mask_ = 0;           // needs them
   std::size_t head_ = 0;
   std::size_t size_ = 0;
-  std::size_t tasks_ = 0;      // tasks with room reserved
-  std::size_t callbacks_ = 0;  // callbacks queued; tasks_ + callbacks_ <= capacity_
+  std::size_t tasks_ = 0;               // tasks with room reserved
+  std::size_t callbacks_ = 0;           // callbacks queued
+  std::size_t reserved_callbacks_ = 0;  // callbacks with room reserved; taken() <= capacity_
 };
 
 }  // namespace tandem::detail

@@ -169,12 +169,23 @@ std::exception_ptr task_core::exception() {
   return failure_;
 }
 
+// The callback's room in the ready queue is reserved now, where a
+// bad_alloc is the caller's (nothing is registered): finish() queues it
+// with the task's status set already, where a failure would leave the
+// task's other callbacks uncalled and the task listed as unfinished.
 std::uint64_t task_core::when_done(std::function<void()> cb) {
   if (done()) {
     loop_->call_soon(std::move(cb));
     return 0;
   }
-  done_callbacks_.push_back({++next_callback_key_, std::move(cb), false});
+  ready_queue& ready = loop_access::of(*loop_).ready;
+  ready.reserve_callback();
+  try {
+    done_callbacks_.push_back({++next_callback_key_, std::move(cb), false});
+  } catch (...) {
+    ready.release_callback();
+    throw;
+  }
   return next_callback_key_;
 }
 
@@ -187,6 +198,7 @@ std::uint64_t task_core::wake_when_done(std::function<void()> waker) {
 void task_core::forget_done_callback(std::uint64_t key) noexcept {
   for (auto it = done_callbacks_.begin(); it != done_callbacks_.end(); ++it) {
     if (it->key == key) {
+      if (!it->waker) loop_access::of(*loop_).ready.release_callback();
       done_callbacks_.erase(it);
       return;
     }
@@ -200,18 +212,22 @@ void task_core::finish(status s, std::exception_ptr e) {
   }
   status_ = s;
   failure_ = std::move(e);
+  // Nothing from here on allocates: each callback goes into room reserved
+  // for it (a waker's step into its task's, the others' into the room
+  // when_done reserved), so that every waiter is woken and the task leaves
+  // the unfinished.
+  auto& loop = loop_access::of(*loop_);
   auto callbacks = std::move(done_callbacks_);
   done_callbacks_.clear();
   for (auto& done : callbacks) {
     if (done.waker) {
       done.callback();  // queues the waiting task's step
     } else {
-      loop_->call_soon(std::move(done.callback));
+      loop.ready.push_reserved_callback(std::move(done.callback));
     }
   }
   // May drop the loop's reference, and with it this task: nothing of it is
   // used after.
-  auto& loop = loop_access::of(*loop_);
   if (loop.unfinished.erase(this) != 0) loop.ready.release_task();
 }
 
@@ -223,6 +239,8 @@ void task_core::leave_wait() noexcept {
 
 void task_core::abandon() noexcept {
   status_ = status::cancelled;
+  for (const auto& done : done_callbacks_)
+    if (!done.waker) loop_access::of(*loop_).ready.release_callback();
   done_callbacks_.clear();
   if (frame_ != nullptr) {  // a suspended body unwinds: coroutine_exit at its suspension
     frame_head* h = std::exchange(frame_, nullptr);

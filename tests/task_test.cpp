@@ -1029,6 +1029,45 @@ TEST(Task, WakingATaskAllocatesNothingHoweverFullTheReadyQueueIs) {
   }
 }
 
+// Finishing a task allocates nothing, however full the loop's ready queue
+// is: room for each done-callback that is queued as the task finishes
+// (wait()'s, gather's, as_completed's) is reserved as it is registered.
+// Queuing it used to grow the queue, and a bad_alloc there left the loop's
+// run with the task's other callbacks dropped and the task still listed as
+// unfinished: its waiter in wait() waited for good. The finishing task
+// queues callbacks to each count in turn, so that some count leaves the
+// queue exactly full as it finishes.
+TEST(Task, FinishingATaskAllocatesNothingHoweverFullTheReadyQueueIs) {
+  if (testing_support::running_on_valgrind())
+    GTEST_SKIP() << "Valgrind's operator new replaces the one that fails on demand";
+  for (int callbacks = 1; callbacks <= 300; ++callbacks) {
+    event_loop loop;
+    bool waiter_done = false;
+    try {
+      run_bounded(loop, [&] {
+        auto& l = tandem::current_loop();
+        tandem::event e;
+        auto finishing = l.create_task([&] {
+          e.wait();
+          l.call_soon([] { allocations_until_failure = -1; });  // the first to run after it
+          for (int i = 1; i < callbacks; ++i) l.call_soon([] {});
+          allocations_until_failure = 0;  // its last act
+        });
+        auto waiter = l.create_task([&finishing] { tandem::wait(std::vector{finishing}); });
+        tandem::sleep_for(0s);  // both wait
+        e.set();
+        tandem::await(waiter);
+        waiter_done = true;
+      });
+    } catch (const std::bad_alloc&) {
+      allocations_until_failure = -1;
+      ADD_FAILURE() << "bad_alloc left the loop's run";
+    }
+    ASSERT_TRUE(waiter_done) << "the waiter never returned, with " << callbacks
+                             << " callbacks queued";
+  }
+}
+
 // A task is waited for on its own loop only: another loop would never run
 // it (asyncio: "attached to a different loop"). Each way of waiting throws
 // logic_error naming itself, and the task still runs on its own loop.
