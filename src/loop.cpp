@@ -53,7 +53,7 @@ void event_loop::impl::run_once() {
   // per 256 items run keeps I/O served: every iteration when they are long.
   if (ready.empty() || stopping || items_since_poll >= 256) {
     items_since_poll = 0;
-    io.poll(poll_timeout_ms(), ready);
+    io.poll(poll_timeout_ms());
   }
   // 2. Callbacks from other threads join the ready queue.
   if (posted.pending()) posted.take_into(ready);

@@ -152,14 +152,7 @@ void poller::remove_source(int fd) noexcept {
   if (epoll_fd_ >= 0) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
 }
 
-void poller::wake_waiter(int fd, bool writable) {
-  auto it = fds_.find(fd);
-  if (it == fds_.end()) return;
-  auto& waker = writable ? it->second.writer : it->second.reader;
-  if (waker) waker();
-}
-
-void poller::poll(int timeout_ms, ready_queue& ready) {
+void poller::poll(int timeout_ms) {
   // As many as libuv takes at once: with 64, a loop serving 100 busy
   // connections made 1.6 epoll_wait calls where one would do.
   epoll_event events[1024];
@@ -182,11 +175,11 @@ void poller::poll(int timeout_ms, ready_queue& ready) {
       it->second();
       continue;
     }
-    take_event(fd, events[i].events, ready);
+    take_event(fd, events[i].events);
   }
 }
 
-void poller::take_event(int fd, std::uint32_t events, ready_queue& ready) {
+void poller::take_event(int fd, std::uint32_t events) {
   auto it = fds_.find(fd);
   if (it == fds_.end()) return;
   fd_watch& w = it->second;
@@ -194,10 +187,13 @@ void poller::take_event(int fd, std::uint32_t events, ready_queue& ready) {
   const bool trouble = (events & (EPOLLERR | EPOLLHUP)) != 0;
   const bool readable = w.reader && ((events & EPOLLIN) || trouble);
   const bool writable = w.writer && ((events & EPOLLOUT) || trouble);
-  // Queue a look-up, not a copy of the waker: by the time this runs the
-  // waiter may have left (cancelled), and its waker must not run then.
-  if (readable) ready.push_callback([this, fd] { wake_waiter(fd, false); });
-  if (writable) ready.push_callback([this, fd] { wake_waiter(fd, true); });
+  // The wakers run now, not from a queued callback: queuing one could
+  // fail to allocate, and the event, taken from epoll, would be lost. A
+  // waker queues its task's step in room reserved for the task (it cannot
+  // fail), and the waiter is still there: it leaves only in its own step,
+  // and none runs during poll.
+  if (readable) w.reader();
+  if (writable) w.writer();
   if ((!w.reader || readable) && (!w.writer || writable)) return;
   // The other direction still waits: arm it alone.
   std::function<void()> woken_reader = readable ? std::move(w.reader) : nullptr;
@@ -214,8 +210,8 @@ void poller::take_event(int fd, std::uint32_t events, ready_queue& ready) {
     // Wake whoever still waits: its next read or write reports the error.
     // The rest of this batch is handled as usual.
     w.armed = 0;
-    if (!readable && w.reader) ready.push_callback([this, fd] { wake_waiter(fd, false); });
-    if (!writable && w.writer) ready.push_callback([this, fd] { wake_waiter(fd, true); });
+    if (!readable && w.reader) w.reader();
+    if (!writable && w.writer) w.writer();
   }
 }
 

@@ -7,8 +7,6 @@
 #include <functional>
 #include <unordered_map>
 
-#include "ready_queue.hpp"
-
 namespace tandem::detail {
 
 // A file descriptor registered with epoll once, for as long as it is open
@@ -34,7 +32,9 @@ class poller {
   // Registers the waker of the one task that waits for fd to be readable
   // (or writable); std::logic_error if another task already waits so,
   // std::system_error naming the wait and fd if epoll refuses fd (the
-  // table is then as it was: no entry is kept for a bad descriptor).
+  // table is then as it was: no entry is kept for a bad descriptor). The
+  // waker runs inside poll() and must not throw: a task's local_waker,
+  // which queues the task's step in the room reserved for it.
   void watch(int fd, bool writable, std::function<void()> waker);
   // The waiter leaves (woken or not).
   void unwatch(int fd, bool writable) noexcept;
@@ -50,9 +50,10 @@ class poller {
   void modify_source(int fd, std::uint32_t events, io_source* source);
   void remove_source(int fd) noexcept;
 
-  // Waits for readiness, up to timeout_ms (-1: no limit), and queues a
-  // wake-up for each waiter whose fd is ready.
-  void poll(int timeout_ms, ready_queue& ready);
+  // Waits for readiness, up to timeout_ms (-1: no limit), and wakes each
+  // waiter whose fd is ready: its waker runs now, which cannot fail, so
+  // that no waiter's event taken from epoll is lost.
+  void poll(int timeout_ms);
 
   // Any thread: makes a poll() in progress, or the next one, return.
   void wake() noexcept;
@@ -79,8 +80,7 @@ class poller {
 
   // std::system_error naming `operation` and fd if epoll refuses fd.
   void rearm(int fd, fd_watch& w, const char* operation = "tandem");
-  void wake_waiter(int fd, bool writable);
-  void take_event(int fd, std::uint32_t events, ready_queue& ready);
+  void take_event(int fd, std::uint32_t events);
 
   int epoll_fd_ = -1;
   int wake_fd_ = -1;

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -1066,6 +1067,55 @@ TEST(Task, FinishingATaskAllocatesNothingHoweverFullTheReadyQueueIs) {
     ASSERT_TRUE(waiter_done) << "the waiter never returned, with " << callbacks
                              << " callbacks queued";
   }
+}
+
+// Waking a task that waits for a file descriptor allocates nothing,
+// however full the loop's ready queue is: poll wakes the task itself,
+// which queues its step in the room reserved for it. It used to queue a
+// callback for each ready descriptor, and a bad_alloc as the queue grew
+// left the loop's run, the event taken from epoll and lost: the waiter
+// waited for good. Callbacks to each count in turn are queued just before
+// a poll, so that some count leaves the queue exactly full as it polls
+// (257 callbacks run first, so that the loop polls although work is ready).
+TEST(Task, WakingATaskThatWaitsForADescriptorAllocatesNothingHoweverFullTheReadyQueueIs) {
+  if (testing_support::running_on_valgrind())
+    GTEST_SKIP() << "Valgrind's operator new replaces the one that fails on demand";
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  for (int callbacks = 1; callbacks <= 600; ++callbacks) {
+    event_loop loop;
+    bool reader_done = false;
+    try {
+      run_bounded(loop, [&] {
+        auto& l = tandem::current_loop();
+        auto reader = l.create_task([&fds] {
+          tandem::wait_readable(fds[0]);
+          char c = 0;
+          EXPECT_EQ(::read(fds[0], &c, 1), 1);
+        });
+        tandem::sleep_for(0s);  // it waits; the pipe is empty
+        for (int i = 0; i < 256; ++i) l.call_soon([] {});
+        l.call_soon([&] {
+          l.call_soon([] { allocations_until_failure = -1; });  // the first to run after the poll
+          for (int i = 1; i < callbacks; ++i) l.call_soon([] {});
+          EXPECT_EQ(::write(fds[1], "x", 1), 1);
+          allocations_until_failure = 0;  // the next poll takes the event
+        });
+        tandem::await(reader);
+        reader_done = true;
+      });
+    } catch (const std::bad_alloc&) {
+      allocations_until_failure = -1;
+      ADD_FAILURE() << "bad_alloc left the loop's run";
+    }
+    if (!reader_done) {
+      ::close(fds[0]);
+      ::close(fds[1]);
+      FAIL() << "the reader never returned, with " << callbacks << " callbacks queued";
+    }
+  }
+  ::close(fds[0]);
+  ::close(fds[1]);
 }
 
 // A task is waited for on its own loop only: another loop would never run
