@@ -3,7 +3,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <new>
@@ -66,6 +65,9 @@ int gather_wait(task_core* const* cores, std::size_t n) {
   // theirs that nobody retrieves is reported).
   for (std::size_t i = 0; i < n; ++i) check_same_loop(me.loop(), *cores[i], "tandem::gather");
   auto order = std::make_shared<std::vector<std::size_t>>();  // completion order
+  // Room for every index now: the done-callbacks record them from the
+  // loop, where a bad_alloc would leave its run with this wait not woken.
+  order->reserve(n);
   // asyncio: once a cancellation was passed on to the gathered tasks, the
   // gather ends in cancelled_error, even if they all caught it and returned.
   bool cancel_passed_on = false;
@@ -193,8 +195,13 @@ void wait_until(task_core* const* cores, std::size_t n, return_when when,
 }
 
 // as_completed's indices of finished tasks, and the task waiting for one.
+// Each task's index comes once: room for all is reserved at the start, so
+// that a done-callback, which runs from the loop, does not allocate (a
+// bad_alloc there would leave the loop's run with the waiter not woken).
 struct completion_order::finished_list {
-  std::deque<std::size_t> indices;
+  std::vector<std::size_t> indices;
+  std::size_t taken = 0;  // indices handed out: the next is indices[taken]
+  bool empty() const noexcept { return taken == indices.size(); }
   wait_list waiter;
 };
 
@@ -203,6 +210,7 @@ completion_order::completion_order(std::vector<std::shared_ptr<task_core>> cores
     : finished_(std::make_shared<finished_list>()),
       deadline_(timeout ? deadline_after(clock::now(), *timeout) : clock::time_point::max()) {
   callbacks_.reserve(cores.size());
+  finished_->indices.reserve(cores.size());
   for (std::size_t i = 0; i < cores.size(); ++i) {
     const std::uint64_t key =
         cores[i]->when_done([finished = std::weak_ptr<finished_list>(finished_), i] {
@@ -222,7 +230,7 @@ completion_order::~completion_order() {
 
 std::size_t completion_order::next() {
   finished_list& list = *finished_;
-  const bool must_wait = list.indices.empty();
+  const bool must_wait = list.empty();
   // The first call, and every one that waits: a listed task that iterates
   // could only end waiting for its own end (refuse_waiting_for_itself), so
   // it is refused before any task is handed back, and before any wait.
@@ -240,7 +248,7 @@ std::size_t completion_order::next() {
   }
   if (must_wait) {
     const auto wait = [&list] {
-      while (list.indices.empty()) list.waiter.wait();
+      while (list.empty()) list.waiter.wait();
     };
     if (deadline_ == clock::time_point::max()) {
       wait();
@@ -248,9 +256,7 @@ std::size_t completion_order::next() {
       timeout_at(deadline_, wait);
     }
   }
-  const std::size_t i = list.indices.front();
-  list.indices.pop_front();
-  return i;
+  return list.indices[list.taken++];
 }
 
 }  // namespace detail

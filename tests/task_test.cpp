@@ -1118,6 +1118,59 @@ TEST(Task, WakingATaskThatWaitsForADescriptorAllocatesNothingHoweverFullTheReady
   ::close(fds[1]);
 }
 
+// The done-callbacks of gather and as_completed, which run from the loop
+// as a task finishes, allocate nothing: the room for the completion order
+// is reserved as the wait begins. They used to grow it there (a vector, a
+// deque), and a bad_alloc left the loop's run with the index unrecorded
+// and the waiter never woken. The finishing task makes the next
+// allocation fail as its last act; as_completed's waits for it after 63
+// others.
+TEST(Task, TheDoneCallbacksOfGatherAndAsCompletedAllocateNothing) {
+  if (testing_support::running_on_valgrind())
+    GTEST_SKIP() << "Valgrind's operator new replaces the one that fails on demand";
+  for (const bool by_gather : {true, false}) {
+    event_loop loop;
+    bool waiter_done = false;
+    try {
+      run_bounded(loop, [&] {
+        auto& l = tandem::current_loop();
+        tandem::event e;
+        auto finishing = l.create_task([&] {
+          e.wait();
+          // Runs after the done-callback (queued as the task finishes, after this).
+          l.call_soon([&l] { l.call_soon([] { allocations_until_failure = -1; }); });
+          allocations_until_failure = 0;  // its last act
+        });
+        bool waiting = false;
+        auto waiter = l.create_task([&] {
+          if (by_gather) {
+            waiting = true;
+            tandem::gather(finishing);
+          } else {
+            // 63 done already: a deque's first block is full as the last comes.
+            std::vector<tandem::task<void>> tasks;
+            for (int i = 0; i < 63; ++i) tasks.push_back(l.create_task([] {}));
+            for (auto& t : tasks) tandem::await(t);
+            tasks.push_back(finishing);
+            waiting = true;
+            for (auto& t : tandem::as_completed(std::move(tasks))) tandem::await(t);
+          }
+        });
+        while (!waiting) tandem::sleep_for(0s);
+        for (int i = 0; i < 5; ++i) tandem::sleep_for(0s);  // it waits for `finishing` alone
+        e.set();
+        tandem::await(waiter);
+        waiter_done = true;
+      });
+    } catch (const std::bad_alloc&) {
+      allocations_until_failure = -1;
+      ADD_FAILURE() << "bad_alloc left the loop's run";
+    }
+    allocations_until_failure = -1;
+    EXPECT_TRUE(waiter_done) << (by_gather ? "gather" : "as_completed") << " never returned";
+  }
+}
+
 // A task is waited for on its own loop only: another loop would never run
 // it (asyncio: "attached to a different loop"). Each way of waiting throws
 // logic_error naming itself, and the task still runs on its own loop.
