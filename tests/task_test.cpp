@@ -791,15 +791,16 @@ TEST(Task, AFailureOfATaskAGatherRefusedAsOfAnotherLoopIsStillReported) {
   {
     event_loop theirs_loop;
     event_loop loop;
-    std::optional<tandem::task<int>> theirs = theirs_loop.create_task([&what]() -> int {
-      tandem::sleep_for(1ms);
-      throw std::runtime_error(what);
-    });
-    run_bounded(loop, [&] { EXPECT_THROW(tandem::gather(*theirs), std::logic_error); });
-    run_bounded(theirs_loop, [&] {
-      while (!theirs->done()) tandem::sleep_for(1ms);  // done() retrieves nothing
-    });
-    theirs.reset();  // the last handle goes away
+    {
+      auto theirs = theirs_loop.create_task([&what]() -> int {
+        tandem::sleep_for(1ms);
+        throw std::runtime_error(what);
+      });
+      run_bounded(loop, [&] { EXPECT_THROW(tandem::gather(theirs), std::logic_error); });
+      run_bounded(theirs_loop, [&] {
+        while (!theirs.done()) tandem::sleep_for(1ms);  // done() retrieves nothing
+      });
+    }  // the last handle goes away
   }
   output = testing::internal::GetCapturedStderr();
   EXPECT_EQ(count_of(output, what), 1u) << "stderr: " << output;
