@@ -451,6 +451,100 @@ TEST(CoroutineRules, Rule16_AnRvalueSubBelongsToTheDelegationSoTheObjectItCameFr
   EXPECT_EQ(log, journal{"cleanup 2"});
 }
 
+// A borrowed (lvalue) sub destroyed while a yield_from delegates to it:
+// its destructor closes it, and the yield_from ends as for a sub closed
+// directly (CPython's `yield from` then gets StopIteration and returns
+// None): it returns R{}. The delegation referred to the destroyed handle,
+// and the next resume read freed memory (ASan: heap-use-after-free).
+TEST(CoroutineRules, Rule16_ABorrowedSubDestroyedWhileDelegatedIsClosedAndTheYieldFromReturns) {
+  journal log;
+  auto owner = std::make_unique<chain>(echo(2, 100, log));
+  chain co([&, sub = owner.get()](chain_yielder& y) -> long {
+    const long r = y.yield_from(*sub);
+    y.yield(r + 1000);
+    return r;
+  });
+  EXPECT_EQ(co.next(), 100);
+  EXPECT_EQ(co.send(5), 105);
+  owner.reset();
+  EXPECT_EQ(log, (journal{"exit at 2", "cleanup 2"}));  // closed by its destructor
+  EXPECT_EQ(co.next(), 1000);                           // the yield_from returned R{}
+  EXPECT_THROW(co.next(), stop_iteration);
+  EXPECT_EQ(co.result(), 0);
+}
+
+// The same when the sub was taken out of the delegation first (used
+// directly), and when it had finished behind the delegator's back: the
+// yield_from returns what it would have found in the handle, the result
+// the sub returned.
+TEST(CoroutineRules, Rule16_ABorrowedSubUsedDirectlyThenDestroyedEndsTheYieldFrom) {
+  journal log;
+  auto owner = std::make_unique<chain>(echo(2, 100, log));
+  chain co([&, sub = owner.get()](chain_yielder& y) { return y.yield_from(*sub) + 1; });
+  EXPECT_EQ(co.next(), 100);
+  EXPECT_EQ(owner->send(3), 103);  // takes the delegation apart
+  owner.reset();
+  EXPECT_THROW(co.next(), stop_iteration);
+  EXPECT_EQ(co.result(), 1);
+
+  auto finished = std::make_unique<chain>(echo(2, 100, log));
+  chain co2([&, sub = finished.get()](chain_yielder& y) { return y.yield_from(*sub) + 1; });
+  EXPECT_EQ(co2.next(), 100);
+  EXPECT_EQ(finished->send(4), 104);
+  EXPECT_THROW(finished->send(-1), stop_iteration);  // returned 4
+  finished.reset();
+  EXPECT_THROW(co2.next(), stop_iteration);
+  EXPECT_EQ(co2.result(), 5);
+}
+
+// A borrowed sub kept in a std::vector that grows: the vector moves it and
+// destroys the object the yield_from borrowed. The next resume throws
+// std::logic_error, as for a sub moved away (the object borrowed was moved
+// from), and the moved sub is untouched.
+TEST(CoroutineRules, Rule16_ABorrowedSubMovedAndItsOldObjectDestroyedIsLogicError) {
+  journal log;
+  std::vector<chain> subs;
+  subs.push_back(echo(2, 100, log));
+  chain co([&, sub = &subs[0]](chain_yielder& y) { return y.yield_from(*sub) + 1; });
+  EXPECT_EQ(co.next(), 100);
+  const chain* before = subs.data();
+  while (subs.data() == before) subs.push_back(echo(3, 0, log));  // reallocates
+  EXPECT_THROW(co.next(), std::logic_error);
+  EXPECT_TRUE(co.done());
+  EXPECT_EQ(subs[0].send(1), 101);  // still suspended where it was
+  EXPECT_EQ(log, journal{});
+}
+
+// A borrowed sub moved away, and its new owner destroyed (which closes it)
+// while the object borrowed stays: the next resume throws
+// std::logic_error, as for any use of a moved-from coroutine.
+TEST(CoroutineRules, Rule16_ABorrowedSubMovedAwayAndClosedByItsNewOwnerIsLogicError) {
+  journal log;
+  chain sub = echo(2, 100, log);
+  chain co([&](chain_yielder& y) { return y.yield_from(sub) + 1; });
+  EXPECT_EQ(co.next(), 100);
+  { chain moved = std::move(sub); }
+  EXPECT_EQ(log, (journal{"exit at 2", "cleanup 2"}));
+  EXPECT_THROW(co.next(), std::logic_error);
+  EXPECT_TRUE(co.done());
+}
+
+// Two yield_froms borrowing the same sub (the second took it over from the
+// first): destroying it ends both.
+TEST(CoroutineRules, Rule16_ASubBorrowedByTwoYieldFromsDestroyedEndsBoth) {
+  journal log;
+  auto owner = std::make_unique<chain>(echo(2, 100, log));
+  chain first([&, sub = owner.get()](chain_yielder& y) { return y.yield_from(*sub) + 1; });
+  chain second([&, sub = owner.get()](chain_yielder& y) { return y.yield_from(*sub) + 2; });
+  EXPECT_EQ(first.next(), 100);
+  EXPECT_EQ(second.next(), 100);  // next(sub) again: it is second's now
+  owner.reset();
+  EXPECT_THROW(second.next(), stop_iteration);
+  EXPECT_EQ(second.result(), 2);
+  EXPECT_THROW(first.next(), stop_iteration);
+  EXPECT_EQ(first.result(), 1);
+}
+
 // A running sub given as an rvalue is refused, as an lvalue one is, before
 // it is moved (moving a running coroutine terminates).
 TEST(CoroutineRules, Rule16_ARunningRvalueSubIsRefusedAndNotMoved) {

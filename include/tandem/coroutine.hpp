@@ -201,7 +201,13 @@ class coroutine {
   coroutine(const coroutine&) = delete;
   coroutine& operator=(const coroutine&) = delete;
 
-  ~coroutine() { detail::close_for_destruction(frame_); }
+  // A yield_from that borrows this handle (an lvalue sub, rule 16) is
+  // told that it is gone: it goes on with what the handle leaves behind.
+  ~coroutine() {
+    detail::close_for_destruction(frame_);
+    if (borrowers_ != nullptr) [[unlikely]]
+      leave_borrowers();
+  }
 
   // Runs the body to its next yield; the pending yield returns In{}.
   Out next() requires(std::is_void_v<In> || std::default_initializable<In>) {
@@ -418,12 +424,72 @@ class coroutine {
     }
   }
 
+  // A yield_from's hold on its sub's handle, on the delegating body's
+  // stack: the handle it uses, until that is destroyed (see below).
+  struct borrow;
+
+  // The handle of a sub that was destroyed while yield_froms borrowed it.
+  // It takes the place of the destroyed one: finished (the destructor
+  // closed the sub) or moved from, as that one was left.
+  explicit coroutine(detail::stand_in_t) noexcept : frame_(detail::sentinel(detail::ended_frame)) {}
+
+  // Hands each borrowing yield_from a stand-in for this handle, which is
+  // closed (or moved from) by now. The result the body returned goes to
+  // the latest yield_from (the first listed), as it would have read it
+  // from here; the others find none, as in CPython, where a finished sub
+  // returns None to every further `yield from`.
+  void leave_borrowers() noexcept {
+    bool first = true;
+    for (detail::borrow_link* l = std::exchange(borrowers_, nullptr); l != nullptr;) {
+      auto* b = static_cast<borrow*>(l);
+      l = std::exchange(b->next, nullptr);
+      b->prev = nullptr;
+      b->stand_in.frame_ = frame_;
+      if (std::exchange(first, false)) {
+        try {
+          b->stand_in.take_result_of(*this);
+        } catch (...) {  // R's move threw: that yield_from finds no result
+        }
+      }
+      b->sub = &b->stand_in;
+    }
+  }
+
   friend struct detail::frame_access;
   template <class O, class I>
   friend class yielder;
   // This coroutine's frame, or a sentinel once finished or moved from.
   detail::frame_head* frame_;
   [[no_unique_address]] detail::result_storage<R> result_;
+  // The yield_froms that hold this handle (borrow): they stay with the
+  // object, which they refer to, when its coroutine moves on.
+  detail::borrow_link* borrowers_ = nullptr;
+};
+
+// A borrowed handle (an lvalue sub) may be destroyed while the yield_from
+// is suspended: the yield_from referred to it and read freed memory on its
+// next resume. The handle lists its borrows, and its destructor points
+// each at a stand-in that holds what it left: a closed (finished) sub, or
+// a moved-from one. The yield_from then ends as it would with the handle
+// still there.
+template <class Out, class In, class R>
+struct coroutine<Out, In, R>::borrow : detail::borrow_link {
+  explicit borrow(coroutine& given) noexcept : sub(&given) {
+    next = given.borrowers_;
+    if (next != nullptr) next->prev = &next;
+    prev = &given.borrowers_;
+    given.borrowers_ = this;
+  }
+  ~borrow() {
+    if (prev == nullptr) return;  // the handle is gone
+    *prev = next;
+    if (next != nullptr) next->prev = prev;
+  }
+  borrow(const borrow&) = delete;
+  borrow& operator=(const borrow&) = delete;
+
+  coroutine* sub;  // the handle given, or stand_in once that is destroyed
+  coroutine stand_in{detail::stand_in_t{}};
 };
 
 }  // namespace tandem

@@ -48,10 +48,15 @@ class yielder {
   // copied from an lvalue when R is copyable); what escapes sub propagates.
   // A finished sub returns at once (its result, else R{}); a running one
   // throws std::logic_error.
-  // An lvalue sub is borrowed, and must outlive the yield_from: it may be
-  // used directly meanwhile (as in Python), and if it is moved away, the
-  // next resume of this coroutine throws std::logic_error; destroyed, it
-  // would leave the delegation with nothing to refer to.
+  // An lvalue sub is borrowed: it may be used directly meanwhile (as in
+  // Python), and if it is moved away, the next resume of this coroutine
+  // throws std::logic_error. Destroyed while this coroutine is suspended
+  // in the yield_from (its owner, a container that moves its elements),
+  // it is closed, as every destroyed coroutine is, and the yield_from then
+  // goes on as with a sub closed directly: it returns R{} (CPython's
+  // `yield from` gets StopIteration from a closed sub and returns None),
+  // or the result the sub had returned if it finished before; the handle
+  // moved from before it went, the next resume throws std::logic_error.
   template <class R>
   R yield_from(coroutine<Out, In, R>& sub) {
     return delegate(sub, false);
@@ -89,25 +94,31 @@ class yielder {
   }
 
   template <class R>
-  R delegate(coroutine<Out, In, R>& sub, bool move_result) {
+  R delegate(coroutine<Out, In, R>& given, bool move_result) {
     detail::frame_base* const me = frame();
     if (!detail::on_own_stack(me)) detail::throw_yield_outside();
-    detail::refuse_delegation_to(sub.frame_);
+    detail::refuse_delegation_to(given.frame_);
+    // The handle is used through `held.sub`, read afresh after every
+    // suspension: a borrowed handle destroyed meanwhile has pointed it at
+    // a stand-in (coroutine::borrow). Only while this body is suspended
+    // can it go: destroying a running sub terminates.
+    typename coroutine<Out, In, R>::borrow held(given);
     std::uintptr_t word = 0;
     // PEP 380 starts with next(sub), whether or not sub has started.
-    bool yielded = !sub.done() && sub.first_step_of_delegation(word);
+    bool yielded = !held.sub->done() && held.sub->first_step_of_delegation(word);
     while (yielded) {
       std::exception_ptr thrown;
       try {
-        detail::suspend_delegating(me, sub.frame_, word);
+        detail::suspend_delegating(me, held.sub->frame_, word);
       } catch (abi::__forced_unwind&) {
         throw;
       } catch (const coroutine_exit&) {
-        sub.close();  // what that throws propagates from here instead
+        held.sub->close();  // what that throws propagates from here instead
         throw;
       } catch (...) {
         thrown = std::current_exception();  // sub.raise, outside this handler
       }
+      coroutine<Out, In, R>& sub = *held.sub;
       if (sub.frame_->state == detail::co_state::moved_from) detail::throw_moved_from();
       if (thrown) {
         try {
@@ -123,7 +134,7 @@ class yielder {
         yielded = sub.template resume_step<detail::delegated_resume_kind<In>>(word);
       }
     }
-    return sub.take_result(move_result);
+    return held.sub->take_result(move_result);
   }
 };
 

@@ -52,6 +52,19 @@ __attribute__((always_inline)) inline void suspend_delegating(frame_base* me, fr
 // elsewhere.
 void finish_delegate(frame_base* me, frame_head*& sub);
 
+// A yield_from's hold on the handle of its sub (generator rule 16): the
+// handle lists those that hold it, so that its destructor can tell each
+// one that it is gone (coroutine::borrow). Linked both ways: a yield_from
+// that returns takes itself out at once.
+struct borrow_link {
+  borrow_link* next = nullptr;
+  borrow_link** prev = nullptr;  // what points here; null once unlinked
+};
+
+// Marks the private constructor of a handle that stands in for a destroyed
+// one (coroutine::borrow).
+struct stand_in_t {};
+
 // Whether a coroutine runs: its own body, or, while it delegates, the body
 // of its innermost delegate.
 bool chain_running(const frame_head* h) noexcept;
