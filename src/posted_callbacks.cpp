@@ -18,7 +18,10 @@ bool posted_callbacks::post(std::function<void()>&& cb, poller& io) {
 
 void posted_callbacks::take_into(ready_queue& ready) {
   std::lock_guard lock(mutex_);
-  for (auto& cb : callbacks_) ready.push_callback(std::move(cb));
+  // Room for all of them first: a std::bad_alloc leaves each posted, in
+  // order, where moving them one by one lost the one it was moving.
+  ready.make_room_for_callbacks(callbacks_.size());
+  for (auto& cb : callbacks_) ready.push_callback(std::move(cb));  // cannot fail now
   callbacks_.clear();
   pending_.store(false, std::memory_order_relaxed);
 }

@@ -21,7 +21,8 @@ class posted_callbacks {
   // Whether anything waits to be taken in (the loop's thread, lock-free).
   bool pending() const noexcept { return pending_.load(std::memory_order_acquire); }
 
-  // The loop's thread: moves what was posted to the ready queue, in order.
+  // The loop's thread: moves what was posted to the ready queue, in order,
+  // all or none (std::bad_alloc: each stays posted).
   void take_into(ready_queue& ready);
 
   // The loop closes: drops what is posted, refuses what comes, and closes

@@ -54,6 +54,11 @@ class ready_queue {
     --reserved_callbacks_;
     place_callback(std::move(cb));
   }
+  // A callback queued in reserved room that has just been popped, and
+  // runs, takes that room back for whoever reserved it (a signal handler's
+  // call, which keeps its room from one arrival to the next). The pop
+  // freed a slot, so this cannot grow the ring.
+  void reserve_popped_callback() noexcept { ++reserved_callbacks_; }
 
   // A task step touches only the pointer: slots keep their (empty)
   // callbacks, so the hot path moves no std::function. The ring has room
@@ -65,6 +70,11 @@ class ready_queue {
       return grow_and_push_task(t);
     data_[(head_ + size_) & mask_].task = t;
     ++size_;
+  }
+  // Room for `count` more callbacks, made all at once (std::bad_alloc:
+  // none), so that as many push_callback calls then cannot fail.
+  void make_room_for_callbacks(std::size_t count) {
+    if (taken() + count > capacity_) grow(taken() + count);
   }
   // Grows the ring before the reserved slots would be taken.
   void push_callback(std::function<void()> cb) {
@@ -106,8 +116,11 @@ class ready_queue {
     grow();
     push_task(t);
   }
-  [[gnu::noinline, gnu::cold]] void grow() {
-    std::vector<ready_item> bigger(slots_.empty() ? 64 : slots_.size() * 2);
+  // To twice the size, or more where `at_least` slots are wanted.
+  [[gnu::noinline, gnu::cold]] void grow(std::size_t at_least = 0) {
+    std::size_t size = slots_.empty() ? 64 : slots_.size() * 2;
+    while (size < at_least) size *= 2;
+    std::vector<ready_item> bigger(size);
     for (std::size_t i = 0; i < size_; ++i) bigger[i] = std::move(data_[(head_ + i) & mask_]);
     slots_ = std::move(bigger);
     data_ = slots_.data();

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 #include "errno_error.hpp"
@@ -55,14 +56,14 @@ void wait_for_handlers_in_flight() noexcept {
 
 }  // namespace
 
-void signal_handlers::open_pipe(poller& io, ready_queue& ready) {
+void signal_handlers::open_pipe(poller& io) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
     throw_errno("tandem::event_loop::add_signal_handler: pipe2");
   read_fd_ = fds[0];
   write_fd_ = fds[1];
   try {
-    io.watch_always(read_fd_, [this, &ready] { drain(ready); });
+    io.watch_always(read_fd_, [this] { drain(); });
   } catch (...) {
     ::close(read_fd_);
     ::close(write_fd_);
@@ -71,16 +72,64 @@ void signal_handlers::open_pipe(poller& io, ready_queue& ready) {
   }
 }
 
-// Queues the callback of each signal that arrived, as a loop callback.
-void signal_handlers::drain(ready_queue& ready) {
+// Inside the poll: counts each signal that arrived to its handler, and
+// queues the handler's call unless it is queued already. Allocates nothing.
+void signal_handlers::drain() noexcept {
   unsigned char numbers[64];
   ssize_t n;
   while ((n = ::read(read_fd_, numbers, sizeof numbers)) > 0) {
     for (ssize_t i = 0; i < n; ++i) {
       auto it = handlers_.find(numbers[i]);
-      if (it != handlers_.end()) ready.push_callback(it->second.callback);
+      if (it == handlers_.end()) continue;  // removed since it arrived
+      handler_state& state = *it->second.state;
+      ++state.arrivals;
+      if (!state.queued) queue_call(state);
     }
   }
+}
+
+// Into the room the handler holds. libstdc++ keeps a callable inside the
+// std::function, without allocating, when it is trivially copyable and no
+// bigger than two pointers; libc++ has room for three.
+void signal_handlers::queue_call(handler_state& state) noexcept {
+  static_assert(sizeof(call) <= 2 * sizeof(void*) && std::is_trivially_copyable_v<call>);
+  state.queued = true;
+  state.ready->push_reserved_callback(call{this, &state});
+}
+
+// A call runs: it answers one arrival and takes its room back (the pop
+// freed it), queued again while arrivals remain; a handler no longer
+// current gives the room up with its last call, and its state goes once
+// the callback has returned (or thrown).
+void signal_handlers::call::operator()() const {
+  handler_state& s = *state;
+  s.ready->reserve_popped_callback();
+  s.queued = false;
+  if (--s.arrivals > 0)
+    owner->queue_call(s);
+  else if (!s.current)
+    s.ready->release_callback();
+  struct running_scope {
+    signal_handlers* owner;
+    handler_state& s;
+    ~running_scope() {
+      s.running = false;
+      owner->forget_if_done(s);
+    }
+  } scope{owner, s};
+  s.running = true;
+  s.callback();
+}
+
+// A handler removed or replaced: its room goes now, or with its last call.
+void signal_handlers::retire(handler_state& state) noexcept {
+  state.current = false;
+  if (!state.queued) state.ready->release_callback();
+  forget_if_done(state);
+}
+
+void signal_handlers::forget_if_done(handler_state& state) noexcept {
+  if (!state.current && !state.queued && !state.running) states_.erase(state.self);
 }
 
 void signal_handlers::add(int signum, std::function<void()> cb, poller& io, ready_queue& ready) {
@@ -89,30 +138,49 @@ void signal_handlers::add(int signum, std::function<void()> cb, poller& io, read
                                 std::to_string(signum) + " cannot be handled");
   if (!cb)
     throw std::invalid_argument("tandem::event_loop::add_signal_handler: the callback is empty");
+  // The new state and its room come before anything changes (a
+  // std::bad_alloc leaves the handlers as they were).
+  states_.push_front(handler_state{std::move(cb), &ready, {}});
+  handler_state& state = states_.front();
+  state.self = states_.begin();
+  try {
+    ready.reserve_callback();
+  } catch (...) {
+    states_.pop_front();
+    throw;
+  }
   if (auto it = handlers_.find(signum); it != handlers_.end()) {
-    it->second.callback = std::move(cb);  // replaces the first
+    retire(*it->second.state);  // replaces the first (a call it queued still runs)
+    it->second.state = &state;
     return;
   }
   {
     std::lock_guard lock(owners_mutex);
-    if (owner_of_signal[static_cast<std::size_t>(signum)] != nullptr)
+    if (owner_of_signal[static_cast<std::size_t>(signum)] != nullptr) {
+      ready.release_callback();
+      states_.pop_front();
       throw std::logic_error(
           "tandem::event_loop::add_signal_handler: another loop handles signal " +
           std::to_string(signum));
+    }
     owner_of_signal[static_cast<std::size_t>(signum)] = this;
   }
+  // Listed before the disposition changes: once it has, nothing may fail.
+  auto placed = handlers_.end();
   try {
-    if (read_fd_ < 0) open_pipe(io, ready);
-    handler h{std::move(cb), {}};
+    if (read_fd_ < 0) open_pipe(io);
+    placed = handlers_.emplace(signum, handler{&state, {}}).first;
     struct sigaction action {};
     action.sa_handler = write_signal_number;
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_RESTART;
     pipe_of_signal[signum].store(write_fd_ + 1);
-    if (::sigaction(signum, &action, &h.before) != 0)
+    if (::sigaction(signum, &action, &placed->second.before) != 0)
       throw_errno("tandem::event_loop::add_signal_handler: sigaction");
-    handlers_.emplace(signum, std::move(h));
   } catch (...) {
+    if (placed != handlers_.end()) handlers_.erase(placed);
+    ready.release_callback();
+    states_.pop_front();
     pipe_of_signal[signum].store(0);
     {
       std::lock_guard lock(owners_mutex);
@@ -132,6 +200,7 @@ bool signal_handlers::remove(int signum, poller& io) noexcept {
     std::lock_guard lock(owners_mutex);
     owner_of_signal[static_cast<std::size_t>(signum)] = nullptr;
   }
+  retire(*it->second.state);  // a call it queued still runs
   handlers_.erase(it);
   if (handlers_.empty()) remove_all(&io);
   return true;

@@ -15,10 +15,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -26,7 +29,9 @@
 #include <thread>
 #include <vector>
 
+#include "support/failing_new.hpp"
 #include "support/loop_support.hpp"
+#include "support/valgrind.hpp"
 
 namespace {
 
@@ -392,6 +397,53 @@ TEST(Loop, CallSoonThreadsafeFromTheLoopsThreadKeepsItsPlace) {
     while (order.size() < 3) tandem::sleep_for(0s);
   });
   EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+}
+
+// Callbacks posted from other threads are taken in all at once or not at
+// all: room for them all is made first. Each used to move into the ready
+// queue in turn, and a std::bad_alloc as the queue grew lost the callback
+// it was moving and left the ones moved before as empty functions, posted
+// still: the next run threw std::bad_function_call. Here the bad_alloc
+// leaves the run (the room was needed), and the next run runs each posted
+// callback once, in order. The queue is filled to each count in turn, so
+// that some count leaves it exactly full as they are taken in.
+TEST(Loop, ABadAllocTakingInPostedCallbacksLosesNone) {
+  if (testing_support::running_on_valgrind())
+    GTEST_SKIP() << "Valgrind's operator new replaces the one that fails on demand";
+  int failures = 0;
+  for (int fill = 1; fill <= 300; ++fill) {
+    event_loop loop;
+    std::vector<int> ran;
+    try {
+      run_bounded(loop, [&] {
+        auto& l = tandem::current_loop();
+        tandem::event done;
+        l.call_soon([&] {
+          std::thread([&] {
+            l.call_soon_threadsafe([&] {
+              allocations_until_failure = -1;
+              ran.push_back(1);
+            });
+            l.call_soon_threadsafe([&] {
+              ran.push_back(2);
+              done.set();
+            });
+          }).join();
+          for (int i = 0; i < fill; ++i) l.call_soon([] {});
+          allocations_until_failure = 0;  // the next iteration takes them in
+        });
+        done.wait();
+      });
+    } catch (const std::bad_alloc&) {
+      allocations_until_failure = -1;
+      ++failures;
+      run_bounded(loop, [&] {
+        for (int i = 0; i < 10 && ran.size() < 2; ++i) tandem::sleep_for(0s);
+      });
+    }
+    ASSERT_EQ(ran, (std::vector<int>{1, 2})) << "with " << fill << " callbacks queued";
+  }
+  EXPECT_GT(failures, 0) << "no count left the ready queue full: the test tests nothing";
 }
 
 // close() drops what was posted and not yet run. A dropped callback's
@@ -785,6 +837,116 @@ TEST(Loop, SecondSignalHandlerReplacesTheFirst) {
   });
   EXPECT_EQ(ran, (std::vector<int>{2}));
   loop.remove_signal_handler(SIGUSR1);
+}
+
+// Each arrival of a signal makes one call, as each of asyncio's queues one
+// handle, however many arrive before the loop takes them in.
+TEST(Loop, EachArrivalOfASignalMakesOneCall) {
+  event_loop loop;
+  std::vector<int> ran;
+  loop.add_signal_handler(SIGUSR1, [&] { ran.push_back(1); });
+  loop.add_signal_handler(SIGUSR2, [&] { ran.push_back(2); });
+  run_bounded(loop, [&] {
+    for (const int signum : {SIGUSR1, SIGUSR2, SIGUSR1, SIGUSR1}) ::raise(signum);
+    while (ran.size() < 4) tandem::sleep_for(100us);
+    for (int i = 0; i < 10; ++i) tandem::sleep_for(0s);  // none more comes
+  });
+  std::sort(ran.begin(), ran.end());
+  EXPECT_EQ(ran, (std::vector<int>{1, 1, 1, 2}));
+  loop.remove_signal_handler(SIGUSR1);
+  loop.remove_signal_handler(SIGUSR2);
+}
+
+// Queues `fill` callbacks (256 first, so that the next iteration polls
+// although work is ready), raises signum and makes the next allocation
+// fail just before that poll takes the signal in; the first callback to
+// run after the poll lets allocations succeed again.
+void raise_into_a_full_ready_queue(int signum, int fill) {
+  auto& l = tandem::current_loop();
+  for (int i = 0; i < 256; ++i) l.call_soon([] {});
+  l.call_soon([&l, signum, fill] {
+    l.call_soon([] { allocations_until_failure = -1; });  // the first to run after the poll
+    for (int i = 1; i < fill; ++i) l.call_soon([] {});
+    ::raise(signum);
+    allocations_until_failure = 0;
+  });
+}
+
+// Taking a signal in allocates nothing, however full the ready queue is:
+// the handler's room in it is reserved as the handler is added. Each
+// arrival used to queue a copy of the callback inside the poll, and a
+// std::bad_alloc there (a callback too big for std::function's own
+// storage; a full queue) left the loop's run with the signal, read from
+// the pipe, lost.
+TEST(Loop, TakingASignalInAllocatesNothingHoweverFullTheReadyQueueIs) {
+  if (testing_support::running_on_valgrind())
+    GTEST_SKIP() << "Valgrind's operator new replaces the one that fails on demand";
+  for (int fill = 1; fill <= 300; ++fill) {
+    event_loop loop;
+    int runs = 0;
+    std::array<char, 64> big{};  // too big for std::function's own storage
+    loop.add_signal_handler(SIGUSR1, [&runs, big] { runs += 1 + big[0]; });
+    try {
+      run_bounded(loop, [&] {
+        raise_into_a_full_ready_queue(SIGUSR1, fill);
+        for (int i = 0; i < 2000 && runs == 0; ++i) tandem::sleep_for(0s);
+      });
+    } catch (const std::bad_alloc&) {
+      allocations_until_failure = -1;
+      ADD_FAILURE() << "bad_alloc left the loop's run, with " << fill << " callbacks queued";
+    }
+    ASSERT_EQ(runs, 1) << "the signal was lost, with " << fill << " callbacks queued";
+  }
+}
+
+// A handler removed, or replaced, after its signal arrived but before its
+// call ran is still called, once (asyncio's queued handle runs); one that
+// arrives after the removal is not. The removal, queued before the poll
+// that takes the signal in, runs before the call that poll queues.
+TEST(Loop, ASignalTakenInBeforeItsHandlerWasRemovedOrReplacedStillCallsIt) {
+  for (const bool replace : {false, true}) {
+    event_loop loop;
+    std::vector<int> ran;
+    loop.add_signal_handler(SIGUSR1, [&] { ran.push_back(1); });
+    run_bounded(loop, [&] {
+      auto& l = tandem::current_loop();
+      for (int i = 0; i < 256; ++i) l.call_soon([] {});
+      l.call_soon([&] {
+        ::raise(SIGUSR1);
+        ::raise(SIGUSR1);
+        l.call_soon([&] {  // runs after the poll, before the calls it queued
+          if (replace)
+            l.add_signal_handler(SIGUSR1, [&] { ran.push_back(2); });
+          else
+            l.remove_signal_handler(SIGUSR1);
+        });
+      });
+      for (int i = 0; i < 2000 && ran.size() < 2; ++i) tandem::sleep_for(0s);
+      if (replace) {
+        ::raise(SIGUSR1);
+        for (int i = 0; i < 2000 && ran.size() < 3; ++i) tandem::sleep_for(0s);
+      }
+    });
+    EXPECT_EQ(ran, replace ? (std::vector<int>{1, 1, 2}) : (std::vector<int>{1, 1}));
+    if (replace) loop.remove_signal_handler(SIGUSR1);
+  }
+}
+
+// A callback that removes its own handler (which held the callback) runs
+// to its end.
+TEST(Loop, ASignalCallbackMayRemoveItsOwnHandler) {
+  event_loop loop;
+  std::string seen;
+  loop.add_signal_handler(SIGUSR1, [&, text = std::string(100, 'x')] {
+    loop.remove_signal_handler(SIGUSR1);
+    seen = text;  // the capture, still alive
+  });
+  run_bounded(loop, [&] {
+    ::raise(SIGUSR1);
+    while (seen.empty()) tandem::sleep_for(100us);
+  });
+  EXPECT_EQ(seen, std::string(100, 'x'));
+  EXPECT_FALSE(loop.remove_signal_handler(SIGUSR1));
 }
 
 TEST(Loop, SignalHandlerForSigkillSigstopOrABadNumberThrowsInvalidArgument) {

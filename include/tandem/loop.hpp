@@ -160,6 +160,8 @@ class event_loop {
   void call_soon(std::function<void()> cb);
   // Any thread; wakes the loop. Not async-signal-safe (it locks and may
   // allocate): a signal handler should write to a pipe a task waits on.
+  // The loop takes what was posted in all at once: a std::bad_alloc there
+  // ends the run and leaves each posted, in order, for the next.
   void call_soon_threadsafe(std::function<void()> cb);
   // cb: any callable (std::function, a lambda, ...), kept in the timer
   // itself when it is small. An empty std::function or a null function
@@ -191,7 +193,11 @@ class event_loop {
   // invalid number: std::invalid_argument; a signal that another live loop
   // handles: std::logic_error. Removing the last handler of a signal, or
   // close(), restores the disposition from before the first handler. The
-  // signal must not be blocked in the thread that receives it.
+  // signal must not be blocked in the thread that receives it. Each arrival
+  // the loop takes in makes one call; one taken in before its handler was
+  // removed or replaced still calls that handler's cb (asyncio's queued
+  // handle runs). Taking a signal in allocates nothing: the room for its
+  // call is reserved here, so no std::bad_alloc can lose a signal.
   void add_signal_handler(int signum, std::function<void()> cb);
   // false: no handler for signum; a number that is no signal (<= 0, >= NSIG):
   // std::invalid_argument, as asyncio's ValueError.
