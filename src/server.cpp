@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <memory>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -128,11 +129,19 @@ void server_state::accept_from(listener& l) {
       if (is_out_of_resources(errno)) {
         // The connection stays in the backlog; level-triggered epoll would
         // report it again at once. Stop listening for a while instead.
-        set_accepting(false);
+        // Without memory for the timer that would turn listening back on,
+        // keep listening: the next poll tries again, where stopping would
+        // have stopped the server for good and the bad_alloc, thrown out
+        // of the poll, would have lost that poll's other events.
         std::weak_ptr<server_state> weak = weak_from_this();
-        retry = loop->call_later(accept_retry_delay, [weak] {
-          if (auto s = weak.lock(); s && s->serving) s->set_accepting(true);
-        });
+        try {
+          retry = loop->call_later(accept_retry_delay, [weak] {
+            if (auto s = weak.lock(); s && s->serving) s->set_accepting(true);
+          });
+        } catch (const std::bad_alloc&) {
+          return;
+        }
+        set_accepting(false);
         return;
       }
       continue;  // ECONNABORTED, EPROTO, EPERM...: that connection only

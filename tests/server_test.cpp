@@ -31,10 +31,12 @@
 #include "tandem/streams.hpp"
 #include "tandem/wait.hpp"
 
-// Allocation failure on demand, for the one path no other fault reaches:
-// while armed, the first allocation of exactly `size` bytes on the arming
-// thread throws std::bad_alloc. (This binary's operator new.)
+// Allocation failure on demand, for the paths no other fault reaches:
+// while armed, the first allocation of exactly `size` bytes (any_size: of
+// any size) on the arming thread throws std::bad_alloc. (This binary's
+// operator new.)
 namespace allocation_fault {
+constexpr std::size_t any_size = static_cast<std::size_t>(-1);
 std::atomic<std::size_t> size{0};
 std::thread::id thread;
 std::atomic<int> injected{0};
@@ -43,7 +45,8 @@ std::atomic<int> injected{0};
 // Out of line, so that no optimizer pairs the malloc and free inside them
 // with the new and delete expressions they serve (-Wmismatched-new-delete).
 [[gnu::noinline]] void* operator new(std::size_t n) {
-  if (n != 0 && n == allocation_fault::size.load(std::memory_order_relaxed) &&
+  const std::size_t armed = allocation_fault::size.load(std::memory_order_relaxed);
+  if (armed != 0 && (n == armed || armed == allocation_fault::any_size) &&
       std::this_thread::get_id() == allocation_fault::thread) {
     allocation_fault::size = 0;
     ++allocation_fault::injected;
@@ -346,6 +349,57 @@ TEST(Server, RunningOutOfDescriptorsPausesAcceptingAndKeepsServing) {
   });
 }
 
+// EMFILE in the accept loop when the back-off's timer cannot be allocated:
+// the server keeps listening, and accepts once descriptors are free. It
+// used to stop listening first, then throw the std::bad_alloc out of the
+// loop's poll: the server never listened again. A blocking client takes
+// the last descriptor; the next allocation, the server's, fails.
+TEST(Server, AnAcceptBackOffWithoutMemoryForItsTimerKeepsListening) {
+  if (running_on_valgrind())
+    GTEST_SKIP() << "Valgrind puts its own operator new in place of this binary's";
+  event_loop loop;
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  run_bounded(loop, [&saved] {
+    auto srv = tandem::start_server(echo_lines, "127.0.0.1", 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(srv.port());
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const int lowest_free = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(lowest_free, 0);
+    ::close(lowest_free);
+    rlimit low = saved;
+    low.rlim_cur = static_cast<rlim_t>(lowest_free) + 1;
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+    struct restore_limit {
+      const rlimit& saved;
+      ~restore_limit() { ::setrlimit(RLIMIT_NOFILE, &saved); }
+    } restore{saved};
+    const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const bool connected =
+        client >= 0 &&
+        ::connect(client, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+    // Queued before the task sleeps, run in the next iteration, which does
+    // not poll: the poll after it finds the listener ready.
+    allocation_fault::thread = std::this_thread::get_id();
+    tandem::current_loop().call_soon([] { allocation_fault::size = allocation_fault::any_size; });
+    tandem::sleep_for(50ms);
+    allocation_fault::size = 0;
+    const bool failed_an_allocation = allocation_fault::injected.exchange(0) == 1;
+    ::setrlimit(RLIMIT_NOFILE, &saved);  // the descriptors free now
+    ASSERT_TRUE(connected);
+    EXPECT_TRUE(failed_an_allocation);
+    EXPECT_TRUE(srv.is_serving());
+    ASSERT_EQ(::write(client, "x\n", 2), 2);
+    tandem::wait_readable(client);
+    char reply[2] = {};
+    EXPECT_EQ(::read(client, reply, sizeof reply), 2);
+    EXPECT_EQ(std::string(reply, 2), "x\n");  // accepted once descriptors were free
+    ::close(client);
+  });
+}
+
 // Ten thousand connections open at once, each with its handler task. The
 // clients run in a child process (plain blocking sockets), so that each
 // process needs ten thousand descriptors, not twenty: the soft limit is
@@ -508,6 +562,7 @@ TEST(Server, AHandlerTaskThatCannotBeMadeLeavesWaitClosedWorking) {
             sizeof(std::_Sp_counted_ptr_inplace<impl, std::allocator<void>, __gnu_cxx::_S_atomic>);
         const std::uint16_t port = srv.port();
         allocation_fault::thread = std::this_thread::get_id();
+        allocation_fault::injected = 0;
         allocation_fault::size = block;  // the handler task of the next connection
         std::thread client([port] {
           const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
