@@ -657,6 +657,45 @@ TEST(Loop, CreatingATaskWhileCloseUnwindsByForceThrowsLogicError) {
   EXPECT_FALSE(ran);
 }
 
+// A callback or timer scheduled while close() unwinds by force (from a
+// destructor, which must not throw) is accepted and dropped, as asyncio's
+// close() drops pending callbacks: it never runs, and the timer's handle
+// still answers.
+TEST(Loop, CallbacksScheduledWhileCloseUnwindsByForceAreDropped) {
+  bool accepted = false;
+  bool ran = false;
+  std::optional<tandem::timer_handle> timer;
+  struct schedules_on_unwinding {
+    event_loop& loop;
+    bool& accepted;
+    bool& ran;
+    std::optional<tandem::timer_handle>& timer;
+    ~schedules_on_unwinding() {
+      loop.call_soon([&ran = ran] { ran = true; });
+      timer = loop.call_later(0s, [&ran = ran] { ran = true; });
+      accepted = true;
+    }
+  };
+  {
+    event_loop loop;
+    loop.create_task([&] {
+      try {
+        tandem::sleep_for(1h);
+      } catch (const tandem::cancelled_error&) {
+        schedules_on_unwinding s{loop, accepted, ran, timer};
+        tandem::sleep_for(1h);  // unwound by force here
+      }
+    });
+    run_bounded(loop, [] { tandem::sleep_for(0s); });
+    loop.close();
+    EXPECT_TRUE(accepted);
+    ASSERT_TRUE(timer.has_value());
+    EXPECT_FALSE(timer->cancelled());
+    EXPECT_NO_THROW(timer->cancel());
+  }
+  EXPECT_FALSE(ran);
+}
+
 // A task that catches its cancellation and yields forever cannot keep
 // close() from returning: after a bounded number of iterations it is
 // unwound by force.

@@ -42,6 +42,11 @@
 //    suspends again makes the process terminate, as a generator that
 //    ignores close() does. The handles then report done() and cancelled()
 //    (or how the cleanup ended); a finished task keeps its result.
+//    Callbacks and timers still pending then are dropped without running,
+//    as asyncio's close() drops them ("pending callbacks will be lost"),
+//    and so are any that the forced unwinding schedules: call_soon and
+//    call_later accept them (a destructor must not throw), and they never
+//    run.
 #pragma once
 
 #include <functional>
