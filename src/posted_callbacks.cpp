@@ -1,19 +1,47 @@
 // Callbacks posted from other threads: see posted_callbacks.hpp.
 #include "posted_callbacks.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <utility>
 #include <vector>
 
 namespace tandem::detail {
 
+void posted_callbacks::make_room(std::size_t more) {
+  const std::size_t needed = callbacks_.size() + reserved_ + more;
+  if (needed > callbacks_.capacity())
+    callbacks_.reserve(std::max(needed, 2 * callbacks_.capacity()));
+}
+
 bool posted_callbacks::post(std::function<void()>&& cb, poller& io) {
   std::lock_guard lock(mutex_);
   if (closed_) return false;
+  make_room(1);  // keeps the reserved room free
   callbacks_.push_back(std::move(cb));
   pending_.store(true, std::memory_order_release);
   io.wake();  // under the lock: see close()
   return true;
+}
+
+void posted_callbacks::reserve() {
+  std::lock_guard lock(mutex_);
+  make_room(1);
+  ++reserved_;
+}
+
+void posted_callbacks::release() noexcept {
+  std::lock_guard lock(mutex_);
+  --reserved_;
+}
+
+void posted_callbacks::post_reserved(std::function<void()>&& cb, poller& io) noexcept {
+  std::lock_guard lock(mutex_);
+  --reserved_;
+  if (closed_) return;
+  callbacks_.push_back(std::move(cb));  // within the capacity: no allocation
+  pending_.store(true, std::memory_order_release);
+  io.wake();
 }
 
 void posted_callbacks::take_into(ready_queue& ready) {

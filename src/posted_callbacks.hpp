@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <functional>
 #include <mutex>
 #include <vector>
@@ -18,6 +19,16 @@ class posted_callbacks {
   // queued, once the loop is closed.
   bool post(std::function<void()>&& cb, poller& io);
 
+  // The loop's thread: room for one later post_reserved (std::bad_alloc:
+  // none), for a callback that must not fail to be posted from another
+  // thread: a to_thread job's completion, whose task would otherwise wait
+  // for good. release() gives it back unused.
+  void reserve();
+  void release() noexcept;
+  // Any thread: post() into the room reserve() made, without allocating;
+  // dropped once the loop is closed.
+  void post_reserved(std::function<void()>&& cb, poller& io) noexcept;
+
   // Whether anything waits to be taken in (the loop's thread, lock-free).
   bool pending() const noexcept { return pending_.load(std::memory_order_acquire); }
 
@@ -31,8 +42,13 @@ class posted_callbacks {
   void close(poller& io);
 
  private:
+  // Under the lock: capacity for `more` callbacks besides those posted and
+  // reserved.
+  void make_room(std::size_t more);
+
   std::mutex mutex_;
-  std::vector<std::function<void()>> callbacks_;
+  std::vector<std::function<void()>> callbacks_;  // capacity: at least size + reserved_
+  std::size_t reserved_ = 0;
   std::atomic<bool> pending_{false};
   bool closed_ = false;
 };

@@ -1,6 +1,6 @@
 // The loop's worker threads for to_thread (tandem/threads.hpp): made as work
 // arrives, up to a bound; each finished job wakes its task through the
-// loop's call_soon_threadsafe.
+// loop's posted callbacks, in room reserved as the job is submitted.
 #pragma once
 
 #include <condition_variable>
@@ -29,7 +29,8 @@ class thread_pool {
 
   // The loop's thread. `done` runs on the loop's thread once job finished
   // (not if it was abandoned before it started). Throws what starting a
-  // worker threw (std::system_error), with nothing queued.
+  // worker threw (std::system_error), or std::bad_alloc, with nothing
+  // queued.
   void submit(std::shared_ptr<thread_job> job, std::function<void()> done);
   // Drops the jobs not started and waits for the running ones.
   void shutdown() noexcept;

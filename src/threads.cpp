@@ -14,22 +14,32 @@ std::size_t max_thread_workers() noexcept {
 }
 
 void thread_pool::submit(std::shared_ptr<thread_job> job, std::function<void()> done) {
-  std::lock_guard lock(mutex_);
-  queue_.push_back({std::move(job), std::move(done)});
-  // An idle worker takes one job: a second job submitted before it woke
-  // needs a worker of its own (it might be what the first waits for).
-  if (queue_.size() > idle_ && workers_.size() < max_thread_workers()) {
-    try {
-      workers_.emplace_back([this] { work(); });
-    } catch (...) {
-      // No thread (EAGAIN) or no memory: the caller is told the job
-      // failed, so it must not stay queued for a worker to run later.
-      // Under the lock no worker has taken it yet.
-      queue_.pop_back();
-      throw;
+  // Room for `done` among the loop's posted callbacks, made here, where a
+  // failure reaches the caller: the worker's post of it then cannot fail
+  // (it used to, under memory pressure, and the job's task waited for good).
+  auto& posted = loop_access::of(loop_).posted;
+  posted.reserve();
+  try {
+    std::lock_guard lock(mutex_);
+    queue_.push_back({std::move(job), std::move(done)});
+    // An idle worker takes one job: a second job submitted before it woke
+    // needs a worker of its own (it might be what the first waits for).
+    if (queue_.size() > idle_ && workers_.size() < max_thread_workers()) {
+      try {
+        workers_.emplace_back([this] { work(); });
+      } catch (...) {
+        // No thread (EAGAIN) or no memory: the caller is told the job
+        // failed, so it must not stay queued for a worker to run later.
+        // Under the lock no worker has taken it yet.
+        queue_.pop_back();
+        throw;
+      }
     }
+    wake_.notify_one();
+  } catch (...) {
+    posted.release();
+    throw;
   }
-  wake_.notify_one();
 }
 
 void thread_pool::work() {
@@ -42,15 +52,15 @@ void thread_pool::work() {
     entry e = std::move(queue_.front());
     queue_.pop_front();
     lock.unlock();
+    auto& state = loop_access::of(loop_);
     int expected = thread_job::queued;
     if (e.job->state.compare_exchange_strong(expected, thread_job::running)) {
       e.job->run();
       expected = thread_job::running;  // stays abandoned if its task gave up
       e.job->state.compare_exchange_strong(expected, thread_job::finished);
-      try {
-        loop_.call_soon_threadsafe(std::move(e.done));
-      } catch (...) {  // the loop closed: nobody waits
-      }
+      state.posted.post_reserved(std::move(e.done), state.io);  // dropped if the loop closed
+    } else {
+      state.posted.release();  // given up before it started: nothing to post
     }
     e = {};  // what fn and its value hold goes here, not under the lock
     lock.lock();
@@ -61,7 +71,11 @@ void thread_pool::shutdown() noexcept {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
-    for (auto& e : queue_) e.job->state.store(thread_job::abandoned);
+    auto& posted = loop_access::of(loop_).posted;
+    for (auto& e : queue_) {
+      e.job->state.store(thread_job::abandoned);
+      posted.release();
+    }
     queue_.clear();
   }
   wake_.notify_all();

@@ -12,7 +12,9 @@
 #include <thread>
 #include <vector>
 
+#include "support/failing_new.hpp"
 #include "support/loop_support.hpp"
+#include "support/valgrind.hpp"
 #include "tandem/loop.hpp"
 
 namespace {
@@ -140,6 +142,29 @@ TEST(Threads, LoopCloseWaitsForTheFnsThatAreRunning) {
     loop.close();  // cancels the task, then waits for its fn
     EXPECT_TRUE(finished);
   }
+}
+
+// A job's completion reaches the loop without allocating: its room among
+// the loop's posted callbacks is reserved as the job is submitted. Posting
+// it used to allocate on the worker thread, and a std::bad_alloc there was
+// taken for a closed loop and dropped: the task waited in to_thread for
+// good. fn's last act makes the next allocation fail; nothing on the way
+// back to the task allocates.
+TEST(Threads, AJobsCompletionReachesTheLoopWithoutAllocating) {
+  if (testing_support::running_on_valgrind())
+    GTEST_SKIP() << "Valgrind's operator new replaces the one that fails on demand";
+  event_loop loop;
+  bool nothing_allocated = false;
+  const int value = run_bounded(loop, [&] {
+    const int v = tandem::to_thread([] {
+      allocations_until_failure = 0;
+      return 7;
+    });
+    nothing_allocated = allocations_until_failure.exchange(-1) == 0;
+    return v;
+  });
+  EXPECT_EQ(value, 7);
+  EXPECT_TRUE(nothing_allocated);
 }
 
 TEST(Threads, ToThreadOutsideATaskThrowsLogicError) {

@@ -11,11 +11,13 @@
 // injected, and the tests that inject one skip (support/valgrind.hpp).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdlib>
 #include <new>
 
-static int allocations_until_failure = -1;
+// Atomic: a test may arm it on one thread for an allocation on another.
+static std::atomic<int> allocations_until_failure{-1};
 
 [[gnu::noinline]] void* operator new(std::size_t size) {
   if (allocations_until_failure >= 0 && allocations_until_failure-- == 0) throw std::bad_alloc();
