@@ -617,6 +617,26 @@ TEST(Loop, CloseUnwindsByForceCleanupThatWaitsOnATimer) {
   EXPECT_TRUE(t->cancelled());
 }
 
+// Has `loop` run a task that close() cancels, that catches the
+// cancellation and suspends again, to be unwound by force: `on_unwinding`
+// runs from a destructor on its stack as that happens. Then closes it.
+void close_unwinding_a_task_by_force(event_loop& loop, std::function<void()> on_unwinding) {
+  struct runs_when_destroyed {
+    std::function<void()>& fn;
+    ~runs_when_destroyed() { fn(); }
+  };
+  loop.create_task([fn = std::move(on_unwinding)]() mutable {
+    try {
+      tandem::sleep_for(1h);
+    } catch (const tandem::cancelled_error&) {
+      runs_when_destroyed r{fn};
+      tandem::sleep_for(1h);  // unwound by force here
+    }
+  });
+  run_bounded(loop, [] { tandem::sleep_for(0s); });
+  loop.close();
+}
+
 // A task created while close() unwinds the unfinished tasks by force (here
 // from a destructor on a stack being unwound) is refused with logic_error,
 // as on a closed loop (asyncio: "Event loop is closed"): the loop runs
@@ -626,31 +646,15 @@ TEST(Loop, CreatingATaskWhileCloseUnwindsByForceThrowsLogicError) {
   bool refused = false;
   bool ran = false;
   std::optional<tandem::task<void>> late;
-  struct creates_a_task_on_unwinding {
-    event_loop& loop;
-    bool& refused;
-    bool& ran;
-    std::optional<tandem::task<void>>& late;
-    ~creates_a_task_on_unwinding() {
+  {
+    event_loop loop;
+    close_unwinding_a_task_by_force(loop, [&] {
       try {
-        late = loop.create_task([&ran = ran] { ran = true; });
+        late = loop.create_task([&ran] { ran = true; });
       } catch (const std::logic_error&) {
         refused = true;
       }
-    }
-  };
-  {
-    event_loop loop;
-    loop.create_task([&] {
-      try {
-        tandem::sleep_for(1h);
-      } catch (const tandem::cancelled_error&) {
-        creates_a_task_on_unwinding c{loop, refused, ran, late};
-        tandem::sleep_for(1h);  // unwound by force here
-      }
     });
-    run_bounded(loop, [] { tandem::sleep_for(0s); });
-    loop.close();
     EXPECT_TRUE(refused);
     EXPECT_FALSE(late.has_value() && !late->done()) << "accepted, and left pending by close()";
   }
@@ -665,29 +669,13 @@ TEST(Loop, CallbacksScheduledWhileCloseUnwindsByForceAreDropped) {
   bool accepted = false;
   bool ran = false;
   std::optional<tandem::timer_handle> timer;
-  struct schedules_on_unwinding {
-    event_loop& loop;
-    bool& accepted;
-    bool& ran;
-    std::optional<tandem::timer_handle>& timer;
-    ~schedules_on_unwinding() {
-      loop.call_soon([&ran = ran] { ran = true; });
-      timer = loop.call_later(0s, [&ran = ran] { ran = true; });
-      accepted = true;
-    }
-  };
   {
     event_loop loop;
-    loop.create_task([&] {
-      try {
-        tandem::sleep_for(1h);
-      } catch (const tandem::cancelled_error&) {
-        schedules_on_unwinding s{loop, accepted, ran, timer};
-        tandem::sleep_for(1h);  // unwound by force here
-      }
+    close_unwinding_a_task_by_force(loop, [&] {
+      loop.call_soon([&ran] { ran = true; });
+      timer = loop.call_later(0s, [&ran] { ran = true; });
+      accepted = true;
     });
-    run_bounded(loop, [] { tandem::sleep_for(0s); });
-    loop.close();
     EXPECT_TRUE(accepted);
     ASSERT_TRUE(timer.has_value());
     EXPECT_FALSE(timer->cancelled());
