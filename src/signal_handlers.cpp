@@ -129,7 +129,13 @@ void signal_handlers::retire(handler_state& state) noexcept {
 }
 
 void signal_handlers::forget_if_done(handler_state& state) noexcept {
-  if (!state.current && !state.queued && !state.running) states_.erase(state.self);
+  if (!state.current && !state.queued && !state.running) forget(state);
+}
+
+// The list is short (a handler per signal, and those retired with a call
+// still to run).
+void signal_handlers::forget(handler_state& state) noexcept {
+  states_.remove_if([&state](const handler_state& s) { return &s == &state; });
 }
 
 void signal_handlers::add(int signum, std::function<void()> cb, poller& io, ready_queue& ready) {
@@ -140,25 +146,27 @@ void signal_handlers::add(int signum, std::function<void()> cb, poller& io, read
     throw std::invalid_argument("tandem::event_loop::add_signal_handler: the callback is empty");
   // The new state and its room come before anything changes (a
   // std::bad_alloc leaves the handlers as they were).
-  states_.push_front(handler_state{std::move(cb), &ready, {}});
+  states_.push_front(handler_state{std::move(cb), &ready});
   handler_state& state = states_.front();
-  state.self = states_.begin();
   try {
     ready.reserve_callback();
   } catch (...) {
-    states_.pop_front();
+    forget(state);
     throw;
   }
   if (auto it = handlers_.find(signum); it != handlers_.end()) {
-    retire(*it->second.state);  // replaces the first (a call it queued still runs)
+    // Replaces the first (a call it queued still runs), retired last: its
+    // callback may go with it, and what that destroys may call in here.
+    handler_state& replaced = *it->second.state;
     it->second.state = &state;
+    retire(replaced);
     return;
   }
   {
     std::lock_guard lock(owners_mutex);
     if (owner_of_signal[static_cast<std::size_t>(signum)] != nullptr) {
       ready.release_callback();
-      states_.pop_front();
+      forget(state);
       throw std::logic_error(
           "tandem::event_loop::add_signal_handler: another loop handles signal " +
           std::to_string(signum));
@@ -180,13 +188,13 @@ void signal_handlers::add(int signum, std::function<void()> cb, poller& io, read
   } catch (...) {
     if (placed != handlers_.end()) handlers_.erase(placed);
     ready.release_callback();
-    states_.pop_front();
     pipe_of_signal[signum].store(0);
     {
       std::lock_guard lock(owners_mutex);
       owner_of_signal[static_cast<std::size_t>(signum)] = nullptr;
     }
     if (handlers_.empty()) remove_all(&io);  // the pipe opened for this one
+    forget(state);                           // last: its callback's captures go
     throw;
   }
 }
@@ -200,9 +208,12 @@ bool signal_handlers::remove(int signum, poller& io) noexcept {
     std::lock_guard lock(owners_mutex);
     owner_of_signal[static_cast<std::size_t>(signum)] = nullptr;
   }
-  retire(*it->second.state);  // a call it queued still runs
+  // Unlisted first, retired after: its callback may go with it, and what
+  // that destroys may call in here.
+  handler_state& removed = *it->second.state;
   handlers_.erase(it);
   if (handlers_.empty()) remove_all(&io);
+  retire(removed);  // a call it queued still runs
   return true;
 }
 

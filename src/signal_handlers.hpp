@@ -48,11 +48,10 @@ class signal_handlers {
   struct handler_state {
     std::function<void()> callback;
     ready_queue* ready;
-    std::list<handler_state>::iterator self;  // in states_
-    std::size_t arrivals = 0;                 // not yet answered by a call
-    bool queued = false;                      // its call is in the ready queue
-    bool running = false;                     // its call runs the callback
-    bool current = true;                      // false once removed or replaced
+    std::size_t arrivals = 0;  // not yet answered by a call
+    bool queued = false;       // its call is in the ready queue
+    bool running = false;      // its call runs the callback
+    bool current = true;       // false once removed or replaced
     // Holds one room in the ready queue (reserved, or its queued call's)
     // while current or queued.
   };
@@ -70,6 +69,7 @@ class signal_handlers {
   void queue_call(handler_state& state) noexcept;
   void retire(handler_state& state) noexcept;
   void forget_if_done(handler_state& state) noexcept;
+  void forget(handler_state& state) noexcept;
 
   std::map<int, handler> handlers_;
   std::list<handler_state> states_;  // the handlers', and those a call still needs

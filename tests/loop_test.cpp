@@ -976,6 +976,33 @@ TEST(Loop, ASignalCallbackMayRemoveItsOwnHandler) {
   EXPECT_FALSE(loop.remove_signal_handler(SIGUSR1));
 }
 
+// A callback's capture whose destructor removes the signal's handler (an
+// RAII guard, say) runs as its handler is removed or replaced: it finds no
+// handler left to remove. The handler was retired while still listed, and
+// the destructor's removal freed it a second time.
+TEST(Loop, ACaptureThatRemovesItsHandlerWhenDestroyedFindsItGone) {
+  for (const bool replace : {false, true}) {
+    event_loop loop;
+    int found = -1;
+    struct removes_when_destroyed {
+      event_loop& loop;
+      int& found;
+      ~removes_when_destroyed() { found = loop.remove_signal_handler(SIGUSR1) ? 1 : 0; }
+    };
+    auto guard = std::make_shared<removes_when_destroyed>(removes_when_destroyed{loop, found});
+    loop.add_signal_handler(SIGUSR1, [guard] {});
+    guard.reset();
+    if (replace) {
+      loop.add_signal_handler(SIGUSR1, [] {});
+      EXPECT_EQ(found, 1) << "the destructor removes the replacement";
+    } else {
+      EXPECT_TRUE(loop.remove_signal_handler(SIGUSR1));
+      EXPECT_EQ(found, 0) << "the handler was removed already";
+    }
+    EXPECT_FALSE(loop.remove_signal_handler(SIGUSR1));
+  }
+}
+
 TEST(Loop, SignalHandlerForSigkillSigstopOrABadNumberThrowsInvalidArgument) {
   event_loop loop;
   EXPECT_THROW(loop.add_signal_handler(SIGKILL, [] {}), std::invalid_argument);

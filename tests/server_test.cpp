@@ -383,6 +383,7 @@ TEST(Server, AnAcceptBackOffWithoutMemoryForItsTimerKeepsListening) {
     // Queued before the task sleeps, run in the next iteration, which does
     // not poll: the poll after it finds the listener ready.
     allocation_fault::thread = std::this_thread::get_id();
+    allocation_fault::injected = 0;
     tandem::current_loop().call_soon([] { allocation_fault::size = allocation_fault::any_size; });
     tandem::sleep_for(50ms);
     allocation_fault::size = 0;
