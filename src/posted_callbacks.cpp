@@ -18,10 +18,14 @@ bool posted_callbacks::post(std::function<void()>&& cb, poller& io) {
   std::lock_guard lock(mutex_);
   if (closed_) return false;
   make_room(1);  // keeps the reserved room free
-  callbacks_.push_back(std::move(cb));
+  append(std::move(cb), io);
+  return true;
+}
+
+void posted_callbacks::append(std::function<void()>&& cb, poller& io) noexcept {
+  callbacks_.push_back(std::move(cb));  // within the capacity: no allocation
   pending_.store(true, std::memory_order_release);
   io.wake();  // under the lock: see close()
-  return true;
 }
 
 void posted_callbacks::reserve() {
@@ -38,10 +42,7 @@ void posted_callbacks::release() noexcept {
 void posted_callbacks::post_reserved(std::function<void()>&& cb, poller& io) noexcept {
   std::lock_guard lock(mutex_);
   --reserved_;
-  if (closed_) return;
-  callbacks_.push_back(std::move(cb));  // within the capacity: no allocation
-  pending_.store(true, std::memory_order_release);
-  io.wake();
+  if (!closed_) append(std::move(cb), io);
 }
 
 void posted_callbacks::take_into(ready_queue& ready) {

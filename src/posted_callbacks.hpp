@@ -45,6 +45,8 @@ class posted_callbacks {
   // Under the lock: capacity for `more` callbacks besides those posted and
   // reserved.
   void make_room(std::size_t more);
+  // Under the lock, with room made: queues cb and wakes the poller.
+  void append(std::function<void()>&& cb, poller& io) noexcept;
 
   std::mutex mutex_;
   std::vector<std::function<void()>> callbacks_;  // capacity: at least size + reserved_

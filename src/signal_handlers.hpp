@@ -8,10 +8,10 @@
 // from the pipe, and the other events of that poll, lost. Each handler
 // reserves room in the ready queue for one queued call as it is added, and
 // counts the arrivals its call has yet to answer; the call, two pointers
-// (kept inside std::function, which allocates for nothing smaller or
-// trivially copyable), answers one and queues itself again while any
-// remain, so that each arrival still makes one call, as each of asyncio's
-// does.
+// that std::function keeps in place (it allocates only for a bigger
+// callable, or one that is not trivially copyable), answers one and queues
+// itself again while any remain, so that each arrival still makes one
+// call, as each of asyncio's does.
 #pragma once
 
 #include <signal.h>
