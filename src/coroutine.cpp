@@ -254,6 +254,13 @@ extern "C" void tandem_coroutine_start();  // asm/: calls tandem_detail_coroutin
 static_assert(tandem::detail::fpscr_control_bits == TANDEM_FPSCR_CONTROL);
 #endif
 
+#if TANDEM_INLINE_SWITCH && defined(__aarch64__)
+// The switch's choice of signed or plain resume addresses, as this library
+// made it (detail/switch_aarch64.hpp): code built with the other one does
+// not link against it.
+extern "C" constinit const char TANDEM_SWITCH_ABI_SYMBOL = 0;
+#endif
+
 #if TANDEM_INLINE_SWITCH && defined(__riscv)
 #include "riscv64_sysv_frame.h"
 // tandem_coroutine_start stores the resumer's resume address itself.
@@ -287,6 +294,9 @@ void prepare(frame_base* f, const stack_options& options) {
   fiber_created(f->sanitizer, f->name);
   prepare_thread_for_overflow_reports();
   if (options.own_fp_control) f->flags = own_fp_control;
+#if TANDEM_EH_OFFSET_IN_FRAME
+  f->eh_offset = thread_eh_offset();
+#endif
   f->stack_floor =
       reinterpret_cast<std::uintptr_t>(f->stack.bottom()) - reinterpret_cast<std::uintptr_t>(f);
 #if TANDEM_INLINE_SWITCH

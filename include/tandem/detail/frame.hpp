@@ -125,6 +125,16 @@ eh_state* thread_eh() noexcept;
 inline constexpr bool thread_eh_is_one_load = false;
 #endif
 
+// Where the frame keeps thread_eh_cache's offset for resume (AArch64: a
+// load less a send, frame_head::eh_offset). Elsewhere the offset costs
+// nothing (x86-64), or no pair load takes it with the status word
+// (RISC-V), or no target of ours counts its instructions (32-bit ARM).
+#if defined(__aarch64__) && TANDEM_INLINE_SWITCH && !defined(TANDEM_THREAD_EH_OUT_OF_LINE)
+#define TANDEM_EH_OFFSET_IN_FRAME 1
+#else
+#define TANDEM_EH_OFFSET_IN_FRAME 0
+#endif
+
 // The part of a frame that every switch reads. A coroutine handle always
 // points at one: its frame's, or, once finished or moved from, one of the
 // constant sentinels below, so that a single check of the status word
@@ -145,6 +155,15 @@ struct frame_head {
   // 16-bit store of a constant takes two instructions, or one whose
   // length-changing prefix stalls Intel's decoders.
   std::uint16_t zero = 0;
+#if TANDEM_EH_OFFSET_IN_FRAME
+  // thread_eh_cache's offset from the thread pointer, the same in every
+  // thread (initial-exec). Kept beside the status word so that a resume
+  // loads both with one pair load (resume_status, resume_thread_eh): held
+  // anywhere else, the compiler keeps it in a stack slot across the switch
+  // and loads it on its own. Zero in the sentinels, whose status word sends
+  // a resume down the slow path before it is used.
+  std::uint32_t eh_offset = 0;
+#endif
 
   // state and flags as one word (state in the low byte). The hot path
   // writes them as one word too, as it reads them: a load wider than the
@@ -173,6 +192,30 @@ struct frame_head {
 static_assert(offsetof(frame_head, zero) == offsetof(frame_head, state) + 2);
 static_assert(offsetof(frame_head, flags) == offsetof(frame_head, state) + 1);
 static_assert(std::endian::native == std::endian::little, "frame_head::status() reads state low");
+
+// A resume's first two reads, of the frame h that a handle points at
+// (a sentinel included): its status word, and this thread's eh_state.
+// Where the frame holds the offset, both come from one pair load, the
+// status word read as the 32-bit word the switch stores; the eh_state is
+// then meaningful only when the status is that of a suspended frame (a
+// sentinel's offset is zero: the read stays inside this thread's TCB).
+#if TANDEM_EH_OFFSET_IN_FRAME
+inline std::uint32_t resume_status(const frame_head* h) noexcept {
+  return *reinterpret_cast<const frame_head::status_u32*>(&h->state);
+}
+inline eh_state* resume_thread_eh(const frame_head* h) noexcept {
+  // NOLINTNEXTLINE(performance-no-int-to-ptr): the thread_local's address
+  return *reinterpret_cast<eh_state* const*>(thread_address(h->eh_offset));
+}
+// Where prepare() finds the offset to keep.
+inline std::uint32_t thread_eh_offset() noexcept {
+  return static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(&thread_eh_cache) -
+                                    reinterpret_cast<std::uintptr_t>(__builtin_thread_pointer()));
+}
+#else
+inline std::uint16_t resume_status(const frame_head* h) noexcept { return h->status(); }
+inline eh_state* resume_thread_eh(const frame_head*) noexcept { return thread_eh(); }
+#endif
 
 constexpr std::uint16_t status_word(co_state s, unsigned char flags = 0) noexcept {
   return static_cast<std::uint16_t>(static_cast<unsigned>(s) | (unsigned{flags} << 8));
@@ -303,16 +346,17 @@ __attribute__((always_inline)) inline bool fast_path(std::uintptr_t status,
 // `value`. The frame's state tells whether the body yielded or ended.
 template <resume_kind How>
 __attribute__((always_inline)) inline resumed resume(frame_head* h, std::uintptr_t& value) {
-  eh_state* g = thread_eh();
+  eh_state* g = resume_thread_eh(h);
   auto* f = static_cast<frame_base*>(h);
   // The status word the body finds, stored and handed over with the switch.
   std::uintptr_t sent = status_word(co_state::running);
-  if (!fast_path(h->status(), g)) [[unlikely]] {
+  if (!fast_path(resume_status(h), g)) [[unlikely]] {
     // Read again, from a frame pointer the compiler cannot relate to the
     // first: the fast path's check is then one compare with memory, and
     // nothing is computed ahead for this branch.
     asm("" : "+r"(h));
     f = static_cast<frame_base*>(h);
+    g = thread_eh();  // h may be a sentinel (see resume_status)
     const std::uint16_t status = h->status();
     if (How != resume_kind::raise && status == status_word(co_state::suspended, delegating)) {
       // A send through a delegation: into the innermost body, which is

@@ -14,18 +14,28 @@
 // value the compiler keeps there (a resumer's exception-state pointer, a
 // loop of yields' stack check) is neither spilled nor reloaded.
 // Notes:
-//  - The resume address is signed with PAC (modifier: the suspended stack
-//    pointer) and authenticated before the branch, so a forged slot faults.
-//    The PAC instructions are hints: NOPs on cores without PAC.
+//  - Where the library is compiled to sign return addresses
+//    (-mbranch-protection=pac-ret or standard), the resume address is
+//    signed with PAC too (modifier: the suspended stack pointer) and
+//    authenticated before the branch, so a forged slot faults. The PAC
+//    instructions are hints: NOPs on cores without PAC. Elsewhere every
+//    return address on the stack is a plain one, and a signed slot would
+//    guard nothing the rest of the program leaves open: it is left plain,
+//    four instructions less a send. Every translation unit of a program
+//    (the library's, the user's) reads and writes the same slots, so all
+//    follow the library's choice, whatever flags each is compiled with:
+//    its build hands TANDEM_AARCH64_SIGN_RESUME_ADDRESSES to its users
+//    (the CMake target, tandem.pc). Code compiled without it follows its
+//    own flags (__ARM_FEATURE_PAC_DEFAULT), and if that is not the
+//    library's choice, the program fails to link, naming the choice (see
+//    the end of this file), where it would fault at its first switch.
 //  - The branch is `br x17`, so the landing label is a BTI landing pad
 //    where the including code is compiled for BTI (-mbranch-protection=bti
 //    or standard, which define __ARM_FEATURE_BTI_DEFAULT). The landing lies
 //    in that code: the loader guards its pages only when every object of
 //    the module is marked for BTI, and the compiler marks this one only
 //    then, so elsewhere a pad would cost an instruction a switch for
-//    nothing, as GCC leaves out its own pads there. PAC signing does not
-//    depend on the flags: every translation unit of a program (the
-//    library's, the user's) reads and writes the same slots.
+//    nothing, as GCC leaves out its own pads there.
 //  - x29 is saved by hand: it cannot be declared clobbered when it is the
 //    frame pointer.
 //  - FPCR is the thread's, as across a call: the switch leaves it alone.
@@ -36,11 +46,29 @@
 #include <cstddef>
 #include <cstdint>
 
+#ifndef TANDEM_AARCH64_SIGN_RESUME_ADDRESSES
+#ifdef __ARM_FEATURE_PAC_DEFAULT
+#define TANDEM_AARCH64_SIGN_RESUME_ADDRESSES 1
+#else
+#define TANDEM_AARCH64_SIGN_RESUME_ADDRESSES 0
+#endif
+#endif
+
+// pacia1716 (sign x17, modifier x16) and autia1716 (authenticate it), where
+// resume addresses are signed; nothing elsewhere.
+#if TANDEM_AARCH64_SIGN_RESUME_ADDRESSES
+#define TANDEM_SWITCH_SIGN "hint    #8\n\t"
+#define TANDEM_SWITCH_AUTHENTICATE "hint    #12\n\t"
+#else
+#define TANDEM_SWITCH_SIGN
+#define TANDEM_SWITCH_AUTHENTICATE
+#endif
+
 namespace tandem::detail {
 
 struct switch_slots {
   void* sp = nullptr;
-  void* ip = nullptr;  // PAC-signed with sp as the modifier
+  void* ip = nullptr;  // PAC-signed with sp as the modifier, where signed
   void* fp = nullptr;
   void* x22 = nullptr;
   std::uint64_t fpcr = 0;  // own_fp_control only
@@ -80,15 +108,13 @@ inline constexpr bool switch_lands_injections_apart = true;
 inline constexpr std::size_t injection_landing_offset = 12;
 
 // A suspended body's resume address, moved from its yield's landing to the
-// injection landing before it. The address is signed (modifier: the body's
-// stack pointer): authenticated, moved, and signed again, so that a forged
-// slot still faults at the switch (where the core has FEAT_FPAC, here).
+// injection landing before it. A signed address (modifier: the body's stack
+// pointer) is authenticated, moved, and signed again, so that a forged slot
+// still faults at the switch (where the core has FEAT_FPAC, here).
 inline void land_at_injection(switch_slots& body) noexcept {
   register void* x17 asm("x17") = body.ip;
   register void* x16 asm("x16") = body.sp;
-  asm("hint    #12\n\t" /* autia1716 */
-      "sub     x17, x17, %[offset]\n\t"
-      "hint    #8" /* pacia1716 */
+  asm(TANDEM_SWITCH_AUTHENTICATE "sub     x17, x17, %[offset]\n\t" TANDEM_SWITCH_SIGN
       : "+r"(x17)
       : "r"(x16), [offset] "i"(injection_landing_offset));
   body.ip = x17;
@@ -117,19 +143,18 @@ inline void land_at_injection(switch_slots& body) noexcept {
       "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28", \
       "v29", "v30", "v31", TANDEM_SWITCH_CLOBBERS_SVE "memory", "cc"
 
-// Resume the slots at To (authenticated).
-#define TANDEM_SWITCH_RESUME                                   \
-  "ldp     x16, x17, [x19, #%[tsp]]\n\t"                       \
-  "mov     sp, x16\n\t"                                        \
-  "hint    #12\n\t" /* autia1716: authenticate x17 with x16 */ \
+// Resume the slots at To (authenticated, where signed).
+#define TANDEM_SWITCH_RESUME                                               \
+  "ldp     x16, x17, [x19, #%[tsp]]\n\t"                                   \
+  "mov     sp, x16\n\t" TANDEM_SWITCH_AUTHENTICATE /* x17, modifier x16 */ \
   "br      x17\n"
 
-// Suspend into the slots at From (resume at 1:, signed), resume those at To.
-#define TANDEM_SWITCH_SUSPEND                         \
-  "adr     x17, 1f\n\t"                               \
-  "mov     x16, sp\n\t"                               \
-  "hint    #8\n\t" /* pacia1716: sign x17 with x16 */ \
-  "stp     x16, x17, [x19, #%[fsp]]\n\t"              \
+// Suspend into the slots at From (resume at 1:, signed where resume
+// addresses are), resume those at To.
+#define TANDEM_SWITCH_SUSPEND                                      \
+  "adr     x17, 1f\n\t"                                            \
+  "mov     x16, sp\n\t" TANDEM_SWITCH_SIGN /* x17, modifier x16 */ \
+  "stp     x16, x17, [x19, #%[fsp]]\n\t"                           \
   "stp     x29, x22, [x19, #%[ffp]]\n\t" TANDEM_SWITCH_RESUME
 
 // A landing: the other side arrives by br; the frame pointer and x22 come
@@ -245,7 +270,7 @@ inline void switch_fp_control(switch_slots* save, const switch_slots* load) noex
 inline void* sign_resume_address(void* ip, void* sp) noexcept {
   register void* x17 asm("x17") = ip;
   register void* x16 asm("x16") = sp;
-  asm("hint #8" : "+r"(x17) : "r"(x16));  // pacia1716
+  asm("" TANDEM_SWITCH_SIGN : "+r"(x17) : "r"(x16));
   return x17;
 }
 
@@ -256,9 +281,30 @@ inline void* sign_resume_address(void* ip, void* sp) noexcept {
 #define TANDEM_STACK_CHECK "ldr %0, [%3]\n\tsub %1, sp, %2\n\tcmp %1, %0\n\tcset %0, hi"
 
 // A fresh body's first resume address, as the switch jumps to it (see
-// set_first_resume in switch.hpp): signed with the body's stack pointer.
+// set_first_resume in switch.hpp): signed with the body's stack pointer
+// where resume addresses are signed.
 inline void* first_resume_address(void* start, void* sp) noexcept {
   return sign_resume_address(start, sp);
 }
 
 }  // namespace tandem::detail
+
+// Whether resume addresses are signed is part of the switch's ABI (see the
+// notes at the top). Each translation unit that includes this header refers
+// to the symbol named for its choice; the library defines the one for its
+// own (src/coroutine.cpp). Code that made the other choice fails to link
+// with "undefined reference to" its symbol.
+#if TANDEM_AARCH64_SIGN_RESUME_ADDRESSES
+extern "C" const char tandem_abi_aarch64_resume_addresses_signed;
+#define TANDEM_SWITCH_ABI_SYMBOL tandem_abi_aarch64_resume_addresses_signed
+#else
+extern "C" const char tandem_abi_aarch64_resume_addresses_unsigned;
+#define TANDEM_SWITCH_ABI_SYMBOL tandem_abi_aarch64_resume_addresses_unsigned
+#endif
+namespace tandem::detail {
+// Kept in every object file (used), unread.
+[[gnu::used]] static const char* const switch_abi_check = &TANDEM_SWITCH_ABI_SYMBOL;
+}  // namespace tandem::detail
+
+#undef TANDEM_SWITCH_SIGN
+#undef TANDEM_SWITCH_AUTHENTICATE
