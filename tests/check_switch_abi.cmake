@@ -4,8 +4,12 @@
 # library both ways: the library's own choice must link, and the other must
 # fail to link, naming the symbol of its choice.
 #   cmake -DCXX=... -DSOURCE=... -DINCLUDES=... -DLIBRARY=... -DOUT=...
-#         -P check_switch_abi.cmake
+#         [-DCXX_FLAGS=...] [-DEXE_LINKER_FLAGS=...] -P check_switch_abi.cmake
+# CXX_FLAGS and EXE_LINKER_FLAGS: the build's own (a sanitizer's runtime,
+# a sysroot), with which its library links.
 separate_arguments(includes UNIX_COMMAND "${INCLUDES}")
+separate_arguments(cxx_flags UNIX_COMMAND "${CXX_FLAGS}")
+separate_arguments(link_flags UNIX_COMMAND "${EXE_LINKER_FLAGS}")
 set(linked "")
 foreach(choice signed unsigned)
   if(choice STREQUAL "signed")
@@ -13,8 +17,8 @@ foreach(choice signed unsigned)
   else()
     set(flag "-DTANDEM_AARCH64_SIGN_RESUME_ADDRESSES=0")
   endif()
-  execute_process(COMMAND ${CXX} -std=c++20 -O1 ${flag} ${includes} ${SOURCE} ${LIBRARY}
-                          -pthread -o ${OUT}-${choice}
+  execute_process(COMMAND ${CXX} ${cxx_flags} -std=c++20 -O1 ${flag} ${includes} ${SOURCE}
+                          ${LIBRARY} ${link_flags} -pthread -o ${OUT}-${choice}
     RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_VARIABLE out)
   if(rc EQUAL 0)
     list(APPEND linked ${choice})

@@ -990,16 +990,39 @@ tandem::task<int> sleeper(int ms, int value) {
   });
 }
 
+// A task that returns `value` once `finish` is set.
+tandem::task<int> finisher(tandem::event& finish, int value) {
+  return tandem::current_loop().create_task([&finish, value] {
+    finish.wait();
+    return value;
+  });
+}
+
+// Listed 3, 1, 2, the tasks finish 1, 2, 3, as a driver sets their events
+// one loop iteration apart: no clock decides the order, so a stalled
+// machine cannot change it (with sleeps of 20, 40 and 60 ms, one stalled
+// under TSan between the tasks' starts once finished them 1, 3, 2).
 TEST(Wait, AsCompletedHandsTasksBackInTheOrderTheyFinish) {
   event_loop loop;
   run_bounded(loop, [] {
-    std::vector<tandem::task<int>> tasks{sleeper(60, 3), sleeper(20, 1), sleeper(40, 2)};
+    tandem::event first;
+    tandem::event second;
+    tandem::event third;
+    std::vector<tandem::task<int>> tasks{finisher(third, 3), finisher(first, 1),
+                                         finisher(second, 2)};
+    auto driver = tandem::current_loop().create_task([&] {
+      for (tandem::event* e : {&first, &second, &third}) {
+        e->set();
+        tandem::sleep_for(0s);  // its task runs to its end meanwhile
+      }
+    });
     std::vector<int> order;
     for (tandem::task<int>& t : tandem::as_completed(std::move(tasks))) {
       EXPECT_TRUE(t.done());
       order.push_back(tandem::await(t));
     }
     EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+    tandem::await(driver);
   });
 }
 

@@ -129,7 +129,7 @@ inline constexpr bool thread_eh_is_one_load = false;
 // load less a send, frame_head::eh_offset). Elsewhere the offset costs
 // nothing (x86-64), or no pair load takes it with the status word
 // (RISC-V), or no target of ours counts its instructions (32-bit ARM).
-#if defined(__aarch64__) && TANDEM_INLINE_SWITCH && !defined(TANDEM_THREAD_EH_OUT_OF_LINE)
+#if defined(__aarch64__) && TANDEM_INLINE_SWITCH
 #define TANDEM_EH_OFFSET_IN_FRAME 1
 #else
 #define TANDEM_EH_OFFSET_IN_FRAME 0
@@ -191,6 +191,10 @@ struct frame_head {
 };
 static_assert(offsetof(frame_head, zero) == offsetof(frame_head, state) + 2);
 static_assert(offsetof(frame_head, flags) == offsetof(frame_head, state) + 1);
+#if TANDEM_EH_OFFSET_IN_FRAME
+static_assert(offsetof(frame_head, eh_offset) == offsetof(frame_head, state) + 4,
+              "one pair load reads the status word and the offset");
+#endif
 static_assert(std::endian::native == std::endian::little, "frame_head::status() reads state low");
 
 // A resume's first two reads, of the frame h that a handle points at
@@ -210,7 +214,7 @@ inline eh_state* resume_thread_eh(const frame_head* h) noexcept {
 // Where prepare() finds the offset to keep.
 inline std::uint32_t thread_eh_offset() noexcept {
   return static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(&thread_eh_cache) -
-                                    reinterpret_cast<std::uintptr_t>(__builtin_thread_pointer()));
+                                    thread_address(0));
 }
 #else
 inline std::uint16_t resume_status(const frame_head* h) noexcept { return h->status(); }

@@ -18,10 +18,11 @@
 //    (-mbranch-protection=pac-ret or standard), the resume address is
 //    signed with PAC too (modifier: the suspended stack pointer) and
 //    authenticated before the branch, so a forged slot faults. The PAC
-//    instructions are hints: NOPs on cores without PAC. Elsewhere every
-//    return address on the stack is a plain one, and a signed slot would
-//    guard nothing the rest of the program leaves open: it is left plain,
-//    four instructions less a send. Every translation unit of a program
+//    instructions are hints: NOPs on cores without PAC. Elsewhere the
+//    compiled code's return addresses are plain ones, and a signed slot
+//    would guard nothing that they leave open: it is left plain, four
+//    instructions less a send. (The C API's tandem_jump, in asm/, signs
+//    its own return address either way.) Every translation unit of a program
 //    (the library's, the user's) reads and writes the same slots, so all
 //    follow the library's choice, whatever flags each is compiled with:
 //    its build hands TANDEM_AARCH64_SIGN_RESUME_ADDRESSES to its users
@@ -302,8 +303,14 @@ extern "C" const char tandem_abi_aarch64_resume_addresses_unsigned;
 #define TANDEM_SWITCH_ABI_SYMBOL tandem_abi_aarch64_resume_addresses_unsigned
 #endif
 namespace tandem::detail {
-// Kept in every object file (used), unread.
-[[gnu::used]] static const char* const switch_abi_check = &TANDEM_SWITCH_ABI_SYMBOL;
+// Kept in every object file (used), and by a linker that collects unused
+// sections too (retain), unread.
+#if defined(__has_attribute) && __has_attribute(retain)
+[[gnu::used, gnu::retain]]
+#else
+[[gnu::used]]
+#endif
+static const char* const switch_abi_check = &TANDEM_SWITCH_ABI_SYMBOL;
 }  // namespace tandem::detail
 
 #undef TANDEM_SWITCH_SIGN
