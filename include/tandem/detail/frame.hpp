@@ -360,7 +360,9 @@ __attribute__((always_inline)) inline resumed resume(frame_head* h, std::uintptr
     // nothing is computed ahead for this branch.
     asm("" : "+r"(h));
     f = static_cast<frame_base*>(h);
-    g = thread_eh();  // h may be a sentinel (see resume_status)
+    // Read afresh where it came by h's offset: h may be a sentinel
+    // (resume_status).
+    if constexpr (TANDEM_EH_OFFSET_IN_FRAME) g = thread_eh();
     const std::uint16_t status = h->status();
     if (How != resume_kind::raise && status == status_word(co_state::suspended, delegating)) {
       // A send through a delegation: into the innermost body, which is
