@@ -30,11 +30,16 @@ Options:
   --warmup S           warm-up before each window (default 1)
   --repetitions N      run every cell N times, interleaved (the servers'
                        order turns by one each time); report medians, and
-                       on tandem's rows two more ratios, paired: the
-                       median over the repetitions of tandem against the
-                       best peer of the same repetition (the servers of a
+                       on tandem's rows two more ratios, paired: over the
+                       repetitions, the median and quartiles of tandem's
+                       rate against the fastest peer's (by the medians)
+                       of the same repetition, and of its CPU per round
+                       trip against the leanest peer's (the servers of a
                        repetition run back to back, so a machine that
-                       drifts during the run moves them alike)
+                       drifts during the run moves them alike). Where one
+                       run differs from the next by tens of percent, many
+                       short runs judge better than a few long ones:
+                       --repetitions 21 --seconds 1 --warmup 0.3
   --best               with repetitions: report each server's best run of a
                        cell (its highest rate, lowest CPU per round trip and
                        lowest latencies; the client's highest CPU share)
@@ -121,22 +126,39 @@ def best_run(runs):
     return {key: (max if key in highest else min)(run[key] for run in runs) for key in runs[0]}
 
 
-def paired_ratios(runs, names, clients, size):
-    """tandem against the best peer of each repetition of a cell (the
-    servers of a repetition run back to back), as the medians of those
-    ratios: (rate ratio, CPU ratio). On a machine whose speed drifts during
-    the run, comparing within each repetition removes the drift that
-    medians taken server by server keep."""
-    peers = [n for n in names if n != "tandem"]
-    rates, cpus = [], []
-    for i, own in enumerate(runs[("tandem", clients, size)]):
-        in_repetition = [runs[(p, clients, size)][i] for p in peers]
-        rates.append(own["round_trips_per_s"] / max(r["round_trips_per_s"] for r in in_repetition))
-        cpus.append(
-            own["server_cpu_us_per_round_trip"]
-            / min(r["server_cpu_us_per_round_trip"] for r in in_repetition)
-        )
-    return statistics.median(rates), statistics.median(cpus)
+def quartiles(values):
+    """(first quartile, median, third quartile) of values."""
+    if len(values) == 1:
+        return values[0], values[0], values[0]
+    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q2, q3
+
+
+def paired_ratios(runs, clients, size, fastest, leanest):
+    """tandem against one peer, repetition by repetition (the servers of a
+    repetition run back to back): the quartiles of tandem's rate over the
+    fastest peer's and of its CPU per round trip over the leanest peer's,
+    the peers the medians chose. On a machine whose speed drifts during the
+    run, comparing within each repetition removes the drift that medians
+    taken server by server keep. Always against the same peer, never the
+    best of each repetition: the higher of two noisy rates lies above
+    either's typical value, so a server as fast as both of its peers would
+    come out slower than the best of them."""
+    own = runs[("tandem", clients, size)]
+    rates = [
+        t["round_trips_per_s"] / p["round_trips_per_s"]
+        for t, p in zip(own, runs[(fastest, clients, size)])
+    ]
+    cpus = [
+        t["server_cpu_us_per_round_trip"] / p["server_cpu_us_per_round_trip"]
+        for t, p in zip(own, runs[(leanest, clients, size)])
+    ]
+    return quartiles(rates), quartiles(cpus)
+
+
+def paired_text(q):
+    """A paired ratio as 'median (first quartile-third quartile)'."""
+    return f"{q[1]:.3f}x ({q[0]:.2f}-{q[2]:.2f})"
 
 
 def table_rows(results, names, cells, seconds, runs=None):
@@ -169,8 +191,8 @@ def table_rows(results, names, cells, seconds, runs=None):
                 row[8] = f"{rate:.2f}x {fastest}"
                 row[9] = f"{cpu:.2f}x {leanest}"
                 if runs is not None:
-                    paired_rate, paired_cpu = paired_ratios(runs, names, clients, size)
-                    row += [f"{paired_rate:.3f}x", f"{paired_cpu:.3f}x"]
+                    paired_rate, paired_cpu = paired_ratios(runs, clients, size, fastest, leanest)
+                    row += [paired_text(paired_rate), paired_text(paired_cpu)]
             if runs is not None and len(row) == 10:
                 row += ["", ""]
             rows.append(row)
@@ -272,8 +294,8 @@ def main():
         print(f"({'best' if args.best else 'medians'} of {args.repetitions} runs)")
     if paired:
         print(
-            "(paired: the median over the repetitions of tandem against the best peer "
-            "of the same repetition)"
+            "(paired: over the repetitions, the median and quartiles of tandem against "
+            "the peer named, run in the same repetition)"
         )
     if args.json:
         with open(args.json, "w") as f:
