@@ -49,7 +49,9 @@ class ready_queue {
     if (taken() >= capacity_) grow();
     ++reserved_callbacks_;
   }
-  void release_callback() noexcept { --reserved_callbacks_; }
+  void release_callback() noexcept {
+    if (!cleared_) --reserved_callbacks_;
+  }
   void push_reserved_callback(std::function<void()> cb) noexcept {
     --reserved_callbacks_;
     place_callback(std::move(cb));
@@ -94,13 +96,18 @@ class ready_queue {
     return nullptr;
   }
   // The loop closes: what is queued goes, and so do the reservations of
-  // the tasks it unwinds (none of them runs again).
+  // the tasks it unwinds (none of them runs again) and of the signal
+  // handlers. A handler removed after this (by a destructor that closing
+  // runs) has no room left to give back: its release is ignored, where
+  // it would take the count below zero.
   void clear() {
     std::function<void()> callback;
     while (!empty()) pop(callback);
     tasks_ = 0;
     reserved_callbacks_ = 0;
+    cleared_ = true;
   }
+  std::size_t reserved_callbacks() const noexcept { return reserved_callbacks_; }
 
  private:
   std::size_t taken() const noexcept { return tasks_ + callbacks_ + reserved_callbacks_; }
@@ -138,6 +145,7 @@ class ready_queue {
   std::size_t tasks_ = 0;               // tasks with room reserved
   std::size_t callbacks_ = 0;           // callbacks queued
   std::size_t reserved_callbacks_ = 0;  // callbacks with room reserved; taken() <= capacity_
+  bool cleared_ = false;                // clear() ran: the loop is closing
 };
 
 }  // namespace tandem::detail

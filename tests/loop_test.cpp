@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "ready_queue.hpp"
 #include "support/failing_new.hpp"
 #include "support/loop_support.hpp"
 #include "support/valgrind.hpp"
@@ -989,7 +990,8 @@ TEST(Loop, ACaptureThatRemovesItsHandlerWhenDestroyedFindsItGone) {
       int& found;
       ~removes_when_destroyed() { found = loop.remove_signal_handler(SIGUSR1) ? 1 : 0; }
     };
-    auto guard = std::make_shared<removes_when_destroyed>(removes_when_destroyed{loop, found});
+    // Made in place: a temporary would run the destructor too.
+    std::shared_ptr<removes_when_destroyed> guard(new removes_when_destroyed{loop, found});
     loop.add_signal_handler(SIGUSR1, [guard] {});
     guard.reset();
     if (replace) {
@@ -1001,6 +1003,49 @@ TEST(Loop, ACaptureThatRemovesItsHandlerWhenDestroyedFindsItGone) {
     }
     EXPECT_FALSE(loop.remove_signal_handler(SIGUSR1));
   }
+}
+
+// Closing drops the ready queue's reserved room (nothing runs again); a
+// signal handler removed later in closing, by a destructor that closing
+// runs, gives back nothing. Its release took the count below zero.
+TEST(Loop, TheReadyQueueIgnoresRoomGivenBackAfterItWasCleared) {
+  tandem::detail::ready_queue ready;
+  ready.reserve_callback();
+  ready.reserve_callback();
+  ready.release_callback();
+  EXPECT_EQ(ready.reserved_callbacks(), 1u);
+  ready.clear();
+  EXPECT_EQ(ready.reserved_callbacks(), 0u);
+  ready.release_callback();
+  EXPECT_EQ(ready.reserved_callbacks(), 0u);
+}
+
+// The case above, whole: a timer's capture removes a signal handler as
+// closing drops the timer, after the ready queue went. The removal finds
+// the handler and restores the disposition from before.
+TEST(Loop, ClosingDropsATimerWhoseCaptureRemovesASignalHandler) {
+  struct sigaction before {};
+  ASSERT_EQ(::sigaction(SIGUSR2, nullptr, &before), 0);
+  std::optional<bool> removed;
+  {
+    event_loop loop;
+    struct removes_when_destroyed {
+      event_loop& loop;
+      std::optional<bool>& removed;
+      ~removes_when_destroyed() { removed = loop.remove_signal_handler(SIGUSR2); }
+    };
+    loop.add_signal_handler(SIGUSR2, [] {});
+    // Made in place: a temporary would run the destructor too.
+    std::shared_ptr<removes_when_destroyed> guard(new removes_when_destroyed{loop, removed});
+    loop.call_later(1h, [guard] {});
+    guard.reset();
+    loop.close();
+    ASSERT_TRUE(removed.has_value());
+    EXPECT_TRUE(*removed);
+  }
+  struct sigaction after {};
+  ASSERT_EQ(::sigaction(SIGUSR2, nullptr, &after), 0);
+  EXPECT_EQ(after.sa_handler, before.sa_handler);
 }
 
 TEST(Loop, SignalHandlerForSigkillSigstopOrABadNumberThrowsInvalidArgument) {

@@ -126,14 +126,6 @@ def best_run(runs):
     return {key: (max if key in highest else min)(run[key] for run in runs) for key in runs[0]}
 
 
-def quartiles(values):
-    """(first quartile, median, third quartile) of values."""
-    if len(values) == 1:
-        return values[0], values[0], values[0]
-    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    return q1, q2, q3
-
-
 def paired_ratios(runs, clients, size, fastest, leanest):
     """tandem against one peer, repetition by repetition (the servers of a
     repetition run back to back): the quartiles of tandem's rate over the
@@ -153,12 +145,7 @@ def paired_ratios(runs, clients, size, fastest, leanest):
         t["server_cpu_us_per_round_trip"] / p["server_cpu_us_per_round_trip"]
         for t, p in zip(own, runs[(leanest, clients, size)])
     ]
-    return quartiles(rates), quartiles(cpus)
-
-
-def paired_text(q):
-    """A paired ratio as 'median (first quartile-third quartile)'."""
-    return f"{q[1]:.3f}x ({q[0]:.2f}-{q[2]:.2f})"
+    return servers.quartiles(rates), servers.quartiles(cpus)
 
 
 def table_rows(results, names, cells, seconds, runs=None):
@@ -192,7 +179,7 @@ def table_rows(results, names, cells, seconds, runs=None):
                 row[9] = f"{cpu:.2f}x {leanest}"
                 if runs is not None:
                     paired_rate, paired_cpu = paired_ratios(runs, clients, size, fastest, leanest)
-                    row += [paired_text(paired_rate), paired_text(paired_cpu)]
+                    row += [servers.paired_text(paired_rate), servers.paired_text(paired_cpu)]
             if runs is not None and len(row) == 10:
                 row += ["", ""]
             rows.append(row)

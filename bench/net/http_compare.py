@@ -23,6 +23,12 @@ Options:
   --build-dir DIR        where asio_http_server is built (default build/release)
   --connections LIST     wrk's -c values, default 1,10,100
   --seconds S            each measured wrk run (default 5)
+  --repetitions N        run every case N times, interleaved (the servers'
+                         order turns each time); report medians, and on
+                         tandem's rows two more ratios, paired: over the
+                         repetitions, the median and quartiles of tandem
+                         against Asio run in the same repetition (a machine
+                         whose speed drifts during the run moves both alike)
   --no-check             skip the behaviour check
   --server-cpu, --client-cpu   the CPUs to pin to (default 0 and 1;
                        "none": not pinned)
@@ -35,6 +41,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 
@@ -156,12 +163,13 @@ def main():
         "--connections", type=lambda t: [int(c) for c in t.split(",")], default=[1, 10, 100]
     )
     parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--repetitions", type=int, default=1)
     parser.add_argument("--no-check", action="store_true")
     parser.add_argument("--server-cpu", type=servers.cpu_option, default=0)
     parser.add_argument("--client-cpu", type=servers.cpu_option, default=1)
     args = parser.parse_args()
-    if args.seconds < 1 or any(c < 1 for c in args.connections):
-        parser.error("--seconds and every connection count must be at least 1")
+    if args.seconds < 1 or args.repetitions < 1 or any(c < 1 for c in args.connections):
+        parser.error("--seconds, --repetitions and every connection count must be at least 1")
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian: apt-get install wrk, or tools/prerequisites bench)")
     servers.check_cpus(args.server_cpu, args.client_cpu)
@@ -191,29 +199,54 @@ def main():
                     failed = True
             if failed:
                 sys.exit("the servers do not behave alike; fix them or pass --no-check")
-        for connections in args.connections:
-            for name, server in started.items():
-                print(f"{name}: {connections} connection(s)", file=sys.stderr)
-                run_wrk(args, server, connections, 1)  # warm-up
-                figures[(name, connections)] = run_wrk(args, server, connections, args.seconds)
+        for repetition in range(args.repetitions):
+            order = list(started.items())
+            order = order[repetition % len(order) :] + order[: repetition % len(order)]
+            for connections in args.connections:
+                for name, server in order:
+                    print(f"[{repetition + 1}/{args.repetitions}] {name}: "
+                          f"{connections} connection(s)", file=sys.stderr)
+                    run_wrk(args, server, connections, 1)  # warm-up
+                    figures.setdefault((name, connections), []).append(
+                        run_wrk(args, server, connections, args.seconds))
     finally:
         for server in started.values():
             server.stop()
 
     header = ["server", "connections", "requests/s", "p99 us", "server CPU us/req",
               "req/s vs asio", "CPU vs asio"]
+    paired = args.repetitions > 1 and "tandem" in started
+    if paired:
+        header += ["req/s paired", "CPU paired"]
     rows = []
     for connections in args.connections:
+        medians = {
+            name: [statistics.median(run[i] for run in figures[(name, connections)])
+                   for i in range(3)]
+            for name in started
+        }
         for name in started:
-            rate, p99, cpu = figures[(name, connections)]
+            rate, p99, cpu = medians[name]
             row = [name, str(connections), f"{rate:,.0f}", f"{p99:,.1f}", f"{cpu:.2f}", "", ""]
+            if paired:
+                row += ["", ""]
             if name == "tandem":
-                asio_rate, _, asio_cpu = figures[("asio", connections)]
+                asio_rate, _, asio_cpu = medians["asio"]
                 row[5] = f"{rate / asio_rate:.2f}x"
                 row[6] = f"{cpu / asio_cpu:.2f}x"
+                if paired:
+                    pairs = list(zip(figures[("tandem", connections)],
+                                     figures[("asio", connections)]))
+                    row[7] = servers.paired_text(servers.quartiles([t[0] / a[0] for t, a in pairs]))
+                    row[8] = servers.paired_text(servers.quartiles([t[2] / a[2] for t, a in pairs]))
             rows.append(row)
         rows.append(None)
     servers.print_table(header, rows[:-1])
+    if args.repetitions > 1:
+        print(f"(medians of {args.repetitions} runs)")
+    if paired:
+        print("(paired: over the repetitions, the median and quartiles of tandem against "
+              "Asio run in the same repetition)")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """What compare.py and http_compare.py share: starting a server pinned to a
 CPU on a free port, waiting until it accepts connections, stopping it with
-SIGTERM, reading a process's CPU time, and printing a table."""
+SIGTERM, reading a process's CPU time, summing up paired ratios, and
+printing a table."""
 
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -114,6 +116,19 @@ def process_cpu_seconds(pid):
         fields = f.read().rsplit(")", 1)[1].split()
     # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def quartiles(values):
+    """(first quartile, median, third quartile) of values."""
+    if len(values) == 1:
+        return values[0], values[0], values[0]
+    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q2, q3
+
+
+def paired_text(q):
+    """A paired ratio as 'median (first quartile-third quartile)'."""
+    return f"{q[1]:.3f}x ({q[0]:.2f}-{q[2]:.2f})"
 
 
 def print_table(header, rows, left=1):
