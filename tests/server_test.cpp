@@ -9,10 +9,12 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -41,6 +43,13 @@ std::atomic<std::size_t> size{0};
 std::thread::id thread;
 std::atomic<int> injected{0};
 }  // namespace allocation_fault
+
+// The CPU time this thread has used.
+std::chrono::nanoseconds thread_cpu_time() {
+  timespec t{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec);
+}
 
 // Out of line, so that no optimizer pairs the malloc and free inside them
 // with the new and delete expressions they serve (-Wmismatched-new-delete).
@@ -329,7 +338,17 @@ TEST(Server, RunningOutOfDescriptorsPausesAcceptingAndKeepsServing) {
     try {
       second = tandem::open_connection("127.0.0.1", srv.port());  // the backlog takes it
       second.write("2\n");
-      tandem::sleep_for(50ms);  // the server tries to accept meanwhile
+      // The server tries to accept meanwhile, and backs off. A loop that
+      // took the listener's event again at once would spin: this thread's
+      // CPU time would rise with the clock.
+      const auto cpu_before = thread_cpu_time();
+      const auto wall_before = steady::now();
+      tandem::sleep_for(250ms);
+      const auto cpu = thread_cpu_time() - cpu_before;
+      const auto wall = steady::now() - wall_before;
+      if (!running_on_valgrind()) {
+        EXPECT_LT(cpu, wall / 2) << "the accept loop spins";
+      }
       EXPECT_EQ(accepted, 1);
       EXPECT_TRUE(srv.is_serving());
       first.write("3\n");
