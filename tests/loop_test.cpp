@@ -29,7 +29,7 @@
 #include <thread>
 #include <vector>
 
-#include "ready_queue.hpp"
+#include "loop_state.hpp"  // the ready queue's reserved room (src/)
 #include "support/failing_new.hpp"
 #include "support/loop_support.hpp"
 #include "support/valgrind.hpp"
@@ -1042,6 +1042,7 @@ TEST(Loop, ClosingDropsATimerWhoseCaptureRemovesASignalHandler) {
     loop.close();
     ASSERT_TRUE(removed.has_value());
     EXPECT_TRUE(*removed);
+    EXPECT_EQ(tandem::detail::loop_access::of(loop).ready.reserved_callbacks(), 0u);
   }
   struct sigaction after {};
   ASSERT_EQ(::sigaction(SIGUSR2, nullptr, &after), 0);

@@ -32,14 +32,16 @@ Options:
                        order turns by one each time); report medians, and
                        on tandem's rows two more ratios, paired: over the
                        repetitions, the median and quartiles of tandem's
-                       rate against the fastest peer's (by the medians)
-                       of the same repetition, and of its CPU per round
-                       trip against the leanest peer's (the servers of a
-                       repetition run back to back, so a machine that
-                       drifts during the run moves them alike). Where one
-                       run differs from the next by tens of percent, many
-                       short runs judge better than a few long ones:
-                       --repetitions 21 --seconds 1 --warmup 0.3
+                       rate against the fastest peer's of the same
+                       repetition, and of its CPU per round trip against
+                       the leanest peer's (the peers the table names,
+                       chosen by the medians, or with --best by the best
+                       runs). The servers of a repetition run back to
+                       back, so a machine that drifts during the run moves
+                       them alike. Where one run differs from the next by
+                       tens of percent, many short runs judge better than
+                       a few long ones: --repetitions 21 --seconds 1
+                       --warmup 0.3
   --best               with repetitions: report each server's best run of a
                        cell (its highest rate, lowest CPU per round trip and
                        lowest latencies; the client's highest CPU share)
@@ -130,7 +132,8 @@ def paired_ratios(runs, clients, size, fastest, leanest):
     """tandem against one peer, repetition by repetition (the servers of a
     repetition run back to back): the quartiles of tandem's rate over the
     fastest peer's and of its CPU per round trip over the leanest peer's,
-    the peers the medians chose. On a machine whose speed drifts during the
+    the peers the table names (chosen by the medians, or by the best runs
+    with --best). On a machine whose speed drifts during the
     run, comparing within each repetition removes the drift that medians
     taken server by server keep. Always against the same peer, never the
     best of each repetition: the higher of two noisy rates lies above

@@ -28,7 +28,9 @@ Options:
                          tandem's rows two more ratios, paired: over the
                          repetitions, the median and quartiles of tandem
                          against Asio run in the same repetition (a machine
-                         whose speed drifts during the run moves both alike)
+                         whose speed drifts during the run moves both
+                         alike). The CPU figure counts the kernel's 10 ms
+                         ticks: read it over runs of 5 s or more
   --no-check             skip the behaviour check
   --server-cpu, --client-cpu   the CPUs to pin to (default 0 and 1;
                        "none": not pinned)
@@ -238,7 +240,8 @@ def main():
                     pairs = list(zip(figures[("tandem", connections)],
                                      figures[("asio", connections)]))
                     row[7] = servers.paired_text(servers.quartiles([t[0] / a[0] for t, a in pairs]))
-                    row[8] = servers.paired_text(servers.quartiles([t[2] / a[2] for t, a in pairs]))
+                    row[8] = servers.paired_text(
+                        servers.quartiles([t[2] / max(a[2], 1e-9) for t, a in pairs]))
             rows.append(row)
         rows.append(None)
     servers.print_table(header, rows[:-1])
