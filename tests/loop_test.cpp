@@ -1005,24 +1005,11 @@ TEST(Loop, ACaptureThatRemovesItsHandlerWhenDestroyedFindsItGone) {
   }
 }
 
-// Closing drops the ready queue's reserved room (nothing runs again); a
-// signal handler removed later in closing, by a destructor that closing
-// runs, gives back nothing. Its release took the count below zero.
-TEST(Loop, TheReadyQueueIgnoresRoomGivenBackAfterItWasCleared) {
-  tandem::detail::ready_queue ready;
-  ready.reserve_callback();
-  ready.reserve_callback();
-  ready.release_callback();
-  EXPECT_EQ(ready.reserved_callbacks(), 1u);
-  ready.clear();
-  EXPECT_EQ(ready.reserved_callbacks(), 0u);
-  ready.release_callback();
-  EXPECT_EQ(ready.reserved_callbacks(), 0u);
-}
-
-// The case above, whole: a timer's capture removes a signal handler as
-// closing drops the timer, after the ready queue went. The removal finds
-// the handler and restores the disposition from before.
+// Closing drops the ready queue's reserved room (nothing runs again). A
+// timer's capture removes a signal handler as closing drops the timer,
+// after the ready queue went: the removal finds the handler and restores
+// the disposition from before, and gives back no room (its release took
+// the queue's count below zero).
 TEST(Loop, ClosingDropsATimerWhoseCaptureRemovesASignalHandler) {
   struct sigaction before {};
   ASSERT_EQ(::sigaction(SIGUSR2, nullptr, &before), 0);

@@ -140,15 +140,12 @@ def paired_ratios(runs, clients, size, fastest, leanest):
     either's typical value, so a server as fast as both of its peers would
     come out slower than the best of them."""
     own = runs[("tandem", clients, size)]
-    rates = [
-        t["round_trips_per_s"] / p["round_trips_per_s"]
-        for t, p in zip(own, runs[(fastest, clients, size)])
-    ]
-    cpus = [
-        t["server_cpu_us_per_round_trip"] / p["server_cpu_us_per_round_trip"]
-        for t, p in zip(own, runs[(leanest, clients, size)])
-    ]
-    return servers.quartiles(rates), servers.quartiles(cpus)
+    return (
+        servers.paired_quartiles(own, runs[(fastest, clients, size)], "round_trips_per_s"),
+        servers.paired_quartiles(
+            own, runs[(leanest, clients, size)], "server_cpu_us_per_round_trip"
+        ),
+    )
 
 
 def table_rows(results, names, cells, seconds, runs=None):
@@ -244,10 +241,8 @@ def main():
         total = len(cells) * len(started) * args.repetitions
         done = 0
         for repetition in range(args.repetitions):
-            order = list(started.items())
-            order = order[repetition % len(order) :] + order[: repetition % len(order)]
             for clients, size in cells:
-                for name, server in order:
+                for name, server in servers.turned(list(started.items()), repetition):
                     done += 1
                     print(
                         f"[{done}/{total}] {name}: {clients} clients, {size} bytes",

@@ -202,10 +202,8 @@ def main():
             if failed:
                 sys.exit("the servers do not behave alike; fix them or pass --no-check")
         for repetition in range(args.repetitions):
-            order = list(started.items())
-            order = order[repetition % len(order) :] + order[: repetition % len(order)]
             for connections in args.connections:
-                for name, server in order:
+                for name, server in servers.turned(list(started.items()), repetition):
                     print(f"[{repetition + 1}/{args.repetitions}] {name}: "
                           f"{connections} connection(s)", file=sys.stderr)
                     run_wrk(args, server, connections, 1)  # warm-up
@@ -237,11 +235,9 @@ def main():
                 row[5] = f"{rate / asio_rate:.2f}x"
                 row[6] = f"{cpu / asio_cpu:.2f}x"
                 if paired:
-                    pairs = list(zip(figures[("tandem", connections)],
-                                     figures[("asio", connections)]))
-                    row[7] = servers.paired_text(servers.quartiles([t[0] / a[0] for t, a in pairs]))
-                    row[8] = servers.paired_text(
-                        servers.quartiles([t[2] / max(a[2], 1e-9) for t, a in pairs]))
+                    own, asio = figures[("tandem", connections)], figures[("asio", connections)]
+                    row[7] = servers.paired_text(servers.paired_quartiles(own, asio, 0))
+                    row[8] = servers.paired_text(servers.paired_quartiles(own, asio, 2))
             rows.append(row)
         rows.append(None)
     servers.print_table(header, rows[:-1])

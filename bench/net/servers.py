@@ -126,6 +126,22 @@ def quartiles(values):
     return q1, q2, q3
 
 
+def paired_quartiles(own, peer, figure):
+    """The quartiles of own[i][figure] / peer[i][figure] over the
+    repetitions i (the runs of one case, in the order they were made). A
+    run whose peer figure is 0 (a CPU time below the clock's tick) has no
+    ratio; with none left, NaN."""
+    ratios = [o[figure] / p[figure] for o, p in zip(own, peer) if p[figure] > 0]
+    return quartiles(ratios) if ratios else (float("nan"),) * 3
+
+
+def turned(items, repetition):
+    """items in the order of one repetition: turned by one each time, so
+    that no server always runs first (or right after the same one)."""
+    k = repetition % len(items)
+    return items[k:] + items[:k]
+
+
 def paired_text(q):
     """A paired ratio as 'median (first quartile-third quartile)'."""
     return f"{q[1]:.3f}x ({q[0]:.2f}-{q[2]:.2f})"

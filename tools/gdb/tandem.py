@@ -40,11 +40,12 @@ _ARCH_REGISTERS = {
     "riscv": ("pc", "sp", "fp"),
 }
 
-# AArch64 signs the saved resume address with PAC where the library is built
-# with pac-ret; the authentication code sits in the bits above the virtual
-# address (a plain address has none there, and loses nothing). Without the target's own mask
-# (gdb's pauth_cmask register, when the stub reports it), keep the low 48
-# bits: the user-space virtual address on Linux with 4-level page tables.
+# AArch64 signs the saved resume address with PAC where the library is
+# built with pac-ret; the authentication code sits in the bits above the
+# virtual address (a plain address has none there, and loses nothing).
+# Without the target's own mask (gdb's pauth_cmask register, when the stub
+# reports it), keep the low 48 bits: the user-space virtual address on
+# Linux with 4-level page tables.
 _AARCH64_VA_MASK = (1 << 48) - 1
 
 # A bound on list walks: a core of a crashed process may hold a broken list.
